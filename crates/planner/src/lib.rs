@@ -1,1 +1,62 @@
-//! placeholder
+//! The Sluice planner: from a parsed KSQL query to the operators that run it.
+//!
+//! How a query is planned:
+//! 1. [`rewrite`] adjusts the sqlparser AST to KSQL rules that DataFusion does not know
+//!    (`SELECT *` means the key and value columns but not the pseudo-columns; unnamed expressions
+//!    are called `KSQL_COL_n`).
+//! 2. DataFusion's `SqlToRel` turns it into a `LogicalPlan` against a [`context::KsqlContext`]
+//!    that exposes the catalog's sources (with their pseudo-columns) and DataFusion's functions
+//!    under their KSQL names.
+//! 3. [`query::plan_query`] lowers the logical plan into dataflow operators with physical
+//!    expressions (type-coerced by DataFusion) and works out the output schema.
+//! 4. [`sink::plan_sink`] decides which output columns go to the record key and which to the
+//!    value of a persistent query's sink, with ksqlDB's rules and error texts.
+//!
+//! Entry points: [`Planner`], [`QueryPlan`], [`sink::SinkLayout`], [`values::evaluate_row`].
+//!
+//! Not for: running anything (the server does), nor parsing (the parser crate does).
+
+pub mod context;
+pub mod error;
+pub mod query;
+pub mod rewrite;
+pub mod sink;
+pub mod values;
+
+use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
+
+pub use error::PlanError;
+pub use query::{OpSpec, QueryPlan, EVENT_TIME};
+pub use sink::SinkLayout;
+
+/// Plans statements against a catalog. Holds the DataFusion session state whose functions and
+/// configuration planning uses; create it once and share it.
+pub struct Planner {
+    state: SessionState,
+}
+
+impl Default for Planner {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Planner {
+    /// A planner with DataFusion's default functions and KSQL's planning options.
+    pub fn new() -> Self {
+        let mut state = SessionStateBuilder::new().with_default_features().build();
+        // KSQL: `1.5` is a DECIMAL literal.
+        state.config_mut().options_mut().sql_parser.parse_float_as_decimal = true;
+        state
+            .config_mut()
+            .options_mut()
+            .sql_parser
+            .enable_ident_normalization = false;
+        Self { state }
+    }
+
+    /// The DataFusion session state used for planning.
+    pub fn state(&self) -> &SessionState {
+        &self.state
+    }
+}

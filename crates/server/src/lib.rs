@@ -1,1 +1,32 @@
-//! placeholder
+//! The Sluice server: the engine that runs KSQL statements, and the process that serves it.
+//!
+//! Entry points: [`server::start`] (start a whole server: Kafka, engine, PostgreSQL-protocol
+//! listener), [`engine::Engine::execute`] (run statements; the one entry point that pgwire and
+//! the conformance runner share), and the `sluice` binary.
+//!
+//! How a statement travels: pgwire ([`backend`]) → [`engine::Engine`] → parser → planner →
+//! dataflow operators run by [`queries::QueryTask`] between Kafka consumers and producers; the
+//! catalog's history goes to the command topic ([`command_log`]). See `docs/architecture.md`.
+//!
+//! Not for: protocol details (the pgwire crate), SQL parsing (parser), operator internals
+//! (dataflow).
+
+pub mod backend;
+pub mod command_log;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod io;
+pub mod print;
+pub mod queries;
+pub mod result;
+pub mod server;
+pub mod session;
+pub mod show;
+
+pub use config::{KafkaMode, ServerConfig};
+pub use engine::Engine;
+pub use error::EngineError;
+pub use result::StatementResult;
+pub use server::{start, RunningServer};
+pub use session::SessionProps;

@@ -1,0 +1,7 @@
+//! Stateless operators.
+
+mod filter;
+mod project;
+
+pub use filter::Filter;
+pub use project::Project;

@@ -1,0 +1,195 @@
+//! Kafka records in, a [`Batch`] out.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, BooleanBuilder, Int32Array, Int64Array, TimestampMillisecondArray,
+};
+use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+use sluice_catalog::SourceDef;
+use sluice_formats::{Decoder, Part};
+
+use crate::{Batch, DataflowError};
+
+/// One record as read from Kafka, borrowed from the consumer's buffers.
+#[derive(Debug, Clone, Copy)]
+pub struct RawRecord<'a> {
+    pub partition: i32,
+    pub offset: i64,
+    /// The record timestamp (ms), if the broker gave one.
+    pub timestamp: Option<i64>,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+}
+
+/// A record that could not be turned into a row, and why. The record is skipped.
+#[derive(Debug, Clone)]
+pub struct RecordError {
+    pub partition: i32,
+    pub offset: i64,
+    pub reason: String,
+}
+
+/// Decodes batches of records of one source into [`Batch`]es with the source's batch schema.
+pub struct SourceDecoder {
+    topic: String,
+    schema: SchemaRef,
+    key: Decoder,
+    value: Decoder,
+    /// Position of the TIMESTAMP column in the batch, and its type, if event time comes from a column.
+    timestamp_column: Option<(usize, DataType)>,
+    /// Streams drop records without a value; tables treat them as deletes.
+    is_table: bool,
+    windowed: bool,
+}
+
+impl SourceDecoder {
+    /// A decoder for `source`'s records.
+    pub fn new(source: &SourceDef) -> Result<Self, DataflowError> {
+        let schema = source.batch_schema()?;
+        let key = Decoder::new(&source.key_format, source.key_fields()?, Part::Key)?;
+        let value = Decoder::new(&source.value_format, source.value_fields()?, Part::Value)?;
+        let timestamp_column = match &source.timestamp {
+            Some(ts) => {
+                let idx = schema.index_of(&ts.column).map_err(|_| {
+                    DataflowError::Plan(format!("timestamp column {} not found", ts.column))
+                })?;
+                Some((idx, schema.field(idx).data_type().clone()))
+            }
+            None => None,
+        };
+        Ok(Self {
+            topic: source.topic.clone(),
+            schema,
+            key,
+            value,
+            timestamp_column,
+            is_table: source.kind == sluice_catalog::SourceKind::Table,
+            windowed: source.window.is_some(),
+        })
+    }
+
+    /// The schema of the batches this decoder produces.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// Decode `records`. Records that fail are skipped and returned as errors, with the reason.
+    pub fn decode(
+        &mut self,
+        records: &[RawRecord<'_>],
+    ) -> Result<(Option<Batch>, Vec<RecordError>), DataflowError> {
+        let mut errors = Vec::new();
+        let mut keep = BooleanBuilder::with_capacity(records.len());
+        let mut rowtime = Vec::with_capacity(records.len());
+        let mut partition = Vec::with_capacity(records.len());
+        let mut offset = Vec::with_capacity(records.len());
+        for r in records {
+            partition.push(r.partition);
+            offset.push(r.offset);
+            rowtime.push(r.timestamp.unwrap_or(0));
+            let mut fail = |reason: String| {
+                errors.push(RecordError {
+                    partition: r.partition,
+                    offset: r.offset,
+                    reason,
+                })
+            };
+            if let Err(e) = self.key.append(r.key) {
+                self.key.append(None).ok();
+                self.value.append(None).ok();
+                fail(format!(
+                    "Failed to deserialize key from topic: {}. {e}",
+                    self.topic
+                ));
+                keep.append_value(false);
+                continue;
+            }
+            if r.value.is_none() && !self.is_table {
+                // A stream has no use for a record without a value.
+                self.value.append(None).ok();
+                keep.append_value(false);
+                continue;
+            }
+            if let Err(e) = self.value.append(r.value) {
+                self.value.append(None).ok();
+                fail(format!(
+                    "Failed to deserialize value from topic: {}. {e}",
+                    self.topic
+                ));
+                keep.append_value(false);
+                continue;
+            }
+            keep.append_value(true);
+        }
+        let mut columns: Vec<ArrayRef> = self.key.finish();
+        columns.extend(self.value.finish());
+        let mut keep = keep.finish();
+
+        // Event time from a column, when declared: rows without a usable time are dropped.
+        if let Some((idx, ty)) = &self.timestamp_column {
+            let col = &columns[*idx];
+            let times: Option<Vec<Option<i64>>> = match ty {
+                DataType::Int64 => col
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .map(|a| a.iter().collect()),
+                DataType::Timestamp(TimeUnit::Millisecond, _) => col
+                    .as_any()
+                    .downcast_ref::<TimestampMillisecondArray>()
+                    .map(|a| a.iter().collect()),
+                _ => None,
+            };
+            let Some(times) = times else {
+                return Err(DataflowError::Plan(format!(
+                    "unsupported TIMESTAMP column type {ty}"
+                )));
+            };
+            let mut mask = BooleanBuilder::with_capacity(records.len());
+            for (i, t) in times.into_iter().enumerate() {
+                match t {
+                    Some(t) if t >= 0 => {
+                        rowtime[i] = t;
+                        mask.append_value(keep.value(i));
+                    }
+                    _ => {
+                        if keep.value(i) {
+                            errors.push(RecordError {
+                                partition: partition[i],
+                                offset: offset[i],
+                                reason: format!(
+                                    "Failed to extract timestamp from row: {} is null or negative",
+                                    self.schema.field(*idx).name()
+                                ),
+                            });
+                        }
+                        mask.append_value(false);
+                    }
+                }
+            }
+            keep = mask.finish();
+        }
+
+        columns.push(Arc::new(Int64Array::from(rowtime)));
+        columns.push(Arc::new(Int32Array::from(partition)));
+        columns.push(Arc::new(Int64Array::from(offset)));
+        if self.windowed {
+            // Windowed keys are decoded by a later issue; until then the bounds are unknown.
+            let n = records.len();
+            columns.push(Arc::new(Int64Array::from(vec![None::<i64>; n])));
+            columns.push(Arc::new(Int64Array::from(vec![None::<i64>; n])));
+        }
+        let data = RecordBatch::try_new(self.schema.clone(), columns)?;
+        let data = if keep.true_count() == records.len() {
+            data
+        } else {
+            filter_record_batch(&data, &keep)?
+        };
+        if data.num_rows() == 0 {
+            return Ok((None, errors));
+        }
+        Ok((Some(Batch::inserts(data)), errors))
+    }
+}

@@ -1,0 +1,126 @@
+//! What DataFusion's SQL planner sees of Sluice: sources as tables, functions by KSQL name.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::TableReference;
+use datafusion::config::ConfigOptions;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::session_state::SessionState;
+use datafusion::logical_expr::planner::ExprPlanner;
+use datafusion::logical_expr::{
+    AggregateUDF, HigherOrderUDF, LogicalTableSource, ScalarUDF, TableSource, WindowUDF,
+};
+use datafusion::sql::planner::ContextProvider;
+use sluice_catalog::Catalog;
+
+/// KSQL function names that are DataFusion functions under another name.
+const ALIASES: &[(&str, &str)] = &[
+    ("ucase", "upper"),
+    ("lcase", "lower"),
+    ("len", "character_length"),
+    ("substring", "substr"),
+    ("ifnull", "coalesce"),
+    ("ln", "ln"),
+];
+
+/// Resolves source names against the catalog and function names (case-insensitively, KSQL
+/// aliases first) against the DataFusion session state.
+pub struct KsqlContext<'a> {
+    state: &'a SessionState,
+    catalog: &'a Catalog,
+    tables: HashMap<String, Arc<dyn TableSource>>,
+}
+
+impl<'a> KsqlContext<'a> {
+    /// A context over `catalog`'s sources.
+    pub fn new(state: &'a SessionState, catalog: &'a Catalog) -> Self {
+        Self {
+            state,
+            catalog,
+            tables: HashMap::new(),
+        }
+    }
+
+    fn function_name(name: &str) -> String {
+        let lower = name.to_ascii_lowercase();
+        ALIASES
+            .iter()
+            .find(|(k, _)| *k == lower)
+            .map(|(_, v)| v.to_string())
+            .unwrap_or(lower)
+    }
+}
+
+impl ContextProvider for KsqlContext<'_> {
+    fn get_table_source(&self, name: TableReference) -> Result<Arc<dyn TableSource>> {
+        let table = name.table();
+        if let Some(t) = self.tables.get(table) {
+            return Ok(t.clone());
+        }
+        let source = self.catalog.source(table).ok_or_else(|| {
+            DataFusionError::Plan(format!("{table} does not exist."))
+        })?;
+        let schema = source
+            .batch_schema()
+            .map_err(|e| DataFusionError::Plan(e.to_string()))?;
+        Ok(Arc::new(LogicalTableSource::new(schema)))
+    }
+
+    fn get_expr_planners(&self) -> &[Arc<dyn ExprPlanner>] {
+        self.state.expr_planners()
+    }
+
+    fn get_function_meta(&self, name: &str) -> Option<Arc<ScalarUDF>> {
+        self.state
+            .scalar_functions()
+            .get(&Self::function_name(name))
+            .cloned()
+    }
+
+    fn get_higher_order_meta(&self, name: &str) -> Option<Arc<HigherOrderUDF>> {
+        self.state
+            .higher_order_functions()
+            .get(&Self::function_name(name))
+            .cloned()
+    }
+
+    fn get_aggregate_meta(&self, name: &str) -> Option<Arc<AggregateUDF>> {
+        self.state
+            .aggregate_functions()
+            .get(&Self::function_name(name))
+            .cloned()
+    }
+
+    fn get_window_meta(&self, name: &str) -> Option<Arc<WindowUDF>> {
+        self.state
+            .window_functions()
+            .get(&Self::function_name(name))
+            .cloned()
+    }
+
+    fn get_variable_type(&self, _variable_names: &[String]) -> Option<DataType> {
+        None
+    }
+
+    fn options(&self) -> &ConfigOptions {
+        self.state.config_options()
+    }
+
+    fn udf_names(&self) -> Vec<String> {
+        self.state.scalar_functions().keys().cloned().collect()
+    }
+
+    fn higher_order_function_names(&self) -> Vec<String> {
+        self.state.higher_order_functions().keys().cloned().collect()
+    }
+
+    fn udaf_names(&self) -> Vec<String> {
+        self.state.aggregate_functions().keys().cloned().collect()
+    }
+
+    fn udwf_names(&self) -> Vec<String> {
+        self.state.window_functions().keys().cloned().collect()
+    }
+}

@@ -1,0 +1,79 @@
+//! Planning errors.
+
+use datafusion::error::DataFusionError;
+use sluice_catalog::CatalogError;
+
+/// Why a statement could not be planned. Mapped to SQLSTATE at the pgwire edge.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// `42P01`.
+    #[error("{0}")]
+    Catalog(#[from] CatalogError),
+    /// `42703`: a column that is not there.
+    #[error("{0}")]
+    UnknownColumn(String),
+    /// `42883`: a function that is not there.
+    #[error("{0}")]
+    UnknownFunction(String),
+    /// `42804`: types that do not fit.
+    #[error("{0}")]
+    Type(String),
+    /// `0A000`: valid KSQL that Sluice does not run yet.
+    #[error("{0}")]
+    Unsupported(String),
+    /// `42000`: a query that breaks KSQL's rules (key columns, reserved names, ...).
+    #[error("{0}")]
+    Invalid(String),
+    /// `XX000`: DataFusion failed in a way we did not classify.
+    #[error("{0}")]
+    DataFusion(DataFusionError),
+}
+
+impl From<DataFusionError> for PlanError {
+    fn from(e: DataFusionError) -> Self {
+        classify(e)
+    }
+}
+
+/// Sort DataFusion's errors into the kinds a user can act on.
+fn classify(e: DataFusionError) -> PlanError {
+    let e = e.find_root().clone();
+    match &e {
+        DataFusionError::SchemaError(inner, _) => {
+            let msg = inner.to_string();
+            if msg.contains("No field named") {
+                PlanError::UnknownColumn(ksql_column_message(&msg))
+            } else {
+                PlanError::Invalid(msg)
+            }
+        }
+        DataFusionError::Plan(msg) => {
+            if msg.contains("Invalid function") || msg.contains("function") && msg.contains("not found") {
+                PlanError::UnknownFunction(msg.clone())
+            } else if msg.contains("type") || msg.contains("coerc") || msg.contains("Cannot") {
+                PlanError::Type(msg.clone())
+            } else if msg.contains("table") && msg.contains("not found") {
+                PlanError::Catalog(CatalogError::UnknownSource(msg.clone()))
+            } else {
+                PlanError::Invalid(msg.clone())
+            }
+        }
+        DataFusionError::NotImplemented(msg) => PlanError::Unsupported(msg.clone()),
+        DataFusionError::ArrowError(inner, _) => PlanError::Type(inner.to_string()),
+        _ => PlanError::DataFusion(e),
+    }
+}
+
+/// DataFusion says `No field named "X". Valid fields are ...`; ksqlDB says
+/// `Column 'X' cannot be resolved.`
+fn ksql_column_message(msg: &str) -> String {
+    let name = msg
+        .split("No field named ")
+        .nth(1)
+        .and_then(|rest| rest.split(['.', ' ']).next())
+        .map(|n| n.trim_matches('"').to_string());
+    match name {
+        Some(n) if !n.is_empty() => format!("Column '{n}' cannot be resolved."),
+        _ => msg.to_string(),
+    }
+}

@@ -1,0 +1,75 @@
+//! Which output columns a persistent query writes to the record key, and which to the value.
+
+use datafusion::arrow::datatypes::{Field, Fields};
+
+use crate::{PlanError, QueryPlan};
+
+/// The split of a query's output columns between record key and record value.
+#[derive(Debug, Clone)]
+pub struct SinkLayout {
+    pub key_fields: Fields,
+    pub value_fields: Fields,
+}
+
+/// Work out the sink layout of `plan` writing into `sink_name`, with ksqlDB's rules: every key
+/// column of the source must be selected exactly once (it may be renamed), and at least one
+/// value column must remain.
+pub fn plan_sink(plan: &QueryPlan, sink_name: &str) -> Result<SinkLayout, PlanError> {
+    let source_keys: Vec<&str> = plan.source.key_columns().map(|c| c.name.as_str()).collect();
+    let mut key_fields: Vec<Field> = Vec::new();
+    let mut value_fields: Vec<Field> = Vec::new();
+    let mut missing = Vec::new();
+    for key in &source_keys {
+        let aliases: Vec<&Field> = plan
+            .output
+            .fields()
+            .iter()
+            .zip(&plan.origins)
+            .filter(|(_, o)| o.as_deref() == Some(*key))
+            .map(|(f, _)| f.as_ref())
+            .collect();
+        match aliases.len() {
+            0 => missing.push(*key),
+            1 => key_fields.push(aliases[0].clone()),
+            _ => {
+                let names: Vec<&str> = aliases.iter().map(|f| f.name().as_str()).collect();
+                return Err(PlanError::Invalid(format!(
+                    "The projection contains a key column (`{key}`) more than once, aliased as: {}.",
+                    join_and(&names)
+                )));
+            }
+        }
+    }
+    if !missing.is_empty() {
+        let (noun, list) = if missing.len() == 1 {
+            ("column", missing[0].to_string())
+        } else {
+            ("columns", join_and(&missing))
+        };
+        return Err(PlanError::Invalid(format!(
+            "The query used to build `{sink_name}` must include the key {noun} {list} in its projection (eg, SELECT {}...).",
+            missing.join(", ")
+        )));
+    }
+    for f in plan.output.fields() {
+        if !key_fields.iter().any(|k| k.name() == f.name()) {
+            value_fields.push(f.as_ref().clone());
+        }
+    }
+    if value_fields.is_empty() {
+        return Err(PlanError::Invalid("The projection contains no value columns.".into()));
+    }
+    Ok(SinkLayout {
+        key_fields: key_fields.into(),
+        value_fields: value_fields.into(),
+    })
+}
+
+/// `A`, `A and B`, `A, B and C`.
+fn join_and(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}

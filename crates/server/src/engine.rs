@@ -1,0 +1,1149 @@
+//! The engine: runs KSQL statements against the catalog, Kafka and the running queries.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use datafusion::arrow::array::{ArrayRef, Int64Array};
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use futures::StreamExt;
+use rdkafka::consumer::{BaseConsumer, StreamConsumer};
+use rdkafka::producer::FutureProducer;
+use sluice_catalog::{
+    types, Catalog, ColumnDef, ColumnRole, SourceDef, SourceKind, TimestampSpec, WindowInfo,
+    ROWTIME,
+};
+use sluice_dataflow::sink::SinkEncoder;
+use sluice_dataflow::Batch;
+use sluice_formats::{Format, FormatKind, FormatOptions, Part};
+use sluice_kafka::{OffsetReset, TopicAdmin};
+use sluice_parser::{
+    ColumnConstraint, CreateAsSelect, CreateSource, Emit, KsqlQuery, ParsedStatement, Properties,
+    Statement,
+};
+use sluice_planner::sink::plan_sink;
+use sluice_planner::{Planner, QueryPlan};
+use tokio::sync::{mpsc, watch};
+use tracing::{info, warn};
+
+use crate::command_log::{Command, CommandLog};
+use crate::error::{EngineError, Result};
+use crate::queries::{Output, QueryMetrics, QueryTask};
+use crate::result::StatementResult;
+use crate::session::{starts_earliest, SessionProps};
+
+/// What the engine needs from its surroundings.
+pub struct EngineDeps {
+    pub service_id: String,
+    pub kafka: sluice_kafka::KafkaConfig,
+    pub admin: Arc<dyn TopicAdmin>,
+}
+
+/// A persistent query that is running.
+pub struct RunningQuery {
+    pub id: String,
+    pub statement: String,
+    pub sink: String,
+    pub sink_topic: String,
+    pub source: String,
+    pub metrics: Arc<QueryMetrics>,
+    stop: watch::Sender<bool>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl RunningQuery {
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.handle.await;
+    }
+}
+
+/// The engine. One per server; shared by all sessions.
+pub struct Engine {
+    deps: EngineDeps,
+    planner: Planner,
+    catalog: RwLock<Arc<Catalog>>,
+    /// Serialises statements that change the catalog, so each sees the previous one's result.
+    ddl: tokio::sync::Mutex<()>,
+    queries: Mutex<BTreeMap<String, RunningQuery>>,
+    command_log: CommandLog,
+    producer: FutureProducer,
+    /// Called with the new catalog after every change (the PostgreSQL catalog view listens).
+    listeners: Mutex<Vec<Box<dyn Fn(&Catalog) + Send + Sync>>>,
+}
+
+impl Engine {
+    /// Start an engine: make sure the command topic exists, replay it, restart queries.
+    pub async fn start(deps: EngineDeps) -> Result<Arc<Self>> {
+        let topic = format!("_confluent-ksql-{}_command_topic", deps.service_id);
+        match deps.admin.create_topic(&topic, 1, 1, &[]).await {
+            Ok(()) => {}
+            Err(e) if e.is_already_exists() => {}
+            Err(e) => return Err(e.into()),
+        }
+        let producer = deps.kafka.producer()?;
+        let command_log = CommandLog::new(topic, deps.kafka.producer()?);
+        let engine = Arc::new(Self {
+            deps,
+            planner: Planner::new(),
+            catalog: RwLock::new(Arc::new(Catalog::new())),
+            ddl: tokio::sync::Mutex::new(()),
+            queries: Mutex::new(BTreeMap::new()),
+            command_log,
+            producer,
+            listeners: Mutex::new(Vec::new()),
+        });
+        let replay_consumer: BaseConsumer = engine.deps.kafka.base_consumer()?;
+        let log = tokio::task::block_in_place(|| engine.command_log.replay(replay_consumer))?;
+        info!(commands = log.len(), "replaying the command topic");
+        for (seq, cmd) in log {
+            if let Err(e) = engine.replay(seq, &cmd).await {
+                warn!(seq, statement = %cmd.statement, error = %e, "command failed on replay; skipped");
+            }
+        }
+        Ok(engine)
+    }
+
+    /// Register a callback run after every catalog change (and once now).
+    pub fn on_catalog_change(&self, f: Box<dyn Fn(&Catalog) + Send + Sync>) {
+        f(&self.catalog());
+        self.listeners.lock().expect("listeners").push(f);
+    }
+
+    /// The current catalog.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.read().expect("catalog lock").clone()
+    }
+
+    /// The planner (and its DataFusion session state).
+    pub fn planner(&self) -> &Planner {
+        &self.planner
+    }
+
+    /// The topic admin.
+    pub fn admin(&self) -> &Arc<dyn TopicAdmin> {
+        &self.deps.admin
+    }
+
+    /// The Kafka client settings.
+    pub fn kafka(&self) -> &sluice_kafka::KafkaConfig {
+        &self.deps.kafka
+    }
+
+    fn set_catalog(&self, catalog: Catalog) {
+        let catalog = Arc::new(catalog);
+        *self.catalog.write().expect("catalog lock") = catalog.clone();
+        for f in self.listeners.lock().expect("listeners").iter() {
+            f(&catalog);
+        }
+    }
+
+    /// Running persistent queries: (id, statement, sink, sink topic, metrics).
+    pub fn queries(&self) -> Vec<(String, String, String, String, Arc<QueryMetrics>)> {
+        self.queries
+            .lock()
+            .expect("queries lock")
+            .values()
+            .map(|q| {
+                (
+                    q.id.clone(),
+                    q.statement.clone(),
+                    q.sink.clone(),
+                    q.sink_topic.clone(),
+                    q.metrics.clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// Run every statement in `sql`, in order; stops at the first error.
+    pub async fn execute(&self, props: &SessionProps, sql: &str) -> Result<Vec<StatementResult>> {
+        let statements = sluice_parser::parse(sql)?;
+        let mut out = Vec::with_capacity(statements.len());
+        for s in statements {
+            out.push(self.execute_statement(props, s).await?);
+        }
+        Ok(out)
+    }
+
+    /// Run one parsed statement.
+    pub async fn execute_statement(
+        &self,
+        props: &SessionProps,
+        parsed: ParsedStatement,
+    ) -> Result<StatementResult> {
+        let text = parsed.text.clone();
+        match parsed.statement {
+            Statement::CreateSource(cs) => {
+                let _g = self.ddl.lock().await;
+                self.create_source(&cs, &text, &props.snapshot(), None).await
+            }
+            Statement::CreateAsSelect(c) => {
+                let _g = self.ddl.lock().await;
+                self.create_as_select(&c, &text, &props.snapshot(), None).await
+            }
+            Statement::InsertInto { target, query, .. } => {
+                let _g = self.ddl.lock().await;
+                self.insert_into(&target.value, &query, &text, &props.snapshot(), None)
+                    .await
+            }
+            Statement::InsertValues {
+                target,
+                columns,
+                values,
+            } => self.insert_values(&target.value, columns, &values).await,
+            Statement::Query(q) => self.push_query(&q, &props.snapshot()).await,
+            Statement::Drop {
+                kind,
+                if_exists,
+                name,
+                delete_topic,
+            } => {
+                let _g = self.ddl.lock().await;
+                self.drop_source(kind, if_exists, &name.value, delete_topic, &text, &props.snapshot(), false)
+                    .await
+            }
+            Statement::Terminate(target) => {
+                let _g = self.ddl.lock().await;
+                self.terminate(target, &text, &props.snapshot(), false).await
+            }
+            Statement::SetProperty { name, value } => {
+                props.set(&name, &value);
+                Ok(StatementResult::command("SET"))
+            }
+            Statement::UnsetProperty { name } => {
+                props.unset(&name);
+                Ok(StatementResult::command("UNSET"))
+            }
+            Statement::Show(what) => crate::show::show(self, props, what).await,
+            Statement::Describe { target, extended } => {
+                crate::show::describe(self, target, extended).await
+            }
+            Statement::Print {
+                topic,
+                from_beginning,
+                interval,
+                limit,
+            } => crate::print::print(self, &topic, from_beginning, interval, limit).await,
+            Statement::Explain(target) => crate::show::explain(self, target).await,
+            Statement::CreateType { .. } | Statement::DropType { .. } | Statement::AlterSource { .. } => {
+                Err(EngineError::Unsupported(format!(
+                    "this statement is not supported yet: {text}"
+                )))
+            }
+            Statement::Postgres(_) => Err(EngineError::Unsupported(
+                "PostgreSQL statements are answered by the pgwire session".into(),
+            )),
+        }
+    }
+
+    /// Apply one command of the command topic again.
+    async fn replay(&self, seq: i64, cmd: &Command) -> Result<()> {
+        let parsed = sluice_parser::parse(&cmd.statement)?;
+        let _g = self.ddl.lock().await;
+        for p in parsed {
+            let text = p.text.clone();
+            match p.statement {
+                Statement::CreateSource(cs) => {
+                    self.create_source(&cs, &text, &cmd.properties, Some(seq)).await?;
+                }
+                Statement::CreateAsSelect(c) => {
+                    self.create_as_select(&c, &text, &cmd.properties, Some(seq)).await?;
+                }
+                Statement::InsertInto { target, query, .. } => {
+                    self.insert_into(&target.value, &query, &text, &cmd.properties, Some(seq))
+                        .await?;
+                }
+                Statement::Drop {
+                    kind,
+                    if_exists,
+                    name,
+                    ..
+                } => {
+                    // Topics were deleted the first time round, if asked.
+                    self.drop_source(kind, if_exists, &name.value, false, &text, &cmd.properties, true)
+                        .await?;
+                }
+                Statement::Terminate(t) => {
+                    self.terminate(t, &text, &cmd.properties, true).await?;
+                }
+                other => warn!(?other, "unexpected statement in command topic"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Record a command (unless replaying); returns its sequence number.
+    async fn log(
+        &self,
+        text: &str,
+        props: &BTreeMap<String, String>,
+        replay_seq: Option<i64>,
+    ) -> Result<i64> {
+        match replay_seq {
+            Some(seq) => Ok(seq),
+            None => {
+                self.command_log
+                    .append(&Command {
+                        statement: text.to_string(),
+                        properties: props.clone(),
+                    })
+                    .await
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // CREATE STREAM / TABLE
+
+    async fn create_source(
+        &self,
+        cs: &CreateSource,
+        text: &str,
+        props: &BTreeMap<String, String>,
+        replay: Option<i64>,
+    ) -> Result<StatementResult> {
+        let mut catalog = (*self.catalog()).clone();
+        let name = cs.name.value.clone();
+        let kind = match cs.kind {
+            sluice_parser::SourceKind::Stream => SourceKind::Stream,
+            sluice_parser::SourceKind::Table => SourceKind::Table,
+        };
+        let tag = format!("CREATE {}", kind.as_str());
+        if let Some(existing) = catalog.source(&name) {
+            if cs.if_not_exists {
+                return Ok(StatementResult::Command {
+                    tag,
+                    message: Some(format!(
+                        "Cannot add {} {name}: A {} with the same name already exists.",
+                        kind.lower(),
+                        existing.kind.lower()
+                    )),
+                    query_id: None,
+                });
+            }
+        }
+        let p = &cs.properties;
+        check_properties(p, CREATE_SOURCE_PROPERTIES)?;
+        let mut columns = Vec::new();
+        for c in &cs.columns {
+            let role = match (&c.constraint, kind) {
+                (ColumnConstraint::None, _) => ColumnRole::Value,
+                (ColumnConstraint::Key, SourceKind::Stream) => ColumnRole::Key,
+                (ColumnConstraint::PrimaryKey, SourceKind::Table) => ColumnRole::Key,
+                (ColumnConstraint::Key, SourceKind::Table) => {
+                    return Err(EngineError::Invalid(format!(
+                        "Column `{}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.\nTables have PRIMARY KEYs, which are unique and NON NULL.\nStreams have KEYs, which have no uniqueness or NON NULL constraints.",
+                        c.name.value
+                    )))
+                }
+                (ColumnConstraint::PrimaryKey, SourceKind::Stream) => {
+                    return Err(EngineError::Invalid(format!(
+                        "Column `{}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.\nTables have PRIMARY KEYs, which are unique and NON NULL.\nStreams have KEYs, which have no uniqueness or NON NULL constraints.",
+                        c.name.value
+                    )))
+                }
+                (ColumnConstraint::Headers, _) => ColumnRole::Header(None),
+                (ColumnConstraint::Header(k), _) => ColumnRole::Header(Some(k.clone())),
+            };
+            if matches!(role, ColumnRole::Header(_)) {
+                return Err(EngineError::Unsupported(
+                    "HEADERS columns are not supported yet".into(),
+                ));
+            }
+            if columns.iter().any(|x: &ColumnDef| x.name == c.name.value) {
+                return Err(EngineError::Invalid(format!(
+                    "Duplicate column names: {}",
+                    c.name.value
+                )));
+            }
+            if is_reserved(&c.name.value) {
+                return Err(EngineError::Invalid(format!(
+                    "'{}' is a reserved column name. You cannot use it as a name for a column.",
+                    c.name.value
+                )));
+            }
+            columns.push(ColumnDef {
+                name: c.name.value.clone(),
+                ty: catalog.resolve_type(&c.ty)?,
+                role,
+            });
+        }
+        if columns.is_empty() {
+            return Err(EngineError::Unsupported(
+                "The statement does not define any columns (schema inference needs a schema registry, which is not supported yet)".into(),
+            ));
+        }
+        if kind == SourceKind::Table && !columns.iter().any(|c| c.role == ColumnRole::Key) {
+            return Err(EngineError::Invalid(
+                "Tables require a PRIMARY KEY. Please define the PRIMARY KEY.".into(),
+            ));
+        }
+        // Key columns first: ksqlDB's logical order.
+        columns.sort_by_key(|c| c.role != ColumnRole::Key);
+
+        let topic = p
+            .get_str("KAFKA_TOPIC")
+            .map(str::to_string)
+            .unwrap_or_else(|| name.clone());
+        let (key_format, value_format) = formats(p, None)?;
+        let value_format = value_format.ok_or_else(|| {
+            EngineError::Invalid(
+                "Missing required property \"VALUE_FORMAT\" which has no default value.".into(),
+            )
+        })?;
+        let key_format = key_format.unwrap_or_else(kafka_format);
+        let timestamp = timestamp_spec(p, &columns)?;
+        let window = window_info(p)?;
+        let mut def = SourceDef {
+            name: name.clone(),
+            kind,
+            columns,
+            topic: topic.clone(),
+            key_format,
+            value_format,
+            timestamp,
+            window,
+            is_source: cs.source,
+            partitions: 0,
+            statement: text.to_string(),
+            written_by: None,
+        };
+        def.key_format
+            .validate(&def.key_fields()?, Part::Key)
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        def.value_format
+            .validate(&def.value_fields()?, Part::Value)
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        if let Some(existing) = catalog.source(&name) {
+            if !cs.or_replace {
+                return Err(EngineError::Duplicate(format!(
+                    "Cannot add {} '{name}': A {} with the same name already exists",
+                    kind.lower(),
+                    existing.kind.lower()
+                )));
+            }
+        }
+        def.partitions = self
+            .ensure_topic(&topic, p.get_int("PARTITIONS"), p.get_int("REPLICAS"), &name, kind, replay.is_some())
+            .await?;
+        catalog.add_source(def, cs.or_replace)?;
+        self.log(text, props, replay).await?;
+        self.set_catalog(catalog);
+        Ok(StatementResult::Command {
+            tag,
+            message: Some(format!("{} created", title(kind))),
+            query_id: None,
+        })
+    }
+
+    /// Make sure `topic` exists; create it when `partitions` is given. Returns its partition count.
+    async fn ensure_topic(
+        &self,
+        topic: &str,
+        partitions: Option<i64>,
+        replicas: Option<i64>,
+        name: &str,
+        kind: SourceKind,
+        replaying: bool,
+    ) -> Result<i32> {
+        let existing = self.deps.admin.describe_topic(topic).await?;
+        match (existing, partitions) {
+            (Some(info), Some(p)) if info.partitions as i64 != p && !replaying => {
+                Err(EngineError::Invalid(format!(
+                    "A Kafka topic with the name '{topic}' already exists, with different partition/replica configuration than required. KSQL expects {p} partitions (topic has {}), {} replication factor (topic has {}).",
+                    info.partitions,
+                    replicas.unwrap_or(1),
+                    info.replicas
+                )))
+            }
+            (Some(info), _) => Ok(info.partitions),
+            (None, Some(p)) => {
+                if p < 1 {
+                    return Err(EngineError::Invalid(format!(
+                        "Invalid number of partitions: {p}"
+                    )));
+                }
+                match self
+                    .deps
+                    .admin
+                    .create_topic(topic, p as i32, replicas.unwrap_or(1) as i32, &[])
+                    .await
+                {
+                    Ok(()) => {}
+                    Err(e) if e.is_already_exists() => {}
+                    Err(e) => return Err(e.into()),
+                }
+                Ok(p as i32)
+            }
+            (None, None) => Err(EngineError::Invalid(format!(
+                "Topic '{topic}' does not exist. If you want to create a new topic for the {} please re-run the statement providing the required 'PARTITIONS' configuration in the WITH clause (and optionally 'REPLICAS'). For example: CREATE {} {name} WITH (KAFKA_TOPIC='{topic}', PARTITIONS=2, ...);",
+                kind.lower(),
+                kind.as_str()
+            ))),
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // CREATE ... AS SELECT, INSERT INTO ... SELECT
+
+    async fn create_as_select(
+        &self,
+        c: &CreateAsSelect,
+        text: &str,
+        props: &BTreeMap<String, String>,
+        replay: Option<i64>,
+    ) -> Result<StatementResult> {
+        let mut catalog = (*self.catalog()).clone();
+        let name = c.name.value.clone();
+        let kind = match c.kind {
+            sluice_parser::SourceKind::Stream => SourceKind::Stream,
+            sluice_parser::SourceKind::Table => SourceKind::Table,
+        };
+        if kind == SourceKind::Table {
+            return Err(EngineError::Unsupported(
+                "CREATE TABLE AS SELECT is not supported yet".into(),
+            ));
+        }
+        if let Some(existing) = catalog.source(&name) {
+            if c.if_not_exists {
+                return Ok(StatementResult::command(format!("CREATE {}", kind.as_str())));
+            }
+            if !c.or_replace {
+                return Err(EngineError::Duplicate(format!(
+                    "Cannot add {} '{name}': A {} with the same name already exists",
+                    kind.lower(),
+                    existing.kind.lower()
+                )));
+            }
+        }
+        let p = &c.properties;
+        check_properties(p, CREATE_AS_PROPERTIES)?;
+        let plan = self.planner.plan_query(&c.query, &catalog)?;
+        if plan.source.kind == SourceKind::Table {
+            return Err(EngineError::Unsupported(
+                "queries over tables are not supported yet".into(),
+            ));
+        }
+        if plan.source.name == name {
+            return Err(EngineError::Invalid(format!(
+                "Cannot insert into {name} since it is also a source of the query"
+            )));
+        }
+        let layout = plan_sink(&plan, &name)?;
+        let topic = p
+            .get_str("KAFKA_TOPIC")
+            .map(str::to_string)
+            .unwrap_or_else(|| name.clone());
+        let (key_format, value_format) = formats(p, Some(&plan.source))?;
+        let key_format = key_format.unwrap_or_else(|| plan.source.key_format.clone());
+        let value_format = value_format.unwrap_or_else(|| plan.source.value_format.clone());
+        let mut columns = Vec::new();
+        for (fields, role) in [(&layout.key_fields, ColumnRole::Key), (&layout.value_fields, ColumnRole::Value)] {
+            for f in fields.iter() {
+                columns.push(ColumnDef {
+                    name: f.name().clone(),
+                    ty: types::from_arrow(f.data_type())?,
+                    role: role.clone(),
+                });
+            }
+        }
+        let mut def = SourceDef {
+            name: name.clone(),
+            kind,
+            columns,
+            topic: topic.clone(),
+            key_format,
+            value_format,
+            timestamp: None,
+            window: None,
+            is_source: false,
+            partitions: 0,
+            statement: text.to_string(),
+            written_by: None,
+        };
+        def.key_format
+            .validate(&layout.key_fields, Part::Key)
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        def.value_format
+            .validate(&layout.value_fields, Part::Value)
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let partitions = p.get_int("PARTITIONS").unwrap_or(plan.source.partitions.max(1) as i64);
+        def.partitions = self
+            .ensure_topic(&topic, Some(partitions), p.get_int("REPLICAS"), &name, kind, true)
+            .await?;
+        let seq = self.log(text, props, replay).await?;
+        let query_id = format!("CSAS_{name}_{seq}");
+        def.written_by = Some(query_id.clone());
+        let sink_def = def.clone();
+        catalog.add_source(def, c.or_replace)?;
+        self.start_persistent(&query_id, text, plan, &sink_def, props)?;
+        self.set_catalog(catalog);
+        Ok(StatementResult::Command {
+            tag: format!("CREATE {}", kind.as_str()),
+            message: Some(format!("Created query with ID {query_id}")),
+            query_id: Some(query_id),
+        })
+    }
+
+    async fn insert_into(
+        &self,
+        target: &str,
+        query: &KsqlQuery,
+        text: &str,
+        props: &BTreeMap<String, String>,
+        replay: Option<i64>,
+    ) -> Result<StatementResult> {
+        let catalog = self.catalog();
+        let sink = catalog.require(target)?.clone();
+        if sink.kind == SourceKind::Table {
+            return Err(EngineError::Invalid(format!(
+                "INSERT INTO can only be used to insert into a stream. {target} is a table."
+            )));
+        }
+        let plan = self.planner.plan_query(query, &catalog)?;
+        if plan.source.name == sink.name {
+            return Err(EngineError::Invalid(format!(
+                "Cannot insert into {target} since it is also a source of the query"
+            )));
+        }
+        let layout = plan_sink(&plan, target)?;
+        let want: Vec<(String, DataType)> = sink
+            .key_fields()?
+            .iter()
+            .chain(sink.value_fields()?.iter())
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect();
+        let got: Vec<(String, DataType)> = layout
+            .key_fields
+            .iter()
+            .chain(layout.value_fields.iter())
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect();
+        if want != got {
+            return Err(EngineError::Invalid(format!(
+                "Incompatible schema between results and sink.\nResult schema is {}\nSink schema is {}",
+                schema_text(&layout.key_fields, &layout.value_fields),
+                schema_text(&sink.key_fields()?, &sink.value_fields()?)
+            )));
+        }
+        let seq = self.log(text, props, replay).await?;
+        let query_id = format!("INSERTQUERY_{seq}");
+        self.start_persistent(&query_id, text, plan, &sink, props)?;
+        Ok(StatementResult::Command {
+            tag: "INSERT 0 0".into(),
+            message: Some(format!("Created query with ID {query_id}")),
+            query_id: Some(query_id),
+        })
+    }
+
+    fn start_persistent(
+        &self,
+        query_id: &str,
+        text: &str,
+        plan: QueryPlan,
+        sink: &SourceDef,
+        props: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let reset = if starts_earliest(props) {
+            OffsetReset::Earliest
+        } else {
+            OffsetReset::Latest
+        };
+        let group = format!("_confluent-ksql-{}query_{query_id}", self.deps.service_id);
+        let consumer: StreamConsumer = self.deps.kafka.consumer(&group, reset)?;
+        let encoder = SinkEncoder::new(
+            &sink.key_format,
+            sink.key_fields()?,
+            &sink.value_format,
+            sink.value_fields()?,
+        )?;
+        let metrics = Arc::new(QueryMetrics::default());
+        let (stop, stop_rx) = watch::channel(false);
+        let task = QueryTask {
+            id: query_id.to_string(),
+            source: plan.source.clone(),
+            plan,
+            consumer,
+            output: Output::Topic {
+                topic: sink.topic.clone(),
+                encoder,
+                producer: self.producer.clone(),
+            },
+            metrics: metrics.clone(),
+            commit: true,
+        };
+        let source = task.source.name.clone();
+        let handle = tokio::spawn(task.run(stop_rx));
+        self.queries.lock().expect("queries lock").insert(
+            query_id.to_string(),
+            RunningQuery {
+                id: query_id.to_string(),
+                statement: text.to_string(),
+                sink: sink.name.clone(),
+                sink_topic: sink.topic.clone(),
+                source,
+                metrics,
+                stop,
+                handle,
+            },
+        );
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Push queries
+
+    async fn push_query(
+        &self,
+        q: &KsqlQuery,
+        props: &BTreeMap<String, String>,
+    ) -> Result<StatementResult> {
+        let catalog = self.catalog();
+        let plan = self.planner.plan_query(q, &catalog)?;
+        if plan.emit != Some(Emit::Changes) {
+            return Err(EngineError::Unsupported(format!(
+                "Pull queries over {} are not supported yet. Add EMIT CHANGES to run a push query: rows are returned as they arrive.",
+                plan.source.name
+            )));
+        }
+        if plan.source.kind == SourceKind::Table {
+            return Err(EngineError::Unsupported(
+                "push queries over tables are not supported yet".into(),
+            ));
+        }
+        let reset = if starts_earliest(props) {
+            OffsetReset::Earliest
+        } else {
+            OffsetReset::Latest
+        };
+        let group = format!(
+            "_confluent-ksql-{}transient_{}",
+            self.deps.service_id,
+            uuid::Uuid::new_v4().simple()
+        );
+        let consumer: StreamConsumer = self.deps.kafka.consumer(&group, reset)?;
+        let schema = plan.output.clone();
+        let (tx, rx) = mpsc::channel(16);
+        let (stop, stop_rx) = watch::channel(false);
+        let task = QueryTask {
+            id: group.clone(),
+            source: plan.source.clone(),
+            output: Output::Client {
+                tx,
+                limit: plan.limit,
+            },
+            plan,
+            consumer,
+            metrics: Arc::new(QueryMetrics::default()),
+            commit: false,
+        };
+        tokio::spawn(async move {
+            // Keep the stop sender alive as long as the task: the task ends when the client's
+            // receiver is dropped or LIMIT is reached.
+            let _stop = stop;
+            task.run(stop_rx).await
+        });
+        let stream = tokio_stream_from(rx);
+        Ok(StatementResult::Push { schema, stream })
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // INSERT VALUES
+
+    async fn insert_values(
+        &self,
+        target: &str,
+        columns: Option<Vec<sluice_parser::sql::Ident>>,
+        values: &[sluice_parser::sql::Expr],
+    ) -> Result<StatementResult> {
+        let catalog = self.catalog();
+        let source = catalog.require(target)?.clone();
+        if source.written_by.is_some() || source.is_source {
+            // ksqlDB allows inserting into CSAS sinks; so do we, but not into read-only sources.
+            if source.is_source {
+                return Err(EngineError::Invalid(format!(
+                    "Cannot insert values into read-only {}: {target}",
+                    source.kind.lower()
+                )));
+            }
+        }
+        let all: Vec<String> = source
+            .key_columns()
+            .chain(source.value_columns())
+            .map(|c| c.name.clone())
+            .collect();
+        let names: Vec<String> = match columns {
+            Some(cols) => cols.into_iter().map(|c| c.value).collect(),
+            None => all.clone(),
+        };
+        if names.len() != values.len() {
+            return Err(EngineError::Invalid(format!(
+                "Failed to prepare statement: Expected number columns and values to match: {:?}, {}",
+                names,
+                values.len()
+            )));
+        }
+        let schema = source.batch_schema()?;
+        let mut fields = Vec::with_capacity(names.len());
+        for n in &names {
+            if n == ROWTIME {
+                fields.push(Field::new(ROWTIME, DataType::Int64, true));
+                continue;
+            }
+            let idx = all.iter().position(|a| a == n).ok_or_else(|| {
+                EngineError::Plan(sluice_planner::PlanError::UnknownColumn(format!(
+                    "Column name {n} does not exist."
+                )))
+            })?;
+            fields.push(schema.field(idx).clone());
+        }
+        let arrays = self
+            .planner
+            .evaluate_row(values, &fields, &catalog)
+            .map_err(|e| match e {
+                sluice_planner::PlanError::Type(m) => EngineError::Type(m),
+                other => EngineError::Plan(other),
+            })?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let mut row: Vec<ArrayRef> = Vec::new();
+        let mut out_fields: Vec<Field> = Vec::new();
+        for f in schema.fields().iter().take(all.len()) {
+            let array = match names.iter().position(|n| n == f.name()) {
+                Some(i) => arrays[i].clone(),
+                None => datafusion::arrow::array::new_null_array(f.data_type(), 1),
+            };
+            row.push(array);
+            out_fields.push(f.as_ref().clone());
+        }
+        let rowtime = match names.iter().position(|n| n == ROWTIME) {
+            Some(i) => arrays[i].clone(),
+            None => Arc::new(Int64Array::from(vec![now])),
+        };
+        row.push(rowtime);
+        out_fields.push(Field::new(ROWTIME, DataType::Int64, true));
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(out_fields)), row)
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let mut encoder = SinkEncoder::new(
+            &source.key_format,
+            source.key_fields()?,
+            &source.value_format,
+            source.value_fields()?,
+        )?;
+        let records = encoder.encode(&Batch::inserts(batch))?;
+        crate::io::produce_all(&self.producer, &source.topic, &records).await?;
+        Ok(StatementResult::command("INSERT 0 1"))
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // DROP, TERMINATE
+
+    #[allow(clippy::too_many_arguments)]
+    async fn drop_source(
+        &self,
+        kind: sluice_parser::SourceKind,
+        if_exists: bool,
+        name: &str,
+        delete_topic: bool,
+        text: &str,
+        props: &BTreeMap<String, String>,
+        replaying: bool,
+    ) -> Result<StatementResult> {
+        let mut catalog = (*self.catalog()).clone();
+        let kind = match kind {
+            sluice_parser::SourceKind::Stream => SourceKind::Stream,
+            sluice_parser::SourceKind::Table => SourceKind::Table,
+        };
+        let tag = format!("DROP {}", kind.as_str());
+        let Some(def) = catalog.source(name).cloned() else {
+            if if_exists {
+                return Ok(StatementResult::command(tag));
+            }
+            return Err(EngineError::Catalog(
+                sluice_catalog::CatalogError::UnknownSource(format!(
+                    "{} {name} does not exist.",
+                    title(kind)
+                )),
+            ));
+        };
+        if def.kind != kind {
+            return Err(EngineError::Invalid(format!(
+                "Incompatible data source type is {}, but statement was DROP {}",
+                def.kind.as_str(),
+                kind.as_str()
+            )));
+        }
+        {
+            let queries = self.queries.lock().expect("queries lock");
+            let writers: Vec<&str> = queries
+                .values()
+                .filter(|q| q.sink == name && Some(&q.id) != def.written_by.as_ref())
+                .map(|q| q.id.as_str())
+                .collect();
+            let readers: Vec<&str> = queries
+                .values()
+                .filter(|q| q.source == name)
+                .map(|q| q.id.as_str())
+                .collect();
+            if !readers.is_empty() || !writers.is_empty() {
+                let mut ids: Vec<&str> = readers;
+                ids.extend(writers);
+                return Err(EngineError::Catalog(sluice_catalog::CatalogError::InUse(
+                    format!(
+                        "Cannot drop {name}.\nThe following queries read from this source: [{}].\nYou need to terminate them before dropping {name}.",
+                        ids.join(", ")
+                    ),
+                )));
+            }
+        }
+        // The query that created the source goes with it (ksqlDB terminates it too).
+        if let Some(qid) = &def.written_by {
+            let q = self.queries.lock().expect("queries lock").remove(qid);
+            if let Some(q) = q {
+                q.stop().await;
+            }
+        }
+        catalog.drop_source(name)?;
+        self.log(text, props, if replaying { Some(0) } else { None }).await?;
+        if delete_topic {
+            if let Err(e) = self.deps.admin.delete_topic(&def.topic).await {
+                warn!(topic = %def.topic, error = %e, "could not delete topic");
+            }
+        }
+        self.set_catalog(catalog);
+        Ok(StatementResult::Command {
+            tag,
+            message: Some(format!("Source `{name}` (topic: {}) was dropped.", def.topic)),
+            query_id: None,
+        })
+    }
+
+    async fn terminate(
+        &self,
+        target: sluice_parser::TerminateTarget,
+        text: &str,
+        props: &BTreeMap<String, String>,
+        replaying: bool,
+    ) -> Result<StatementResult> {
+        let ids: Vec<String> = match &target {
+            sluice_parser::TerminateTarget::All => {
+                self.queries.lock().expect("queries lock").keys().cloned().collect()
+            }
+            sluice_parser::TerminateTarget::Query(id) => {
+                let queries = self.queries.lock().expect("queries lock");
+                let found = queries
+                    .keys()
+                    .find(|k| k.eq_ignore_ascii_case(id))
+                    .cloned();
+                match found {
+                    Some(k) => vec![k],
+                    None if replaying => vec![],
+                    None => {
+                        return Err(EngineError::UnknownObject(format!(
+                            "Unknown queryId: {id}"
+                        )))
+                    }
+                }
+            }
+        };
+        self.log(text, props, if replaying { Some(0) } else { None }).await?;
+        let mut catalog = (*self.catalog()).clone();
+        for id in ids {
+            let q = self.queries.lock().expect("queries lock").remove(&id);
+            if let Some(q) = q {
+                catalog.set_writer(&q.sink, None);
+                q.stop().await;
+            }
+        }
+        self.set_catalog(catalog);
+        Ok(StatementResult::command("TERMINATE"))
+    }
+
+    /// Stop every query (server shutdown).
+    pub async fn shutdown(&self) {
+        let all: Vec<RunningQuery> = {
+            let mut q = self.queries.lock().expect("queries lock");
+            std::mem::take(&mut *q).into_values().collect()
+        };
+        for q in all {
+            q.stop().await;
+        }
+    }
+}
+
+fn tokio_stream_from(
+    mut rx: mpsc::Receiver<Result<RecordBatch>>,
+) -> crate::result::RowStream {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
+}
+
+const CREATE_SOURCE_PROPERTIES: &[&str] = &[
+    "KAFKA_TOPIC",
+    "KEY_FORMAT",
+    "VALUE_FORMAT",
+    "FORMAT",
+    "PARTITIONS",
+    "REPLICAS",
+    "TIMESTAMP",
+    "TIMESTAMP_FORMAT",
+    "WRAP_SINGLE_VALUE",
+    "VALUE_DELIMITER",
+    "KEY_DELIMITER",
+    "WINDOW_TYPE",
+    "WINDOW_SIZE",
+    "KEY_SCHEMA_ID",
+    "VALUE_SCHEMA_ID",
+    "KEY_SCHEMA_FULL_NAME",
+    "VALUE_SCHEMA_FULL_NAME",
+    "VALUE_AVRO_SCHEMA_FULL_NAME",
+    "RETENTION_MS",
+    "CLEANUP_POLICY",
+];
+
+const CREATE_AS_PROPERTIES: &[&str] = &[
+    "KAFKA_TOPIC",
+    "KEY_FORMAT",
+    "VALUE_FORMAT",
+    "FORMAT",
+    "PARTITIONS",
+    "REPLICAS",
+    "TIMESTAMP",
+    "TIMESTAMP_FORMAT",
+    "WRAP_SINGLE_VALUE",
+    "VALUE_DELIMITER",
+    "KEY_DELIMITER",
+    "RETENTION_MS",
+    "KEY_SCHEMA_ID",
+    "VALUE_SCHEMA_ID",
+    "KEY_SCHEMA_FULL_NAME",
+    "VALUE_SCHEMA_FULL_NAME",
+    "VALUE_AVRO_SCHEMA_FULL_NAME",
+];
+
+fn check_properties(p: &Properties, allowed: &[&str]) -> Result<()> {
+    for (k, _) in &p.0 {
+        if !allowed.contains(&k.as_str()) {
+            return Err(EngineError::Invalid(format!(
+                "Invalid config variable(s) in the WITH clause: {k}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn kafka_format() -> Format {
+    Format {
+        kind: FormatKind::Kafka,
+        options: FormatOptions::default(),
+    }
+}
+
+/// KEY_FORMAT / VALUE_FORMAT / FORMAT with their delimiter and wrapping options. `inherit`
+/// supplies delimiters of a CSAS source when the format stays the same.
+fn formats(p: &Properties, _inherit: Option<&SourceDef>) -> Result<(Option<Format>, Option<Format>)> {
+    let format = p.get_str("FORMAT");
+    let key = p.get_str("KEY_FORMAT");
+    let value = p.get_str("VALUE_FORMAT");
+    if format.is_some() && (key.is_some() || value.is_some()) {
+        return Err(EngineError::Invalid(
+            "Cannot supply both 'FORMAT' and 'KEY_FORMAT' or 'VALUE_FORMAT' properties, as 'FORMAT' sets both key and value formats. Either use just 'FORMAT', or use 'KEY_FORMAT' and 'VALUE_FORMAT'.".into(),
+        ));
+    }
+    let parse = |name: Option<&str>, delimiter: Option<&str>, wrap: Option<bool>| -> Result<Option<Format>> {
+        match name {
+            None => Ok(None),
+            Some(n) => {
+                let kind: FormatKind = n.parse().map_err(|e: sluice_formats::FormatError| {
+                    EngineError::Invalid(e.to_string())
+                })?;
+                Ok(Some(Format {
+                    kind,
+                    options: FormatOptions {
+                        delimiter: delimiter.map(str::to_string),
+                        wrap_single_value: wrap,
+                    },
+                }))
+            }
+        }
+    };
+    let key = parse(key.or(format), p.get_str("KEY_DELIMITER"), None)?;
+    let value = parse(
+        value.or(format),
+        p.get_str("VALUE_DELIMITER"),
+        p.get_bool("WRAP_SINGLE_VALUE"),
+    )?;
+    Ok((key, value))
+}
+
+fn timestamp_spec(p: &Properties, columns: &[ColumnDef]) -> Result<Option<TimestampSpec>> {
+    let Some(ts) = p.get_str("TIMESTAMP") else {
+        return Ok(None);
+    };
+    let name = ts.trim_matches('`').to_string();
+    let name = if ts.starts_with('`') { name } else { name.to_uppercase() };
+    let col = columns.iter().find(|c| c.name == name).ok_or_else(|| {
+        EngineError::Invalid(format!(
+            "The TIMESTAMP column set in the WITH clause does not exist in the schema: '{name}'"
+        ))
+    })?;
+    use sluice_parser::SqlType;
+    match (&col.ty, p.get_str("TIMESTAMP_FORMAT")) {
+        (SqlType::Bigint | SqlType::Timestamp, None) => {}
+        (SqlType::String, Some(_)) => {
+            return Err(EngineError::Unsupported(
+                "TIMESTAMP columns of type STRING (TIMESTAMP_FORMAT) are not supported yet".into(),
+            ))
+        }
+        (ty, _) => {
+            return Err(EngineError::Invalid(format!(
+                "Timestamp column, `{name}`, should be LONG(INT64), TIMESTAMP, or a String with a timestamp.format specified, but was {ty}"
+            )))
+        }
+    }
+    Ok(Some(TimestampSpec {
+        column: name,
+        format: p.get_str("TIMESTAMP_FORMAT").map(str::to_string),
+    }))
+}
+
+fn window_info(p: &Properties) -> Result<Option<WindowInfo>> {
+    match p.get_str("WINDOW_TYPE") {
+        None => Ok(None),
+        Some(_) => Err(EngineError::Unsupported(
+            "windowed sources (WINDOW_TYPE) are not supported yet".into(),
+        )),
+    }
+}
+
+fn is_reserved(name: &str) -> bool {
+    matches!(
+        name,
+        "ROWTIME" | "ROWPARTITION" | "ROWOFFSET" | "WINDOWSTART" | "WINDOWEND"
+    )
+}
+
+fn title(kind: SourceKind) -> &'static str {
+    match kind {
+        SourceKind::Stream => "Stream",
+        SourceKind::Table => "Table",
+    }
+}
+
+/// `ID STRING KEY, NAME STRING` — ksqlDB's schema text.
+pub fn schema_text(key: &Fields, value: &Fields) -> String {
+    let mut parts = Vec::new();
+    for (fields, suffix) in [(key, " KEY"), (value, "")] {
+        for f in fields.iter() {
+            let ty = types::from_arrow(f.data_type())
+                .map(|t| t.to_string())
+                .unwrap_or_else(|_| f.data_type().to_string());
+            parts.push(format!("`{}` {ty}{suffix}", f.name()));
+        }
+    }
+    parts.join(", ")
+}
+

@@ -1,0 +1,109 @@
+//! Moving records between Kafka and the engine: batched reads, awaited writes, commits.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures::future::join_all;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use sluice_dataflow::sink::OutRecord;
+use sluice_dataflow::source::RawRecord;
+
+use crate::error::{EngineError, Result};
+
+/// Wait for at least one record, then take what else arrives within `linger`, up to `max`.
+pub async fn next_batch(
+    consumer: &StreamConsumer,
+    max: usize,
+    linger: Duration,
+) -> Result<Vec<OwnedMessage>> {
+    let first = consumer
+        .recv()
+        .await
+        .map_err(|e| EngineError::Kafka(format!("consume failed: {e}")))?;
+    let mut out = vec![first.detach()];
+    let deadline = tokio::time::Instant::now() + linger;
+    while out.len() < max {
+        match tokio::time::timeout_at(deadline, consumer.recv()).await {
+            Ok(Ok(m)) => out.push(m.detach()),
+            Ok(Err(e)) => return Err(EngineError::Kafka(format!("consume failed: {e}"))),
+            Err(_) => break,
+        }
+    }
+    Ok(out)
+}
+
+/// Borrow owned messages as raw records for the decoder.
+pub fn raw_records(messages: &[OwnedMessage]) -> Vec<RawRecord<'_>> {
+    messages
+        .iter()
+        .map(|m| RawRecord {
+            partition: m.partition(),
+            offset: m.offset(),
+            timestamp: m.timestamp().to_millis(),
+            key: m.key(),
+            value: m.payload(),
+        })
+        .collect()
+}
+
+/// Produce every record to `topic` and wait until all are acknowledged.
+pub async fn produce_all(
+    producer: &FutureProducer,
+    topic: &str,
+    records: &[OutRecord],
+) -> Result<()> {
+    let mut pending = Vec::with_capacity(records.len());
+    for r in records {
+        let mut rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).timestamp(r.timestamp);
+        if let Some(k) = &r.key {
+            rec = rec.key(k.as_slice());
+        }
+        if let Some(v) = &r.value {
+            rec = rec.payload(v.as_slice());
+        }
+        match producer.send_result(rec) {
+            Ok(f) => pending.push(f),
+            Err((e, _)) => {
+                return Err(EngineError::Kafka(format!(
+                    "failed to produce to topic {topic}: {e}"
+                )))
+            }
+        }
+    }
+    for result in join_all(pending).await {
+        match result {
+            Ok(Ok(_)) => {}
+            Ok(Err((e, _))) => {
+                return Err(EngineError::Kafka(format!(
+                    "failed to produce to topic {topic}: {e}"
+                )))
+            }
+            Err(_) => {
+                return Err(EngineError::Kafka(format!(
+                    "producer closed while writing to topic {topic}"
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Commit the position after the last of `messages` for each partition.
+pub fn commit_after(consumer: &StreamConsumer, messages: &[OwnedMessage]) -> Result<()> {
+    let mut next: HashMap<(String, i32), i64> = HashMap::new();
+    for m in messages {
+        let e = next.entry((m.topic().to_string(), m.partition())).or_insert(0);
+        *e = (*e).max(m.offset() + 1);
+    }
+    let mut tpl = TopicPartitionList::new();
+    for ((t, p), o) in next {
+        tpl.add_partition_offset(&t, p, Offset::Offset(o))
+            .map_err(|e| EngineError::Kafka(e.to_string()))?;
+    }
+    consumer
+        .commit(&tpl, CommitMode::Sync)
+        .map_err(|e| EngineError::Kafka(format!("offset commit failed: {e}")))
+}

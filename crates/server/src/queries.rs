@@ -1,0 +1,212 @@
+//! Running queries: persistent ones (CSAS / INSERT INTO ... SELECT, writing to a topic) and
+//! transient ones (push queries, writing to a client).
+//!
+//! Each query is one task today: a consumer in the query's own group reads the source topic,
+//! batches are decoded, pushed through the pipeline and written out, and the input positions
+//! are committed only after the output is acknowledged (at-least-once). Because the positions
+//! live in a Kafka consumer group and the operators here are stateless, several servers with the
+//! same service id can already split a persistent query's partitions between them; stateful
+//! operators will follow their partitions through changelog topics.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use datafusion::arrow::record_batch::RecordBatch;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::producer::FutureProducer;
+use sluice_catalog::SourceDef;
+use sluice_dataflow::sink::SinkEncoder;
+use sluice_dataflow::source::SourceDecoder;
+use sluice_dataflow::Pipeline;
+use sluice_planner::QueryPlan;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, warn};
+
+use crate::error::{EngineError, Result};
+use crate::io;
+
+/// Largest batch taken from the consumer at once.
+const MAX_BATCH: usize = 4096;
+/// How long to wait for more records once one has arrived.
+const LINGER: Duration = Duration::from_millis(5);
+
+/// Counters of a running query.
+#[derive(Debug, Default)]
+pub struct QueryMetrics {
+    pub records_in: AtomicU64,
+    pub records_out: AtomicU64,
+    pub records_skipped: AtomicU64,
+}
+
+/// Where a query's output goes.
+pub enum Output {
+    /// A Kafka topic, through this encoder.
+    Topic {
+        topic: String,
+        encoder: SinkEncoder,
+        producer: FutureProducer,
+    },
+    /// A client, through a channel; the query ends when the receiver is gone or `limit` is reached.
+    Client {
+        tx: mpsc::Sender<Result<RecordBatch>>,
+        limit: Option<u64>,
+    },
+}
+
+/// Everything a query task needs.
+pub struct QueryTask {
+    pub id: String,
+    pub source: Arc<SourceDef>,
+    pub plan: QueryPlan,
+    pub consumer: StreamConsumer,
+    pub output: Output,
+    pub metrics: Arc<QueryMetrics>,
+    /// Commit input positions (persistent queries) or not (transient ones).
+    pub commit: bool,
+}
+
+impl QueryTask {
+    /// Run until `stop` turns true, the client goes away, or LIMIT is reached.
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        if let Err(e) = self.consumer.subscribe(&[self.source.topic.as_str()]) {
+            warn!(query_id = %self.id, error = %e, "cannot subscribe");
+            self.fail(EngineError::Kafka(e.to_string())).await;
+            return;
+        }
+        let mut decoder = match SourceDecoder::new(&self.source) {
+            Ok(d) => d,
+            Err(e) => {
+                self.fail(e.into()).await;
+                return;
+            }
+        };
+        let mut pipeline = self.plan.pipeline();
+        let mut emitted: u64 = 0;
+        info!(query_id = %self.id, source = %self.source.name, "query started");
+        loop {
+            let messages = tokio::select! {
+                _ = stop.changed() => break,
+                _ = client_gone(&self.output) => break,
+                m = io::next_batch(&self.consumer, MAX_BATCH, LINGER) => m,
+            };
+            let messages = match messages {
+                Ok(m) => m,
+                Err(e) => {
+                    warn!(query_id = %self.id, error = %e, "read failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            };
+            self.metrics
+                .records_in
+                .fetch_add(messages.len() as u64, Ordering::Relaxed);
+            match self
+                .process(&mut decoder, &mut pipeline, &messages, &mut emitted)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => break, // LIMIT reached or client gone
+                Err(e) => {
+                    warn!(query_id = %self.id, error = %e, "query failed");
+                    self.fail(e).await;
+                    return;
+                }
+            }
+        }
+        info!(query_id = %self.id, "query stopped");
+    }
+
+    /// Returns false when the query should end.
+    async fn process(
+        &mut self,
+        decoder: &mut SourceDecoder,
+        pipeline: &mut Pipeline,
+        messages: &[rdkafka::message::OwnedMessage],
+        emitted: &mut u64,
+    ) -> Result<bool> {
+        let raw = io::raw_records(messages);
+        let (batch, errors) = decoder.decode(&raw)?;
+        for e in &errors {
+            // The processing log: one structured line per skipped record.
+            warn!(
+                target: "sluice::processing_log",
+                query_id = %self.id,
+                topic = %self.source.topic,
+                partition = e.partition,
+                offset = e.offset,
+                reason = %e.reason,
+                "skipped a record that could not be processed"
+            );
+        }
+        self.metrics
+            .records_skipped
+            .fetch_add(errors.len() as u64, Ordering::Relaxed);
+        let outputs = match batch {
+            Some(b) => pipeline.process(b)?,
+            None => Vec::new(),
+        };
+        let mut keep_going = true;
+        match &mut self.output {
+            Output::Topic {
+                topic,
+                encoder,
+                producer,
+            } => {
+                for b in &outputs {
+                    let records = encoder.encode(b)?;
+                    io::produce_all(producer, topic, &records).await?;
+                    self.metrics
+                        .records_out
+                        .fetch_add(records.len() as u64, Ordering::Relaxed);
+                }
+            }
+            Output::Client { tx, limit } => {
+                let visible = self.plan.output.fields().len();
+                for b in outputs {
+                    let mut data = b
+                        .data
+                        .project(&(0..visible).collect::<Vec<_>>())
+                        .map_err(|e| EngineError::Internal(e.to_string()))?;
+                    if let Some(limit) = limit {
+                        let left = limit.saturating_sub(*emitted) as usize;
+                        if data.num_rows() >= left {
+                            data = data.slice(0, left);
+                            keep_going = false;
+                        }
+                    }
+                    *emitted += data.num_rows() as u64;
+                    self.metrics
+                        .records_out
+                        .fetch_add(data.num_rows() as u64, Ordering::Relaxed);
+                    if data.num_rows() > 0 && tx.send(Ok(data)).await.is_err() {
+                        return Ok(false);
+                    }
+                    if !keep_going {
+                        break;
+                    }
+                }
+            }
+        }
+        if self.commit {
+            pipeline.checkpoint()?;
+            io::commit_after(&self.consumer, messages)?;
+        }
+        debug!(query_id = %self.id, records = messages.len(), "batch done");
+        Ok(keep_going)
+    }
+
+    async fn fail(&self, e: EngineError) {
+        if let Output::Client { tx, .. } = &self.output {
+            let _ = tx.send(Err(e)).await;
+        }
+    }
+}
+
+/// Resolves when a client-bound query's receiver is gone; never for topic outputs.
+async fn client_gone(output: &Output) {
+    match output {
+        Output::Client { tx, .. } => tx.closed().await,
+        Output::Topic { .. } => std::future::pending().await,
+    }
+}

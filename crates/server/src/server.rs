@@ -1,0 +1,140 @@
+//! Starting and stopping a whole server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sluice_kafka::{EmbeddedBroker, KafkaConfig, TopicAdmin};
+use sluice_pgcatalog::{PgCatalog, Relation, RelationKind};
+use tokio::sync::oneshot;
+use tracing::info;
+
+use crate::backend::SluiceBackend;
+use crate::config::{KafkaMode, ServerConfig};
+use crate::engine::{Engine, EngineDeps};
+use crate::error::{EngineError, Result};
+
+/// A server that is running. Dropping it does not stop it; call [`RunningServer::shutdown`].
+pub struct RunningServer {
+    /// The PostgreSQL-protocol address it listens on.
+    pub pg_addr: SocketAddr,
+    /// Kafka bootstrap servers (the embedded broker's address in playground mode).
+    pub kafka_bootstrap: String,
+    /// Where state lives.
+    pub data_dir: PathBuf,
+    /// Whether state is temporary (playground mode).
+    pub ephemeral: bool,
+    pub engine: Arc<Engine>,
+    stop: Option<oneshot::Sender<()>>,
+    serve: tokio::task::JoinHandle<()>,
+    _broker: Option<EmbeddedBroker>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl RunningServer {
+    /// Stop accepting connections, stop every query, and wait for both.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.serve).await;
+        self.engine.shutdown().await;
+    }
+}
+
+/// Start Kafka (embedded, or connect to the given cluster), the engine and the listener.
+pub async fn start(config: ServerConfig) -> Result<RunningServer> {
+    let (broker, bootstrap) = match &config.kafka {
+        KafkaMode::Embedded => {
+            let b = EmbeddedBroker::start(1)?;
+            let bootstrap = b.bootstrap_servers().to_string();
+            (Some(b), bootstrap)
+        }
+        KafkaMode::External(bootstrap) => (None, bootstrap.clone()),
+    };
+    let (data_dir, tmp) = match &config.data_dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).map_err(|e| {
+                EngineError::Internal(format!("cannot create data dir {}: {e}", d.display()))
+            })?;
+            (d.clone(), None)
+        }
+        None => {
+            let t = tempfile::Builder::new()
+                .prefix("sluice-")
+                .tempdir()
+                .map_err(|e| EngineError::Internal(format!("cannot create temp dir: {e}")))?;
+            (t.path().to_path_buf(), Some(t))
+        }
+    };
+    let kafka = KafkaConfig::new(bootstrap.clone(), format!("sluice-{}", config.service_id));
+    let admin: Arc<dyn TopicAdmin> = match &broker {
+        Some(b) => sluice_kafka::embedded_admin(b),
+        None => kafka.admin()?,
+    };
+    let engine = Engine::start(EngineDeps {
+        service_id: config.service_id.clone(),
+        kafka,
+        admin,
+    })
+    .await?;
+    let pg = Arc::new(
+        PgCatalog::new("sluice")
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))?,
+    );
+    {
+        let pg = pg.clone();
+        engine.on_catalog_change(Box::new(move |catalog| {
+            let relations = catalog
+                .sources()
+                .filter_map(|s| {
+                    let schema = s.batch_schema().ok()?;
+                    let visible: Vec<usize> = (0..s.columns.len()).collect();
+                    Some(Relation {
+                        name: s.name.clone(),
+                        schema: Arc::new(schema.project(&visible).ok()?),
+                        kind: match s.kind {
+                            sluice_catalog::SourceKind::Stream => RelationKind::Stream,
+                            sluice_catalog::SourceKind::Table => RelationKind::Table,
+                        },
+                    })
+                })
+                .collect();
+            if let Err(e) = pg.set_relations(relations) {
+                tracing::warn!(error = %e, "could not update the PostgreSQL catalog view");
+            }
+        }));
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| EngineError::Internal(format!("cannot listen on {}: {e}", config.listen)))?;
+    let pg_addr = listener
+        .local_addr()
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
+    let backend = Arc::new(SluiceBackend {
+        engine: engine.clone(),
+        pg,
+    });
+    let (stop, stop_rx) = oneshot::channel::<()>();
+    let serve = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop_rx.await;
+        };
+        if let Err(e) = sluice_pgwire::serve(listener, backend, shutdown).await {
+            tracing::error!(error = %e, "pgwire listener failed");
+        }
+    });
+    info!(%pg_addr, kafka = %bootstrap, data_dir = %data_dir.display(), "sluice is serving");
+    Ok(RunningServer {
+        pg_addr,
+        kafka_bootstrap: bootstrap,
+        data_dir,
+        ephemeral: tmp.is_some(),
+        engine,
+        stop: Some(stop),
+        serve,
+        _broker: broker,
+        _tmp: tmp,
+    })
+}
