@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every Sluice test: unit and integration tests of all crates, the psql and tokio-postgres
+# end-to-end tests, the tansu broker tests, and the sql-tests/*.slt files against a live server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-test-deps.sh
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sluice/target}"
+export SLUICE_TANSU_BIN="${SLUICE_TANSU_BIN:-${SLUICE_TANSU_ROOT:-$HOME/.cache/sluice/tansu}/bin/tansu}"
+export SLUICE_REQUIRE_TANSU=1
+
+cargo test --workspace --no-fail-fast -- --test-threads=2
