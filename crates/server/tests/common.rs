@@ -1,0 +1,136 @@
+//! Shared helpers for the server's integration tests: a real server, real clients.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use sluice_server::{KafkaMode, RunningServer, ServerConfig};
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+
+/// Start a playground server (embedded broker) on a free port.
+pub async fn start_playground() -> RunningServer {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
+    sluice_server::start(ServerConfig {
+        kafka: KafkaMode::Embedded,
+        data_dir: None,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        service_id: "default_".into(),
+    })
+    .await
+    .expect("server starts")
+}
+
+/// Connect tokio-postgres to the server.
+pub async fn connect(server: &RunningServer) -> Client {
+    let conn_str = format!(
+        "host={} port={} user=test dbname=sluice",
+        server.pg_addr.ip(),
+        server.pg_addr.port()
+    );
+    let (client, connection) = tokio_postgres::connect(&conn_str, NoTls)
+        .await
+        .expect("connects");
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+/// Rows of a simple query as vectors of optional strings.
+pub async fn rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    let msgs = client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+    msgs.into_iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some(
+                (0..r.len())
+                    .map(|i| r.get(i).map(str::to_string))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A Kafka producer for test inputs.
+pub fn producer(bootstrap: &str) -> FutureProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("message.timeout.ms", "10000")
+        .create()
+        .expect("producer")
+}
+
+/// Produce one record and wait for it.
+pub async fn produce(p: &FutureProducer, topic: &str, key: Option<&str>, value: &str) {
+    let mut rec: FutureRecord<'_, str, str> = FutureRecord::to(topic).payload(value);
+    if let Some(k) = key {
+        rec = rec.key(k);
+    }
+    p.send(rec, Duration::from_secs(10)).await.expect("produce");
+}
+
+/// Every record currently in `topic` (all partitions), as (key, value) strings.
+pub fn read_topic(bootstrap: &str, topic: &str, partitions: i32) -> Vec<(Option<String>, Option<String>)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("test-reader-{}", uuid::Uuid::new_v4()))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut out = Vec::new();
+    for p in 0..partitions {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, p, Duration::from_secs(10))
+            .expect("watermarks");
+        if high <= low {
+            continue;
+        }
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(topic, p, Offset::Offset(low)).unwrap();
+        consumer.assign(&tpl).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut next = low;
+        while next < high && std::time::Instant::now() < deadline {
+            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+                next = m.offset() + 1;
+                out.push((
+                    m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                    m.payload().map(|v| String::from_utf8_lossy(v).into_owned()),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Poll `f` until it returns Some, for at most `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
