@@ -26,6 +26,26 @@
 //! against the lower-cased name of relations whose name is all upper case. `\d "PAGEVIEWS"`
 //! matches exactly, and a relation stored in mixed case needs its exact quoted spelling.
 //!
+//! # Session variables
+//! `SET x = y` / `SET x TO y` / `SET x TO DEFAULT` / `RESET x` / `RESET ALL` / `SHOW x` /
+//! `SHOW ALL`, `SET TIME ZONE`, `SET NAMES`, `SET SCHEMA`, `SET [SESSION CHARACTERISTICS AS]
+//! TRANSACTION ...`, `DISCARD ALL`, `current_setting()` and `set_config()` work on the
+//! [`PgSession`]'s own map (PostgreSQL's defaults for a UTF-8, UTC server; `server_version` is
+//! [`PG_SERVER_VERSION`]). `SET LOCAL` acts like `SET` (there are no transactions here). The
+//! values are only stored and reported: they do not change how DataFusion evaluates queries
+//! (time zone, date style) — output formatting is the wire layer's business, and
+//! [`PgSession::take_reported_changes`] tells it which ParameterStatus messages PostgreSQL would
+//! send.
+//!
+//! # Known differences from PostgreSQL
+//! * Streams and tables both appear as ordinary tables (`relkind = 'r'`); their ksqlDB kind is
+//!   `obj_description(oid, 'pg_class')` (psql's `\dt+` Description column).
+//! * `information_schema.columns.data_type` shows Arrow type names (`Utf8`, `Int64`); `pg_attribute`
+//!   / `format_type` show PostgreSQL ones (`text`, `bigint`).
+//! * Catalog coverage is datafusion-pg-catalog's: psql's `\d`, `\dt`, `\d NAME`, `\d+ NAME`,
+//!   `\dt+`, `\dn`, `\l`, and the tokio-postgres / pgjdbc type lookups are tested; other client
+//!   queries may hit DataFusion limits and fail with a SQLSTATE rather than wrong rows.
+//!
 //! # What it is not for
 //! It does not run KSQL, read data, or change anything but session variables: the relations are
 //! empty, and DDL/DML are refused with `0A000`. Statement splitting, transactions, cursors and
