@@ -37,8 +37,8 @@ impl From<DataFusionError> for PlanError {
 
 /// Sort DataFusion's errors into the kinds a user can act on.
 fn classify(e: DataFusionError) -> PlanError {
-    let e = e.find_root().clone();
-    match &e {
+    let root = e.find_root();
+    match root {
         DataFusionError::SchemaError(inner, _) => {
             let msg = inner.to_string();
             if msg.contains("No field named") {

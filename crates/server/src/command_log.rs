@@ -6,10 +6,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::producer::FutureRecord;
+use sluice_kafka::{KafkaConfig, SluiceProducer};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, Result};
@@ -26,12 +24,12 @@ pub struct Command {
 /// Appends to and replays the command topic.
 pub struct CommandLog {
     topic: String,
-    producer: FutureProducer,
+    producer: SluiceProducer,
 }
 
 impl CommandLog {
     /// A log on `topic` (which must exist, with one partition).
-    pub fn new(topic: String, producer: FutureProducer) -> Self {
+    pub fn new(topic: String, producer: SluiceProducer) -> Self {
         Self { topic, producer }
     }
 
@@ -49,44 +47,14 @@ impl CommandLog {
     }
 
     /// Read every command from the beginning to the current end, with its sequence number.
-    pub fn replay(&self, consumer: BaseConsumer) -> Result<Vec<(i64, Command)>> {
-        let kafka = |e: rdkafka::error::KafkaError| {
-            EngineError::Kafka(format!("command topic replay failed: {e}"))
-        };
-        let (low, high) = consumer
-            .fetch_watermarks(&self.topic, 0, Duration::from_secs(10))
-            .map_err(kafka)?;
-        let mut out = Vec::new();
-        if high <= low {
-            return Ok(out);
-        }
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(&self.topic, 0, Offset::Offset(low))
-            .map_err(kafka)?;
-        consumer.assign(&tpl).map_err(kafka)?;
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        let mut next = low;
-        while next < high {
-            if std::time::Instant::now() > deadline {
-                return Err(EngineError::Kafka(format!(
-                    "command topic replay timed out at offset {next} of {high}"
-                )));
-            }
-            match consumer.poll(Duration::from_millis(200)) {
-                Some(Ok(m)) => {
-                    next = m.offset() + 1;
-                    let Some(payload) = m.payload() else { continue };
-                    match serde_json::from_slice::<Command>(payload) {
-                        Ok(cmd) => out.push((m.offset(), cmd)),
-                        Err(e) => tracing::warn!(
-                            offset = m.offset(),
-                            error = %e,
-                            "skipping unreadable command"
-                        ),
-                    }
-                }
-                Some(Err(e)) => return Err(kafka(e)),
-                None => {}
+    pub async fn replay(&self, kafka: &KafkaConfig) -> Result<Vec<(i64, Command)>> {
+        let records = sluice_kafka::read_topic_to_end(kafka, &self.topic).await?;
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
+            let Some(payload) = &r.value else { continue };
+            match serde_json::from_slice::<Command>(payload) {
+                Ok(cmd) => out.push((r.offset, cmd)),
+                Err(e) => tracing::warn!(offset = r.offset, error = %e, "skipping unreadable command"),
             }
         }
         Ok(out)

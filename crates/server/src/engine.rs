@@ -2,14 +2,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use datafusion::arrow::array::{ArrayRef, Int64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::StreamExt;
-use rdkafka::consumer::{BaseConsumer, StreamConsumer};
-use rdkafka::producer::FutureProducer;
 use sluice_catalog::{
     types, Catalog, ColumnDef, ColumnRole, SourceDef, SourceKind, TimestampSpec, WindowInfo,
     ROWTIME,
@@ -17,7 +15,7 @@ use sluice_catalog::{
 use sluice_dataflow::sink::SinkEncoder;
 use sluice_dataflow::Batch;
 use sluice_formats::{Format, FormatKind, FormatOptions, Part};
-use sluice_kafka::{OffsetReset, TopicAdmin};
+use sluice_kafka::{KafkaError, OffsetReset, SluiceConsumer, SluiceProducer, TopicAdmin};
 use sluice_parser::{
     ColumnConstraint, CreateAsSelect, CreateSource, Emit, KsqlQuery, ParsedStatement, Properties,
     Statement,
@@ -68,7 +66,7 @@ pub struct Engine {
     ddl: tokio::sync::Mutex<()>,
     queries: Mutex<BTreeMap<String, RunningQuery>>,
     command_log: CommandLog,
-    producer: FutureProducer,
+    producer: SluiceProducer,
     /// Called with the new catalog after every change (the PostgreSQL catalog view listens).
     listeners: Mutex<Vec<Box<dyn Fn(&Catalog) + Send + Sync>>>,
 }
@@ -79,7 +77,7 @@ impl Engine {
         let topic = format!("_confluent-ksql-{}_command_topic", deps.service_id);
         match deps.admin.create_topic(&topic, 1, 1, &[]).await {
             Ok(()) => {}
-            Err(e) if e.is_already_exists() => {}
+            Err(KafkaError::TopicAlreadyExists { .. }) => {}
             Err(e) => return Err(e.into()),
         }
         let producer = deps.kafka.producer()?;
@@ -94,8 +92,7 @@ impl Engine {
             producer,
             listeners: Mutex::new(Vec::new()),
         });
-        let replay_consumer: BaseConsumer = engine.deps.kafka.base_consumer()?;
-        let log = tokio::task::block_in_place(|| engine.command_log.replay(replay_consumer))?;
+        let log = engine.command_log.replay(&engine.deps.kafka).await?;
         info!(commands = log.len(), "replaying the command topic");
         for (seq, cmd) in log {
             if let Err(e) = engine.replay(seq, &cmd).await {
@@ -472,7 +469,7 @@ impl Engine {
                     .await
                 {
                     Ok(()) => {}
-                    Err(e) if e.is_already_exists() => {}
+                    Err(KafkaError::TopicAlreadyExists { .. }) => {}
                     Err(e) => return Err(e.into()),
                 }
                 Ok(p as i32)
@@ -652,7 +649,7 @@ impl Engine {
             OffsetReset::Latest
         };
         let group = format!("_confluent-ksql-{}query_{query_id}", self.deps.service_id);
-        let consumer: StreamConsumer = self.deps.kafka.consumer(&group, reset)?;
+        let consumer: SluiceConsumer = self.deps.kafka.consumer(&group, reset)?;
         let encoder = SinkEncoder::new(
             &sink.key_format,
             sink.key_fields()?,
@@ -723,7 +720,7 @@ impl Engine {
             self.deps.service_id,
             uuid::Uuid::new_v4().simple()
         );
-        let consumer: StreamConsumer = self.deps.kafka.consumer(&group, reset)?;
+        let consumer: SluiceConsumer = self.deps.kafka.consumer(&group, reset)?;
         let schema = plan.output.clone();
         let (tx, rx) = mpsc::channel(16);
         let (stop, stop_rx) = watch::channel(false);
@@ -755,8 +752,8 @@ impl Engine {
     async fn insert_values(
         &self,
         target: &str,
-        columns: Option<Vec<sluice_parser::sql::Ident>>,
-        values: &[sluice_parser::sql::Expr],
+        columns: Option<Vec<sluice_parser::sql::ast::Ident>>,
+        values: &[sluice_parser::sql::ast::Expr],
     ) -> Result<StatementResult> {
         let catalog = self.catalog();
         let source = catalog.require(target)?.clone();

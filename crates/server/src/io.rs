@@ -4,9 +4,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use futures::future::join_all;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureRecord;
+use sluice_kafka::{SluiceConsumer, SluiceProducer};
 use rdkafka::{Offset, TopicPartitionList};
 use sluice_dataflow::sink::OutRecord;
 use sluice_dataflow::source::RawRecord;
@@ -15,7 +16,7 @@ use crate::error::{EngineError, Result};
 
 /// Wait for at least one record, then take what else arrives within `linger`, up to `max`.
 pub async fn next_batch(
-    consumer: &StreamConsumer,
+    consumer: &SluiceConsumer,
     max: usize,
     linger: Duration,
 ) -> Result<Vec<OwnedMessage>> {
@@ -51,7 +52,7 @@ pub fn raw_records(messages: &[OwnedMessage]) -> Vec<RawRecord<'_>> {
 
 /// Produce every record to `topic` and wait until all are acknowledged.
 pub async fn produce_all(
-    producer: &FutureProducer,
+    producer: &SluiceProducer,
     topic: &str,
     records: &[OutRecord],
 ) -> Result<()> {
@@ -92,7 +93,7 @@ pub async fn produce_all(
 }
 
 /// Commit the position after the last of `messages` for each partition.
-pub fn commit_after(consumer: &StreamConsumer, messages: &[OwnedMessage]) -> Result<()> {
+pub fn commit_after(consumer: &SluiceConsumer, messages: &[OwnedMessage]) -> Result<()> {
     let mut next: HashMap<(String, i32), i64> = HashMap::new();
     for m in messages {
         let e = next.entry((m.topic().to_string(), m.partition())).or_insert(0);

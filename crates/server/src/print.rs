@@ -8,7 +8,7 @@ use datafusion::arrow::array::StringArray;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::StreamExt;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;
 use sluice_kafka::OffsetReset;
 use tokio::sync::mpsc;
@@ -46,7 +46,7 @@ pub async fn print(
         OffsetReset::Latest
     };
     let group = format!("_sluice_print_{}", uuid::Uuid::new_v4().simple());
-    let consumer: StreamConsumer = engine.kafka().consumer(&group, reset)?;
+    let consumer: sluice_kafka::SluiceConsumer = engine.kafka().consumer(&group, reset)?;
     consumer
         .subscribe(&[topic.as_str()])
         .map_err(|e| EngineError::Kafka(e.to_string()))?;

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use datafusion::arrow::record_batch::RecordBatch;
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::producer::FutureProducer;
+use rdkafka::consumer::Consumer;
+use sluice_kafka::{SluiceConsumer, SluiceProducer};
 use sluice_catalog::SourceDef;
 use sluice_dataflow::sink::SinkEncoder;
 use sluice_dataflow::source::SourceDecoder;
@@ -45,7 +45,7 @@ pub enum Output {
     Topic {
         topic: String,
         encoder: SinkEncoder,
-        producer: FutureProducer,
+        producer: SluiceProducer,
     },
     /// A client, through a channel; the query ends when the receiver is gone or `limit` is reached.
     Client {
@@ -59,7 +59,7 @@ pub struct QueryTask {
     pub id: String,
     pub source: Arc<SourceDef>,
     pub plan: QueryPlan,
-    pub consumer: StreamConsumer,
+    pub consumer: SluiceConsumer,
     pub output: Output,
     pub metrics: Arc<QueryMetrics>,
     /// Commit input positions (persistent queries) or not (transient ones).

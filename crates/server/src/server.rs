@@ -67,9 +67,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
             (t.path().to_path_buf(), Some(t))
         }
     };
-    let kafka = KafkaConfig::new(bootstrap.clone(), format!("sluice-{}", config.service_id));
+    let kafka = KafkaConfig::new(bootstrap.clone())
+        .with_client_id_prefix(format!("sluice-{}", config.service_id));
     let admin: Arc<dyn TopicAdmin> = match &broker {
-        Some(b) => sluice_kafka::embedded_admin(b),
+        Some(b) => sluice_kafka::embedded_admin(b)?,
         None => kafka.admin()?,
     };
     let engine = Engine::start(EngineDeps {
