@@ -6,7 +6,7 @@
 //! |------------------------------|-------------------------------------------------------------------------|
 //! | `s->f->g`                    | `CompoundFieldAccess { root: s, access_chain: [Dot(Identifier F), Dot(Identifier G)] }` |
 //! | `o.s->f`                     | `CompoundFieldAccess { root: CompoundIdentifier [O, S], .. }` (`.` only qualifies by source) |
-//! | `s->*` (select item)         | `SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::Expr(s), ..)` |
+//! | `s->*` (select item only)    | `SelectItem::UnnamedExpr(CompoundFieldAccess { .., access_chain: [.., Dot(Expr::Wildcard)] })` (see `is_struct_wildcard`) |
 //! | `a[1]`, `m['k']`, `s->a[1]`  | `CompoundFieldAccess` with `AccessExpr::Subscript(Subscript::Index)` (KSQL indexes are 1-based, negative from the end) |
 //! | `ARRAY[1, 2]`                | `Expr::Array(Array { named: true, .. })`                                |
 //! | `MAP('a' := 1)`              | `Expr::Map(Map { entries: [MapEntry { key, value }] })`                 |
@@ -14,6 +14,9 @@
 //! | `x => x + 1`, `(x, y) => e`  | `Expr::Lambda(LambdaFunction { syntax: Arrow, .. })`                    |
 //! | `CAST(x AS ARRAY<INT>)`      | `Expr::Cast { kind: Cast, data_type: SqlType::to_data_type(..) }`       |
 //! | `1`, `1.5`, `1.5E0`          | `Value::Number(text, false)`, text as written                           |
+//!
+//! Printing: `CompoundFieldAccess` displays `->` as `.` (`"S"."F"`), which would re-parse as a
+//! qualified column; keep [`crate::ParsedStatement::text`] for the original text.
 //!
 //! `||` binds less tightly than `+`/`-` (as in ksqlDB). `:=` is never a binary operator.
 

@@ -39,7 +39,7 @@ pub use datafusion::sql::sqlparser as sql;
 pub use ast::*;
 pub use dialect::KsqlDialect;
 pub use error::ParseError;
-pub use query::is_null_literal;
+pub use query::{is_null_literal, is_struct_wildcard};
 pub use types::SqlType;
 
 use error::SourceMap;

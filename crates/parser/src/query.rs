@@ -8,8 +8,8 @@ use crate::ast::{Duration, Emit, KsqlQuery, TimeUnit, WindowKind, WindowSpec, Wi
 use crate::dialect::KsqlDialect;
 use crate::error::{expected, semantic_error, syntax_error};
 use crate::sql::ast::{
-    visit_expressions, BinaryOperator, Expr, GroupByExpr, JoinConstraint, JoinOperator, Query,
-    SetExpr, TableFactor, UnaryOperator, Value,
+    visit_expressions, AccessExpr, BinaryOperator, Expr, GroupByExpr, JoinConstraint, JoinOperator,
+    Query, SelectItem, SetExpr, TableFactor, UnaryOperator, Value,
 };
 use crate::sql::parser::{Parser, ParserError};
 use crate::sql::tokenizer::{Location, Token, TokenWithSpan};
@@ -534,15 +534,38 @@ fn validate(query: &mut Query, eof: Location) -> Result<(), ParserError> {
         }
         GroupByExpr::All(_) => return Err(not_ksql(at, "GROUP BY ALL")),
     }
+    // `s->*` only as a whole select item.
+    let top_level_derefs = select
+        .projection
+        .iter()
+        .filter(|item| matches!(item, SelectItem::UnnamedExpr(e) if is_struct_wildcard(e)))
+        .count();
     // No subqueries anywhere.
+    let mut derefs = 0;
     let sub = visit_expressions(&*query, |e| match e {
         Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } => ControlFlow::Break(()),
+        e if is_struct_wildcard(e) => {
+            derefs += 1;
+            ControlFlow::Continue(())
+        }
         _ => ControlFlow::Continue(()),
     });
     if sub.is_break() {
         return Err(not_ksql(at, "a subquery"));
     }
+    if derefs != top_level_derefs {
+        return Err(syntax_error(
+            at,
+            "Expected: a field name after '->', found: * ('->*' is only allowed as a select item)",
+        ));
+    }
     Ok(())
+}
+
+/// `expr->*`: a `CompoundFieldAccess` whose last access is `Dot(Expr::Wildcard)`.
+pub fn is_struct_wildcard(e: &Expr) -> bool {
+    matches!(e, Expr::CompoundFieldAccess { access_chain, .. }
+        if matches!(access_chain.last(), Some(AccessExpr::Dot(Expr::Wildcard(_)))))
 }
 
 /// Location of the first identifier or value of an expression, if any.
@@ -791,6 +814,12 @@ mod tests {
             access_chain.last(),
             Some(AccessExpr::Dot(Expr::Wildcard(_)))
         ));
+        assert!(crate::is_struct_wildcard(&match &items[0] {
+            SelectItem::UnnamedExpr(e) => e.clone(),
+            _ => unreachable!(),
+        }));
+        let e = parse("SELECT ABS(s->*) FROM x;").unwrap_err();
+        assert!(e.message.contains("only allowed as a select item"), "{e}");
     }
 
     #[test]

@@ -61,7 +61,7 @@ fn lenient_json(text: &str) -> String {
     out
 }
 
-fn corpus_dir() -> Option<PathBuf> {
+fn corpus_dir(sub: &str) -> Option<PathBuf> {
     let candidates = [
         std::env::var("SLUICE_KSQL_TESTS").ok().map(PathBuf::from),
         Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/ksql-tests")),
@@ -70,7 +70,7 @@ fn corpus_dir() -> Option<PathBuf> {
     candidates
         .into_iter()
         .flatten()
-        .map(|d| d.join("query-validation-tests"))
+        .map(|d| d.join(sub))
         .find(|d| d.is_dir())
 }
 
@@ -105,7 +105,9 @@ fn load(dir: &Path) -> Vec<Case> {
                 .and_then(|v| v.as_str())
                 .unwrap_or("JSON")
                 .to_string();
-            let exc = t.get("expectedException");
+            let exc = t
+                .get("expectedException")
+                .or_else(|| t.get("expectedError"));
             let msg = exc
                 .and_then(|e| e["message"].as_str())
                 .unwrap_or_default()
@@ -128,15 +130,16 @@ fn load(dir: &Path) -> Vec<Case> {
     cases
 }
 
-#[test]
-fn corpus_statements_parse() {
-    let Some(dir) = corpus_dir() else {
+/// Parses the statements of one corpus folder; returns (parsed fraction, statements routed
+/// to PostgreSQL, expected syntax errors rejected, expected syntax errors).
+fn check(sub: &str, min_cases: usize) -> Option<(f64, usize, usize, usize)> {
+    let Some(dir) = corpus_dir(sub) else {
         eprintln!("ksql-tests corpus not found; set SLUICE_KSQL_TESTS to run this test");
-        return;
+        return None;
     };
     let cases = load(&dir);
     assert!(
-        cases.len() > 1000,
+        cases.len() >= min_cases,
         "corpus looks truncated: {}",
         cases.len()
     );
@@ -184,10 +187,18 @@ fn corpus_statements_parse() {
     }
     let fraction = ok as f64 / total as f64;
     eprintln!(
-        "parsed {ok}/{total} = {:.4}; {postgres} routed to PostgreSQL; \
-         {syntax_rejected}/{syntax_total} expected syntax errors rejected",
-        fraction
+        "{sub}: parsed {ok}/{total} = {fraction:.4}; {postgres} routed to PostgreSQL; \
+         {syntax_rejected}/{syntax_total} expected syntax errors rejected"
     );
+    Some((fraction, postgres, syntax_rejected, syntax_total))
+}
+
+#[test]
+fn query_validation_tests_parse() {
+    let Some((fraction, postgres, rejected, syntax_total)) = check("query-validation-tests", 2000)
+    else {
+        return;
+    };
     assert!(
         fraction >= 0.99,
         "only {fraction:.4} of corpus statements parse"
@@ -196,8 +207,24 @@ fn corpus_statements_parse() {
         postgres, 0,
         "KSQL corpus statements must not fall back to PostgreSQL"
     );
+    assert!(syntax_total > 0);
     assert!(
-        syntax_rejected * 10 >= syntax_total * 8,
-        "too few expected syntax errors rejected: {syntax_rejected}/{syntax_total}"
+        rejected * 10 >= syntax_total * 8,
+        "too few expected syntax errors rejected: {rejected}/{syntax_total}"
+    );
+}
+
+#[test]
+fn rest_query_validation_tests_parse() {
+    let Some((fraction, postgres, _, _)) = check("rest-query-validation-tests", 300) else {
+        return;
+    };
+    assert!(
+        fraction >= 0.99,
+        "only {fraction:.4} of corpus statements parse"
+    );
+    assert_eq!(
+        postgres, 0,
+        "KSQL corpus statements must not fall back to PostgreSQL"
     );
 }
