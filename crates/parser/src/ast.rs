@@ -95,7 +95,7 @@ pub enum Statement {
     /// and drivers, `SET x TO y`, `SHOW x`, `SELECT 1`, `BEGIN`, ...): run by DataFusion.
     /// PostgreSQL identifier rules apply: unquoted identifiers are lower-cased, and every
     /// identifier reached by the AST visitor carries `quote_style == Some('"')`.
-    Postgres(sql::Statement),
+    Postgres(Box<sql::Statement>),
 }
 
 /// STREAM or TABLE.

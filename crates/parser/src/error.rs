@@ -102,7 +102,7 @@ impl<'a> SourceMap<'a> {
     /// Converts a sqlparser error. Its ` at Line: l, Column: c` suffix (locations of the
     /// tokens we fed it, i.e. of this input) gives the position; `fallback` is used when
     /// there is none (e.g. at end of input).
-    pub(crate) fn from_parser_error(&self, err: ParserError, fallback: Location) -> ParseError {
+    pub(crate) fn parser_error(&self, err: ParserError, fallback: Location) -> ParseError {
         let raw = match err {
             ParserError::TokenizerError(s) | ParserError::ParserError(s) => s,
             ParserError::RecursionLimitExceeded => {
@@ -117,7 +117,7 @@ impl<'a> SourceMap<'a> {
         }
     }
 
-    pub(crate) fn from_tokenizer_error(&self, err: TokenizerError) -> ParseError {
+    pub(crate) fn tokenizer_error(&self, err: TokenizerError) -> ParseError {
         self.syntax(err.location, err.message)
     }
 }
@@ -125,7 +125,7 @@ impl<'a> SourceMap<'a> {
 /// Marks a [`ParserError`] message that is not a syntax error (no `Syntax Error` prefix).
 const SEMANTIC_MARK: char = '\u{1}';
 
-/// A syntax error at `loc`, as a sqlparser error (converted by [`SourceMap::from_parser_error`]).
+/// A syntax error at `loc`, as a sqlparser error (converted by [`SourceMap::parser_error`]).
 pub(crate) fn syntax_error(loc: Location, detail: impl std::fmt::Display) -> ParserError {
     ParserError::ParserError(format!("{detail}{loc}"))
 }
@@ -189,7 +189,7 @@ mod tests {
     #[test]
     fn sqlparser_messages_are_rewritten() {
         let map = SourceMap::new("SELECT FROM");
-        let err = map.from_parser_error(
+        let err = map.parser_error(
             ParserError::ParserError(
                 "Expected: an expression, found: FROM at Line: 1, Column: 8".into(),
             ),
@@ -201,7 +201,7 @@ mod tests {
             "Syntax Error mismatched input 'FROM' expecting an expression"
         );
         // No location: falls back to end of input.
-        let err = map.from_parser_error(
+        let err = map.parser_error(
             ParserError::ParserError("Expected: ), found: EOF".into()),
             Location { line: 0, column: 0 },
         );

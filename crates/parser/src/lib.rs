@@ -47,7 +47,7 @@ use error::SourceMap;
 /// Parses `sql`: zero or more statements separated by `;`.
 pub fn parse(sql: &str) -> Result<Vec<ParsedStatement>, ParseError> {
     let map = SourceMap::new(sql);
-    let tokens = lexer::ksql_tokens(sql).map_err(|e| map.from_tokenizer_error(e))?;
+    let tokens = lexer::ksql_tokens(sql).map_err(|e| map.tokenizer_error(e))?;
     let ctx = statement::Ctx { sql, map: &map };
     let mut out = Vec::new();
     for (range, terminated) in lexer::split_statements(&tokens) {

@@ -125,7 +125,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn err(&self, e: ParserError, eof: Location) -> ParseError {
-        self.map.from_parser_error(e, eof)
+        self.map.parser_error(e, eof)
     }
 
     /// Parses one statement (`toks` excludes the terminating `;`; `text` includes it).
@@ -143,20 +143,20 @@ impl<'a> Ctx<'a> {
                 Err(e) => match self.postgres(text, offset) {
                     Ok(s) => {
                         tracing::debug!(error = %e, "not KSQL, parsed as PostgreSQL");
-                        Ok(Statement::Postgres(s))
+                        Ok(Statement::Postgres(Box::new(s)))
                     }
                     Err(_) => Err(self.err(e, eof)),
                 },
             },
             Route::PostgresThenKsql => match self.postgres(text, offset) {
-                Ok(s) => Ok(Statement::Postgres(s)),
+                Ok(s) => Ok(Statement::Postgres(Box::new(s))),
                 Err(pg) => match self.ksql(toks) {
                     Ok(s) => Ok(s),
                     Err(_) => Err(pg),
                 },
             },
             Route::Postgres => match self.postgres(text, offset) {
-                Ok(s) => Ok(Statement::Postgres(s)),
+                Ok(s) => Ok(Statement::Postgres(Box::new(s))),
                 Err(pg) => {
                     let first = &toks[0];
                     let first_pos = self.map.offsets(first.span.start).1 + 1;
@@ -189,7 +189,7 @@ impl<'a> Ctx<'a> {
         };
         let dialect = PostgreSqlDialect {};
         let mut tokens =
-            tokens_with(&dialect, text).map_err(|e| relocate(local.from_tokenizer_error(e)))?;
+            tokens_with(&dialect, text).map_err(|e| relocate(local.tokenizer_error(e)))?;
         lowercase_words(&mut tokens);
         let eof = tokens
             .last()
@@ -202,7 +202,7 @@ impl<'a> Ctx<'a> {
             expect_end(&p, eof)?;
             Ok(stmt)
         })();
-        let mut stmt = result.map_err(|e| relocate(local.from_parser_error(e, eof)))?;
+        let mut stmt = result.map_err(|e| relocate(local.parser_error(e, eof)))?;
         quote_idents(&mut stmt);
         Ok(stmt)
     }
@@ -1072,9 +1072,10 @@ mod tests {
             assert!(matches!(s, Statement::Postgres(_)), "{text}: {s:?}");
         }
         // PostgreSQL identifier rules: unquoted lower-cased, all marked quoted.
-        let Statement::Postgres(sql::Statement::Query(q)) =
-            one("SELECT Relname FROM PG_CATALOG.pg_class")
-        else {
+        let Statement::Postgres(pg) = one("SELECT Relname FROM PG_CATALOG.pg_class") else {
+            panic!()
+        };
+        let sql::Statement::Query(q) = *pg else {
             panic!()
         };
         assert_eq!(
