@@ -52,13 +52,13 @@ impl SinkEncoder {
                 })
                 .collect()
         };
-        let keys = self.key.encode(&pick(&self.key_columns)?)?;
-        let values = self.value.encode(&pick(&self.value_columns)?)?;
+        let n = batch.num_rows();
+        let keys = self.key.encode_rows(&pick(&self.key_columns)?, n)?;
+        let values = self.value.encode_rows(&pick(&self.value_columns)?, n)?;
         let times = batch
             .data
             .column_by_name(ROWTIME)
             .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned());
-        let n = batch.num_rows();
         let mut out = Vec::with_capacity(n);
         for (i, (key, value)) in keys.into_iter().zip(values).enumerate() {
             let value = if batch.change(i) == ChangeKind::Delete {
