@@ -59,7 +59,10 @@ pub enum Outcome {
     },
     /// A push query: rows arrive on `stream` as they are produced. The wire layer must write and
     /// *flush* every batch as soon as it arrives.
-    Push { schema: SchemaRef, stream: BatchStream },
+    Push {
+        schema: SchemaRef,
+        stream: BatchStream,
+    },
 }
 
 /// How a statement will answer, without running it (extended protocol Parse/Describe).

@@ -10,7 +10,9 @@ use crate::lexer::{identifier, string_value, tokenize, Token, TokenKind};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Command {
     /// `BEGIN` / `START TRANSACTION`; the tag to answer with.
-    Begin { tag: &'static str },
+    Begin {
+        tag: &'static str,
+    },
     /// `COMMIT` / `END`.
     Commit,
     /// `ROLLBACK` / `ABORT`.
@@ -182,7 +184,9 @@ pub(crate) fn classify(sql: &str) -> Result<Command, BackendError> {
         }),
         "COMMIT" | "END" => {
             if p.peek_word("PREPARED") {
-                return Err(feature_not_supported("prepared transactions are not supported"));
+                return Err(feature_not_supported(
+                    "prepared transactions are not supported",
+                ));
             }
             p.skip_work();
             parse_chain(&mut p)?;
@@ -190,7 +194,9 @@ pub(crate) fn classify(sql: &str) -> Result<Command, BackendError> {
         }
         "ROLLBACK" | "ABORT" => {
             if p.peek_word("PREPARED") {
-                return Err(feature_not_supported("prepared transactions are not supported"));
+                return Err(feature_not_supported(
+                    "prepared transactions are not supported",
+                ));
             }
             p.skip_work();
             if keyword == "ROLLBACK" && p.eat_word("TO") {
@@ -337,9 +343,7 @@ fn parse_fetch(p: &mut Parser<'_>, is_move: bool) -> Result<Fetch, BackendError>
 }
 
 fn parse_copy(p: &mut Parser<'_>) -> Result<Copy, BackendError> {
-    let only = || {
-        feature_not_supported("only COPY (query) TO STDOUT is supported")
-    };
+    let only = || feature_not_supported("only COPY (query) TO STDOUT is supported");
     if !p.peek().is_some_and(|t| t.is_punct(p.sql, '(')) {
         return Err(BackendError {
             hint: Some("Write COPY (SELECT ...) TO STDOUT.".to_owned()),
@@ -576,7 +580,12 @@ fn finish_copy_options(set: CopyOptionSet) -> Result<CopyOptions, BackendError> 
             "cannot specify DELIMITER, NULL or HEADER in BINARY mode",
         ));
     }
-    if !csv && (set.quote.is_some() || set.escape.is_some() || set.force_quote_all || !set.force_quote.is_empty()) {
+    if !csv
+        && (set.quote.is_some()
+            || set.escape.is_some()
+            || set.force_quote_all
+            || !set.force_quote.is_empty())
+    {
         return Err(feature_not_supported(
             "COPY QUOTE, ESCAPE and FORCE_QUOTE are only available in CSV mode",
         ));
@@ -639,8 +648,14 @@ mod tests {
             classify("ROLLBACK TO SAVEPOINT s1").unwrap(),
             Command::RollbackTo("s1".into())
         );
-        assert_eq!(classify("SAVEPOINT S1").unwrap(), Command::Savepoint("s1".into()));
-        assert_eq!(classify("RELEASE s1").unwrap(), Command::Release("s1".into()));
+        assert_eq!(
+            classify("SAVEPOINT S1").unwrap(),
+            Command::Savepoint("s1".into())
+        );
+        assert_eq!(
+            classify("RELEASE s1").unwrap(),
+            Command::Release("s1".into())
+        );
         assert_eq!(classify("START STREAM x").unwrap(), Command::Engine);
         assert_eq!(classify("SELECT 1").unwrap(), Command::Engine);
         assert_eq!(classify("-- hi\nCOMMIT").unwrap(), Command::Commit);
@@ -654,7 +669,10 @@ mod tests {
         };
         assert_eq!(d.name, "_psql_cursor");
         assert!(!d.binary && !d.hold);
-        assert_eq!(&sql[d.query_start..d.query_end], "SELECT * FROM s EMIT CHANGES");
+        assert_eq!(
+            &sql[d.query_start..d.query_end],
+            "SELECT * FROM s EMIT CHANGES"
+        );
 
         let sql = "declare \"C\" binary cursor with hold for select 1";
         let Command::Declare(d) = classify(sql).unwrap() else {
@@ -680,22 +698,43 @@ mod tests {
             ("_psql_cursor".into(), FetchCount::Count(5), false)
         );
         assert_eq!(f("fetch c"), ("c".into(), FetchCount::Count(1), false));
-        assert_eq!(f("FETCH NEXT IN c"), ("c".into(), FetchCount::Count(1), false));
+        assert_eq!(
+            f("FETCH NEXT IN c"),
+            ("c".into(), FetchCount::Count(1), false)
+        );
         assert_eq!(f("FETCH ALL c"), ("c".into(), FetchCount::All, false));
-        assert_eq!(f("FETCH FORWARD ALL FROM c"), ("c".into(), FetchCount::All, false));
-        assert_eq!(f("FETCH 10 \"C\""), ("C".into(), FetchCount::Count(10), false));
-        assert_eq!(f("FETCH FORWARD c"), ("c".into(), FetchCount::Count(1), false));
+        assert_eq!(
+            f("FETCH FORWARD ALL FROM c"),
+            ("c".into(), FetchCount::All, false)
+        );
+        assert_eq!(
+            f("FETCH 10 \"C\""),
+            ("C".into(), FetchCount::Count(10), false)
+        );
+        assert_eq!(
+            f("FETCH FORWARD c"),
+            ("c".into(), FetchCount::Count(1), false)
+        );
         assert_eq!(f("MOVE 3 IN c"), ("c".into(), FetchCount::Count(3), true));
-        assert_eq!(classify("FETCH BACKWARD 1 FROM c").unwrap_err().sqlstate, "55000");
+        assert_eq!(
+            classify("FETCH BACKWARD 1 FROM c").unwrap_err().sqlstate,
+            "55000"
+        );
         assert_eq!(classify("FETCH -1 FROM c").unwrap_err().sqlstate, "55000");
-        assert_eq!(classify("FETCH 1 FROM c extra").unwrap_err().sqlstate, "42601");
+        assert_eq!(
+            classify("FETCH 1 FROM c extra").unwrap_err().sqlstate,
+            "42601"
+        );
         assert_eq!(classify("FETCH 1 FROM").unwrap_err().sqlstate, "42601");
     }
 
     #[test]
     fn close_forms() {
         assert_eq!(classify("CLOSE ALL").unwrap(), Command::Close(None));
-        assert_eq!(classify("close Cur").unwrap(), Command::Close(Some("cur".into())));
+        assert_eq!(
+            classify("close Cur").unwrap(),
+            Command::Close(Some("cur".into()))
+        );
     }
 
     #[test]
@@ -704,7 +743,10 @@ mod tests {
         let Command::Copy(c) = classify(sql).unwrap() else {
             panic!()
         };
-        assert_eq!(&sql[c.query_start..c.query_end], "SELECT a, (b) FROM s EMIT CHANGES");
+        assert_eq!(
+            &sql[c.query_start..c.query_end],
+            "SELECT a, (b) FROM s EMIT CHANGES"
+        );
         assert_eq!(c.options.format, CopyFormat::Text);
         assert_eq!(c.options.delimiter, b'\t');
         assert_eq!(c.options.null, "\\N");
@@ -724,8 +766,7 @@ mod tests {
         assert_eq!(c.options.format, CopyFormat::Csv);
         assert!(c.options.header);
 
-        let Command::Copy(c) =
-            classify("COPY (SELECT 1) TO STDOUT (FORMAT binary)").unwrap()
+        let Command::Copy(c) = classify("COPY (SELECT 1) TO STDOUT (FORMAT binary)").unwrap()
         else {
             panic!()
         };
@@ -734,15 +775,21 @@ mod tests {
         assert_eq!(classify("COPY t TO STDOUT").unwrap_err().sqlstate, "0A000");
         assert_eq!(classify("COPY t FROM STDIN").unwrap_err().sqlstate, "0A000");
         assert_eq!(
-            classify("COPY (SELECT 1) TO '/tmp/x'").unwrap_err().sqlstate,
+            classify("COPY (SELECT 1) TO '/tmp/x'")
+                .unwrap_err()
+                .sqlstate,
             "0A000"
         );
         assert_eq!(
-            classify("COPY (SELECT 1) TO STDOUT (FORMAT xml)").unwrap_err().sqlstate,
+            classify("COPY (SELECT 1) TO STDOUT (FORMAT xml)")
+                .unwrap_err()
+                .sqlstate,
             "22023"
         );
         assert_eq!(
-            classify("COPY (SELECT 1) TO STDOUT (bogus 1)").unwrap_err().sqlstate,
+            classify("COPY (SELECT 1) TO STDOUT (bogus 1)")
+                .unwrap_err()
+                .sqlstate,
             "42601"
         );
     }

@@ -104,7 +104,7 @@ struct Notice {
 }
 
 impl Notice {
-    fn notice(message: String) -> Self {
+    fn plain(message: String) -> Self {
         Notice {
             severity: "NOTICE",
             code: "00000",
@@ -322,12 +322,14 @@ impl<T: Wire> Connection<T> {
                     Some(Err(e)) => {
                         let _ = self
                             .socket
-                            .send(PgWireBackendMessage::ErrorResponse(ErrorResponse::new(vec![
-                                (b'S', "FATAL".to_owned()),
-                                (b'V', "FATAL".to_owned()),
-                                (b'C', "08P01".to_owned()),
-                                (b'M', format!("invalid frontend message: {e}")),
-                            ])))
+                            .send(PgWireBackendMessage::ErrorResponse(ErrorResponse::new(
+                                vec![
+                                    (b'S', "FATAL".to_owned()),
+                                    (b'V', "FATAL".to_owned()),
+                                    (b'C', "08P01".to_owned()),
+                                    (b'M', format!("invalid frontend message: {e}")),
+                                ],
+                            )))
                             .await;
                         return Err(WireError::Message(e));
                     }
@@ -434,7 +436,9 @@ impl<T: Wire> Connection<T> {
     async fn ready_for_query(&mut self) -> Result<(), WireError> {
         let status = self.status();
         self.socket
-            .feed(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(status)))
+            .feed(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(
+                status,
+            )))
             .await?;
         self.socket.flush().await?;
         Ok(())
@@ -454,8 +458,10 @@ impl<T: Wire> Connection<T> {
     }
 
     async fn send_notice(&mut self, notice: &Notice) -> Result<(), Failure> {
-        self.send(PgWireBackendMessage::NoticeResponse(notice_response(notice)))
-            .await
+        self.send(PgWireBackendMessage::NoticeResponse(notice_response(
+            notice,
+        )))
+        .await
     }
 
     async fn command_complete(&mut self, tag: String) -> Result<(), Failure> {
@@ -488,6 +494,11 @@ impl<T: Wire> Connection<T> {
     ) -> Result<Pulled, Failure> {
         if let Some(batch) = source.take_ready(max) {
             return Ok(Pulled::Batch(batch));
+        }
+        if source.stream.is_some() {
+            // About to wait for a push query: whatever is buffered (BindComplete, a
+            // RowDescription, earlier rows) must reach the client now, not with the next batch.
+            self.flush().await?;
         }
         loop {
             let Some(stream) = source.stream.as_mut() else {
@@ -689,7 +700,7 @@ impl<T: Wire> Connection<T> {
             Command::Engine => match self.execute_engine(text).await? {
                 Outcome::Command { tag, notice } => Produced::Command {
                     tag,
-                    notice: notice.map(Notice::notice),
+                    notice: notice.map(Notice::plain),
                 },
                 Outcome::Rows {
                     schema,
@@ -786,7 +797,9 @@ impl<T: Wire> Connection<T> {
                     .await
                     .map_err(|f| f.shift(offset))?;
                 let source = match outcome {
-                    Outcome::Rows { schema, batches, .. } => RowSource::finite(schema, batches),
+                    Outcome::Rows {
+                        schema, batches, ..
+                    } => RowSource::finite(schema, batches),
                     Outcome::Push { schema, stream } => RowSource::push(schema, stream),
                     Outcome::Command { .. } => {
                         return Err(BackendError::new(
@@ -851,7 +864,9 @@ impl<T: Wire> Connection<T> {
                     .await
                     .map_err(|f| f.shift(offset))?
                 {
-                    Outcome::Rows { schema, batches, .. } => RowSource::finite(schema, batches),
+                    Outcome::Rows {
+                        schema, batches, ..
+                    } => RowSource::finite(schema, batches),
                     Outcome::Push { schema, stream } => RowSource::push(schema, stream),
                     Outcome::Command { .. } => {
                         return Err(BackendError::new(
@@ -875,7 +890,9 @@ impl<T: Wire> Connection<T> {
         let pieces = split_statements(sql);
         if pieces.is_empty() {
             self.socket
-                .feed(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()))
+                .feed(PgWireBackendMessage::EmptyQueryResponse(
+                    EmptyQueryResponse::new(),
+                ))
                 .await?;
         }
         for piece in pieces {
@@ -1024,13 +1041,15 @@ impl<T: Wire> Connection<T> {
         }
         let count = nparams.max(described.len());
         let params = (0..count)
-            .map(|i| match client_types.get(i).copied().filter(|oid| *oid != 0) {
-                Some(oid) => (oid, Type::from_oid(oid).unwrap_or(Type::TEXT)),
-                None => {
-                    let ty = described.get(i).map(pg_type_of).unwrap_or(Type::TEXT);
-                    (ty.oid(), ty)
-                }
-            })
+            .map(
+                |i| match client_types.get(i).copied().filter(|oid| *oid != 0) {
+                    Some(oid) => (oid, Type::from_oid(oid).unwrap_or(Type::TEXT)),
+                    None => {
+                        let ty = described.get(i).map(pg_type_of).unwrap_or(Type::TEXT);
+                        (ty.oid(), ty)
+                    }
+                },
+            )
             .collect();
         let info = Arc::new(StatementInfo { params, columns });
         if cacheable {
@@ -1088,9 +1107,11 @@ impl<T: Wire> Connection<T> {
             .into());
         }
         // Types: the client's where given; otherwise ask the engine (once per statement).
-        let needs_types = bind.parameters.iter().enumerate().any(|(i, v)| {
-            v.is_some() && stmt.client_types.get(i).copied().unwrap_or(0) == 0
-        });
+        let needs_types = bind
+            .parameters
+            .iter()
+            .enumerate()
+            .any(|(i, v)| v.is_some() && stmt.client_types.get(i).copied().unwrap_or(0) == 0);
         let known = stmt.info.clone();
         let info = match known {
             Some(info) => Some(info),
@@ -1251,10 +1272,16 @@ impl<T: Wire> Connection<T> {
         }
     }
 
-    async fn execute_portal(&mut self, portal: &mut Portal, max_rows: usize) -> Result<(), Failure> {
+    async fn execute_portal(
+        &mut self,
+        portal: &mut Portal,
+        max_rows: usize,
+    ) -> Result<(), Failure> {
         if portal.empty {
             return self
-                .send(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()))
+                .send(PgWireBackendMessage::EmptyQueryResponse(
+                    EmptyQueryResponse::new(),
+                ))
                 .await;
         }
         match std::mem::replace(&mut portal.state, PortalState::New) {

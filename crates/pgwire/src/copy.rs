@@ -277,7 +277,10 @@ mod tests {
         assert_eq!(pre.len(), 19);
         assert!(pre.starts_with(b"PGCOPY\n\xff\r\n\0"));
         let row = framer.row(&[Some(&[0, 0, 0, 7]), None]);
-        assert_eq!(&row[..], &[0, 2, 0, 0, 0, 4, 0, 0, 0, 7, 0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(
+            &row[..],
+            &[0, 2, 0, 0, 0, 4, 0, 0, 0, 7, 0xff, 0xff, 0xff, 0xff]
+        );
         assert_eq!(&framer.trailer().unwrap()[..], &[0xff, 0xff]);
     }
 }

@@ -82,7 +82,11 @@ fn target_for(dt: &DataType) -> Target {
         Decimal32(p, s) | Decimal64(p, s) => Target::Type(Decimal128(*p, *s)),
         Decimal256(_, _) => Target::Type(Utf8),
         Dictionary(_, value) => target_for(value),
-        Struct(_) | Map(_, _) | Union(_, _) | RunEndEncoded(_, _) | ListView(_)
+        Struct(_)
+        | Map(_, _)
+        | Union(_, _)
+        | RunEndEncoded(_, _)
+        | ListView(_)
         | LargeListView(_) => Target::Json,
         List(f) | LargeList(f) | FixedSizeList(f, _) => match target_for(f.data_type()) {
             Target::Type(elem) if list_element_supported(&elem) => {
@@ -96,9 +100,29 @@ fn target_for(dt: &DataType) -> Target {
             }
             _ => Target::Json,
         },
-        Boolean | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 | Float32 | Float64
-        | Decimal128(_, _) | Utf8 | LargeUtf8 | Utf8View | Binary | LargeBinary | BinaryView
-        | Date32 | Date64 | Time32(_) | Time64(_) | Timestamp(_, _) | Duration(_)
+        Boolean
+        | Int16
+        | Int32
+        | Int64
+        | UInt8
+        | UInt16
+        | UInt32
+        | UInt64
+        | Float32
+        | Float64
+        | Decimal128(_, _)
+        | Utf8
+        | LargeUtf8
+        | Utf8View
+        | Binary
+        | LargeBinary
+        | BinaryView
+        | Date32
+        | Date64
+        | Time32(_)
+        | Time64(_)
+        | Timestamp(_, _)
+        | Duration(_)
         | Interval(_) => Target::Type(dt.clone()),
     }
 }
@@ -132,8 +156,8 @@ fn to_json_text(array: &ArrayRef) -> Result<ArrayRef, BackendError> {
         Err(_) => {
             // Arrow's JSON writer rejects a few shapes (e.g. non-string map keys): fall back to
             // Arrow's display form, which is still readable.
-            let formatter =
-                ArrayFormatter::try_new(array.as_ref(), &FormatOptions::default()).map_err(internal)?;
+            let formatter = ArrayFormatter::try_new(array.as_ref(), &FormatOptions::default())
+                .map_err(internal)?;
             for i in 0..array.len() {
                 if array.is_null(i) {
                     builder.append_null();
@@ -149,12 +173,12 @@ fn to_json_text(array: &ArrayRef) -> Result<ArrayRef, BackendError> {
 /// `pg_type.typlen` for the fixed-width types (−1 for variable width).
 fn type_size(ty: &Type) -> i16 {
     match ty.oid() {
-        16 => 1,                  // bool
-        21 => 2,                  // int2
-        23 | 26 | 700 | 1082 => 4, // int4, oid, float4, date
+        16 => 1,                            // bool
+        21 => 2,                            // int2
+        23 | 26 | 700 | 1082 => 4,          // int4, oid, float4, date
         20 | 701 | 1083 | 1114 | 1184 => 8, // int8, float8, time, timestamp, timestamptz
-        1186 => 16,               // interval
-        2950 => 16,               // uuid
+        1186 => 16,                         // interval
+        2950 => 16,                         // uuid
         _ => -1,
     }
 }
@@ -342,7 +366,10 @@ mod tests {
     #[test]
     fn scalar_types_map_and_render_as_text() {
         let b = batch(vec![
-            ("i", Arc::new(Int32Array::from(vec![Some(1), None])) as ArrayRef),
+            (
+                "i",
+                Arc::new(Int32Array::from(vec![Some(1), None])) as ArrayRef,
+            ),
             ("l", Arc::new(Int64Array::from(vec![10, -2]))),
             ("f", Arc::new(Float64Array::from(vec![1.5, 0.1]))),
             ("s", Arc::new(StringArray::from(vec!["a", "b\tc"]))),
@@ -392,7 +419,10 @@ mod tests {
 
     #[test]
     fn binary_format_encodes_network_order() {
-        let b = batch(vec![("i", Arc::new(Int32Array::from(vec![258])) as ArrayRef)]);
+        let b = batch(vec![(
+            "i",
+            Arc::new(Int32Array::from(vec![258])) as ArrayRef,
+        )]);
         let enc = RowEncoding::new(&b.schema(), &Format::UnifiedBinary).unwrap();
         let rows = enc.encode(&b).unwrap();
         assert_eq!(data_row_fields(&rows[0]), vec![Some(&[0u8, 0, 1, 2][..])]);
@@ -441,7 +471,10 @@ mod tests {
             ("n", Arc::new(NullArray::new(2))),
         ]);
         let enc = RowEncoding::text(&b.schema()).unwrap();
-        assert_eq!(enc.pg_types(), vec![Type::INT4_ARRAY, Type::INT2, Type::TEXT]);
+        assert_eq!(
+            enc.pg_types(),
+            vec![Type::INT4_ARRAY, Type::INT2, Type::TEXT]
+        );
         let rows = texts(&enc, &b);
         assert_eq!(rows[0][0].as_deref(), Some("{1,NULL,3}"));
         assert_eq!(rows[1][0], None);
@@ -455,7 +488,10 @@ mod tests {
         let enc = RowEncoding::new(&promised, &Format::UnifiedBinary).unwrap();
         let b = batch(vec![("x", Arc::new(Int32Array::from(vec![5])) as ArrayRef)]);
         let rows = enc.encode(&b).unwrap();
-        assert_eq!(data_row_fields(&rows[0]), vec![Some(&5i64.to_be_bytes()[..])]);
+        assert_eq!(
+            data_row_fields(&rows[0]),
+            vec![Some(&5i64.to_be_bytes()[..])]
+        );
         let wrong = batch(vec![
             ("x", Arc::new(Int32Array::from(vec![5])) as ArrayRef),
             ("y", Arc::new(Int32Array::from(vec![5])) as ArrayRef),
@@ -465,9 +501,18 @@ mod tests {
 
     #[test]
     fn result_format_counts_are_checked() {
-        assert!(matches!(result_format(&[], 3).unwrap(), Format::UnifiedText));
-        assert!(matches!(result_format(&[1], 3).unwrap(), Format::UnifiedBinary));
-        assert!(matches!(result_format(&[0, 1], 2).unwrap(), Format::Individual(_)));
+        assert!(matches!(
+            result_format(&[], 3).unwrap(),
+            Format::UnifiedText
+        ));
+        assert!(matches!(
+            result_format(&[1], 3).unwrap(),
+            Format::UnifiedBinary
+        ));
+        assert!(matches!(
+            result_format(&[0, 1], 2).unwrap(),
+            Format::Individual(_)
+        ));
         assert_eq!(result_format(&[0, 1], 3).unwrap_err().sqlstate, "08P01");
     }
 }

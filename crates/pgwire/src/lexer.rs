@@ -396,7 +396,10 @@ mod tests {
 
     #[test]
     fn unterminated_literal_runs_to_end() {
-        assert_eq!(texts("SELECT 'abc; SELECT 2"), vec!["SELECT 'abc; SELECT 2"]);
+        assert_eq!(
+            texts("SELECT 'abc; SELECT 2"),
+            vec!["SELECT 'abc; SELECT 2"]
+        );
         assert_eq!(texts("SELECT 1; /* open"), vec!["SELECT 1"]);
     }
 

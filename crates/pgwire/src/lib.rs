@@ -41,9 +41,7 @@ mod source;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use backend::{
-    Backend, BackendError, BatchStream, Description, Outcome, Session,
-};
+pub use backend::{Backend, BackendError, BatchStream, Description, Outcome, Session};
 pub use error::WireError;
 pub use server::{run, serve, serve_with_config};
 

@@ -49,7 +49,10 @@ fn invalid(type_name: &str, value: &str) -> BackendError {
 fn binary_error(ty: &Type) -> BackendError {
     BackendError::new(
         "22P03",
-        format!("incorrect binary data format in bind parameter of type {}", ty.name()),
+        format!(
+            "incorrect binary data format in bind parameter of type {}",
+            ty.name()
+        ),
     )
 }
 
@@ -287,7 +290,9 @@ fn binary_literal(value: &[u8], ty: &Type) -> Result<String, BackendError> {
         ))
     } else if *ty == Type::JSONB {
         match value.split_first() {
-            Some((1, rest)) => quote_string(std::str::from_utf8(rest).map_err(|_| binary_error(ty))?),
+            Some((1, rest)) => {
+                quote_string(std::str::from_utf8(rest).map_err(|_| binary_error(ty))?)
+            }
             _ => return Err(binary_error(ty)),
         }
     } else {
@@ -297,7 +302,10 @@ fn binary_literal(value: &[u8], ty: &Type) -> Result<String, BackendError> {
             Err(_) => {
                 return Err(BackendError::new(
                     "0A000",
-                    format!("binary format for parameters of type {} is not supported", ty.name()),
+                    format!(
+                        "binary format for parameters of type {} is not supported",
+                        ty.name()
+                    ),
                 ))
             }
         }
@@ -466,7 +474,10 @@ mod tests {
         assert_eq!(quote_string("it's"), "'it''s'");
         assert_eq!(quote_string("back\\slash"), "'back\\slash'");
         assert_eq!(text("O'Brien", &Type::TEXT).unwrap(), "'O''Brien'");
-        assert_eq!(text("'; DROP STREAM s; --", &Type::VARCHAR).unwrap(), "'''; DROP STREAM s; --'");
+        assert_eq!(
+            text("'; DROP STREAM s; --", &Type::VARCHAR).unwrap(),
+            "'''; DROP STREAM s; --'"
+        );
         assert_eq!(param_literal(None, false, &Type::INT4).unwrap(), "NULL");
     }
 
@@ -478,7 +489,10 @@ mod tests {
         assert_eq!(text("+0.25", &Type::NUMERIC).unwrap(), "0.25");
         assert_eq!(text("NaN", &Type::FLOAT8).unwrap(), "'NaN'");
         assert_eq!(text("1; DROP", &Type::INT4).unwrap_err().sqlstate, "22P02");
-        assert_eq!(text("1 OR 1=1", &Type::NUMERIC).unwrap_err().sqlstate, "22P02");
+        assert_eq!(
+            text("1 OR 1=1", &Type::NUMERIC).unwrap_err().sqlstate,
+            "22P02"
+        );
         assert_eq!(text("yes", &Type::BOOL).unwrap(), "TRUE");
         assert_eq!(text("f", &Type::BOOL).unwrap(), "FALSE");
         assert_eq!(text("maybe", &Type::BOOL).unwrap_err().sqlstate, "22P02");
@@ -511,7 +525,10 @@ mod tests {
             bin(&0i64.to_be_bytes(), &Type::TIMESTAMPTZ),
             "'2000-01-01T00:00:00+00:00'"
         );
-        assert_eq!(bin(&3_723_000_000i64.to_be_bytes(), &Type::TIME), "'01:02:03'");
+        assert_eq!(
+            bin(&3_723_000_000i64.to_be_bytes(), &Type::TIME),
+            "'01:02:03'"
+        );
         let uuid: Vec<u8> = (0u8..16).collect();
         assert_eq!(
             bin(&uuid, &Type::UUID),
@@ -539,9 +556,15 @@ mod tests {
             "12345.678"
         );
         // -0.0012 = weight -1, digit 12, dscale 4
-        assert_eq!(bin(&numeric(1, -1, 0x4000, 4, &[12]), &Type::NUMERIC), "(-0.0012)");
+        assert_eq!(
+            bin(&numeric(1, -1, 0x4000, 4, &[12]), &Type::NUMERIC),
+            "(-0.0012)"
+        );
         // 0.00001 = weight -2, digit 1000, dscale 5
-        assert_eq!(bin(&numeric(1, -2, 0, 5, &[1000]), &Type::NUMERIC), "0.00001");
+        assert_eq!(
+            bin(&numeric(1, -2, 0, 5, &[1000]), &Type::NUMERIC),
+            "0.00001"
+        );
         // 20000 = weight 1, digits [2], dscale 0
         assert_eq!(bin(&numeric(1, 1, 0, 0, &[2]), &Type::NUMERIC), "20000");
         assert_eq!(bin(&numeric(0, 0, 0, 0, &[]), &Type::NUMERIC), "0");

@@ -113,7 +113,11 @@ fn fatal(code: &str, message: &str) -> PgWireBackendMessage {
 /// The ParameterStatus values sent at startup. psql reads server_version (to know what it may
 /// ask), client_encoding and standard_conforming_strings (how to quote); JDBC checks DateStyle
 /// and integer_datetimes.
-fn startup_parameters(config: &ServerConfig, startup: &Startup, user: &str) -> Vec<(String, String)> {
+fn startup_parameters(
+    config: &ServerConfig,
+    startup: &Startup,
+    user: &str,
+) -> Vec<(String, String)> {
     let application = startup
         .parameters
         .get("application_name")

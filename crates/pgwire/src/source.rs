@@ -87,7 +87,11 @@ mod tests {
         assert!(!s.exhausted());
         let rest = s.take_ready(Some(5)).unwrap();
         assert_eq!(rest.num_rows(), 1);
-        let col = rest.column(0).as_any().downcast_ref::<Int32Array>().unwrap();
+        let col = rest
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int32Array>()
+            .unwrap();
         assert_eq!(col.value(0), 3);
         assert_eq!(s.take_ready(None).unwrap().num_rows(), 1);
         assert!(s.take_ready(None).is_none());

@@ -232,7 +232,10 @@ impl Session for TestSession {
                 columns: Some(ticks_schema()),
             });
         }
-        if ["CREATE", "INSERT", "SET"].iter().any(|k| upper.starts_with(k)) {
+        if ["CREATE", "INSERT", "SET"]
+            .iter()
+            .any(|k| upper.starts_with(k))
+        {
             return Ok(Description::default());
         }
         let plan = self

@@ -91,7 +91,11 @@ async fn errors_carry_sqlstate_position_detail_and_stop_the_batch() {
     let expected = sql.find("bogus").unwrap() as u32 + 1;
     assert_eq!(db.position(), Some(&ErrorPosition::Original(expected)));
     // The statement after the failing one never ran.
-    assert!(!server.backend.executed().iter().any(|s| s.contains("never")));
+    assert!(!server
+        .backend
+        .executed()
+        .iter()
+        .any(|s| s.contains("never")));
     // The connection is still fine.
     let messages = client.simple_query("SELECT 2").await.unwrap();
     assert_eq!(rows(&messages), vec![vec![Some("2".into())]]);
@@ -171,7 +175,14 @@ async fn extended_errors_are_positioned_in_the_original_text() {
     let db = err.as_db_error().unwrap();
     assert_eq!(db.position(), Some(&ErrorPosition::Original(14)));
     // Unknown statement errors do not break the connection.
-    assert_eq!(client.query_one("SELECT 7::BIGINT", &[]).await.unwrap().get::<_, i64>(0), 7);
+    assert_eq!(
+        client
+            .query_one("SELECT 7::BIGINT", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0),
+        7
+    );
 }
 
 #[tokio::test]
@@ -189,7 +200,14 @@ async fn binary_results_for_common_types() {
     let types: Vec<&Type> = row.columns().iter().map(|c| c.type_()).collect();
     assert_eq!(
         types,
-        vec![&Type::INT4, &Type::FLOAT8, &Type::BOOL, &Type::TEXT, &Type::DATE, &Type::NUMERIC]
+        vec![
+            &Type::INT4,
+            &Type::FLOAT8,
+            &Type::BOOL,
+            &Type::TEXT,
+            &Type::DATE,
+            &Type::NUMERIC
+        ]
     );
     assert_eq!(row.get::<_, i32>(0), 1);
     assert_eq!(row.get::<_, f64>(1), 2.5);
@@ -273,11 +291,21 @@ async fn cancel_request_stops_a_push_query_and_the_connection_survives() {
     assert_eq!(*db.code(), SqlState::QUERY_CANCELED);
     assert_eq!(db.message(), "canceling statement due to user request");
     assert!(started.elapsed() < Duration::from_secs(10));
-    eventually("the cancelled stream is dropped", || server.backend.live() == 0).await;
+    eventually("the cancelled stream is dropped", || {
+        server.backend.live() == 0
+    })
+    .await;
     // Still usable, in both protocols.
     let messages = client.simple_query("SELECT 5").await.unwrap();
     assert_eq!(rows(&messages), vec![vec![Some("5".into())]]);
-    assert_eq!(client.query_one("SELECT 6::BIGINT", &[]).await.unwrap().get::<_, i64>(0), 6);
+    assert_eq!(
+        client
+            .query_one("SELECT 6::BIGINT", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0),
+        6
+    );
 
     // The extended protocol can be cancelled too.
     let token = client.cancel_token();
@@ -290,8 +318,18 @@ async fn cancel_request_stops_a_push_query_and_the_connection_survives() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some(&SqlState::QUERY_CANCELED));
-    eventually("the cancelled stream is dropped", || server.backend.live() == 0).await;
-    assert_eq!(client.query_one("SELECT 8::BIGINT", &[]).await.unwrap().get::<_, i64>(0), 8);
+    eventually("the cancelled stream is dropped", || {
+        server.backend.live() == 0
+    })
+    .await;
+    assert_eq!(
+        client
+            .query_one("SELECT 8::BIGINT", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0),
+        8
+    );
 }
 
 #[tokio::test]
@@ -305,7 +343,9 @@ async fn a_client_that_disconnects_mid_push_frees_the_stream() {
     .unwrap();
     let conn_task = tokio::spawn(connection);
     let query = tokio::spawn(async move {
-        let _ = client.simple_query("SELECT * FROM ticks EMIT CHANGES").await;
+        let _ = client
+            .simple_query("SELECT * FROM ticks EMIT CHANGES")
+            .await;
     });
     eventually("the push query runs", || server.backend.live() == 1).await;
     // Kill the client side: the socket closes without a Terminate.
@@ -340,7 +380,10 @@ async fn portals_suspend_and_resume_the_same_stream() {
     // Finite results suspend too, and the last Execute completes.
     let tx = client.transaction().await.unwrap();
     let portal = tx
-        .bind("SELECT column1 FROM (VALUES (1), (2), (3)) t ORDER BY column1", &[])
+        .bind(
+            "SELECT column1 FROM (VALUES (1), (2), (3)) t ORDER BY column1",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(tx.query_portal(&portal, 2).await.unwrap().len(), 2);
@@ -375,7 +418,9 @@ async fn cursors_fetch_from_push_queries() {
         .unwrap();
     let got = rows(&messages);
     assert_eq!(
-        got.iter().map(|r| r[0].clone().unwrap()).collect::<Vec<_>>(),
+        got.iter()
+            .map(|r| r[0].clone().unwrap())
+            .collect::<Vec<_>>(),
         vec!["0", "1", "2"]
     );
     assert_eq!(server.backend.live(), 1);
@@ -471,7 +516,10 @@ async fn set_notices_reach_the_client() {
             let _ = tx.unbounded_send(message);
         }
     });
-    client.batch_execute("SET 'auto.offset.reset'='earliest'").await.unwrap();
+    client
+        .batch_execute("SET 'auto.offset.reset'='earliest'")
+        .await
+        .unwrap();
     match rx.next().await {
         Some(tokio_postgres::AsyncMessage::Notice(notice)) => {
             assert_eq!(notice.message(), "property set for carol");

@@ -22,10 +22,20 @@ fn have_psql() -> bool {
 
 fn psql(port: u16) -> Command {
     let mut cmd = Command::new(PSQL);
-    cmd.args(["-X", "-h", "127.0.0.1", "-p", &port.to_string(), "-U", "u", "-d", "d"])
-        .env("PGCONNECT_TIMEOUT", "5")
-        .env_remove("PGPASSWORD")
-        .kill_on_drop(true);
+    cmd.args([
+        "-X",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-U",
+        "u",
+        "-d",
+        "d",
+    ])
+    .env("PGCONNECT_TIMEOUT", "5")
+    .env_remove("PGPASSWORD")
+    .kill_on_drop(true);
     cmd
 }
 
@@ -73,7 +83,10 @@ async fn psql_shows_errors_with_a_caret() {
     let out = run(cmd, None).await;
     assert!(!out.status.success());
     let err = text(&out.stderr);
-    assert!(err.contains("ERROR:  column \"bogus\" does not exist"), "{err}");
+    assert!(
+        err.contains("ERROR:  column \"bogus\" does not exist"),
+        "{err}"
+    );
     assert!(err.contains("LINE 1: SELECT bogus FROM t"), "{err}");
     // The caret sits under "bogus".
     assert!(err.contains("\n               ^"), "{err}");
@@ -99,16 +112,33 @@ async fn psql_fetch_count_streams_a_push_query_through_a_cursor() {
     assert_eq!(executed[0], "SELECT * FROM ticks EMIT CHANGES LIMIT 3");
     assert_eq!(server.backend.live(), 0);
     // Through the cursor there is no "psql buffers this" notice.
-    assert!(!text(&out.stderr).contains("NOTICE"), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("NOTICE"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[tokio::test]
 async fn psql_prints_copy_output_as_it_arrives() {
-    if !have_psql() {
+    if !have_psql() || !Path::new("/usr/bin/stdbuf").exists() {
         return;
     }
     let server = start().await;
-    let mut cmd = psql(server.port);
+    // psql fwrite()s COPY rows and only fflush()es at the end, so on a pipe they would sit in
+    // stdio's buffer; `stdbuf -oL` gives it the line buffering it has on a terminal.
+    let mut cmd = Command::new("stdbuf");
+    cmd.args([
+        "-oL",
+        PSQL,
+        "-X",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &server.port.to_string(),
+    ])
+    .args(["-U", "u", "-d", "d"])
+    .kill_on_drop(true);
     cmd.args(["-c", "COPY (SELECT * FROM ticks EMIT CHANGES) TO STDOUT"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -142,7 +172,10 @@ async fn psql_prints_copy_output_as_it_arrives() {
         err.contains("canceling statement due to user request"),
         "{err}"
     );
-    eventually("the cancelled stream is dropped", || server.backend.live() == 0).await;
+    eventually("the cancelled stream is dropped", || {
+        server.backend.live() == 0
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -160,7 +193,10 @@ async fn psql_simple_push_query_gets_the_notice_and_ends_with_limit() {
     assert_eq!(text(&out.stdout), "0|tick-0\n1|tick-1\n");
     let err = text(&out.stderr);
     assert!(err.contains("NOTICE:"), "{err}");
-    assert!(err.contains("COPY (SELECT ... EMIT CHANGES) TO STDOUT"), "{err}");
+    assert!(
+        err.contains("COPY (SELECT ... EMIT CHANGES) TO STDOUT"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -8,7 +8,9 @@ use bytes::BytesMut;
 use pgwire::messages::extendedquery::{Bind, Describe, Execute, Parse, Sync};
 use pgwire::messages::simplequery::Query;
 use pgwire::messages::startup::Startup;
-use pgwire::messages::{DecodeContext, PgWireBackendMessage, PgWireFrontendMessage, ProtocolVersion};
+use pgwire::messages::{
+    DecodeContext, PgWireBackendMessage, PgWireFrontendMessage, ProtocolVersion,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -28,9 +30,14 @@ impl RawClient {
         };
         let mut startup = Startup::new();
         startup.parameters = BTreeMap::from([("user".to_owned(), "raw".to_owned())]);
-        client.send(&[PgWireFrontendMessage::Startup(startup)]).await;
+        client
+            .send(&[PgWireFrontendMessage::Startup(startup)])
+            .await;
         let greeting = client.until_ready().await;
-        assert!(matches!(greeting[0], PgWireBackendMessage::Authentication(_)));
+        assert!(matches!(
+            greeting[0],
+            PgWireBackendMessage::Authentication(_)
+        ));
         let params: BTreeMap<String, String> = greeting
             .iter()
             .filter_map(|m| match m {
@@ -64,10 +71,11 @@ impl RawClient {
             if let Some(m) = PgWireBackendMessage::decode(&mut self.buf, &ctx).unwrap() {
                 return m;
             }
-            let n = tokio::time::timeout(Duration::from_secs(10), self.socket.read_buf(&mut self.buf))
-                .await
-                .expect("server answered")
-                .unwrap();
+            let n =
+                tokio::time::timeout(Duration::from_secs(10), self.socket.read_buf(&mut self.buf))
+                    .await
+                    .expect("server answered")
+                    .unwrap();
             assert!(n > 0, "server closed the connection");
         }
     }
@@ -119,13 +127,7 @@ async fn unknown_statements_and_portals_get_postgres_codes() {
     assert_eq!(error_codes(&c.until_ready().await), vec!["34000"]);
 
     c.send(&[
-        PgWireFrontendMessage::Bind(Bind::new(
-            None,
-            Some("nope".into()),
-            vec![],
-            vec![],
-            vec![],
-        )),
+        PgWireFrontendMessage::Bind(Bind::new(None, Some("nope".into()), vec![], vec![], vec![])),
         PgWireFrontendMessage::Sync(Sync::new()),
     ])
     .await;
@@ -205,7 +207,10 @@ async fn ready_for_query_tracks_transaction_status() {
     // An empty query string.
     c.send(&[q("  ")]).await;
     let empty = c.until_ready().await;
-    assert!(matches!(empty[0], PgWireBackendMessage::EmptyQueryResponse(_)));
+    assert!(matches!(
+        empty[0],
+        PgWireBackendMessage::EmptyQueryResponse(_)
+    ));
 }
 
 #[tokio::test]
@@ -225,11 +230,17 @@ async fn simple_push_query_sends_a_notice_before_its_rows() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(messages[1], PgWireBackendMessage::RowDescription(_)));
+    assert!(matches!(
+        messages[1],
+        PgWireBackendMessage::RowDescription(_)
+    ));
     assert!(matches!(messages[2], PgWireBackendMessage::DataRow(_)));
     // Pull queries get no notice.
     c.send(&[PgWireFrontendMessage::Query(Query::new("SELECT 1".into()))])
         .await;
     let messages = c.until_ready().await;
-    assert!(matches!(messages[0], PgWireBackendMessage::RowDescription(_)));
+    assert!(matches!(
+        messages[0],
+        PgWireBackendMessage::RowDescription(_)
+    ));
 }
