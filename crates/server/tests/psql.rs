@@ -11,8 +11,11 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
 fn psql(server: &sluice_server::RunningServer) -> Command {
-    let mut c = Command::new("psql");
-    c.arg("-h")
+    // psql writes COPY output with fwrite; on a pipe it needs line buffering to show rows live.
+    let mut c = Command::new("stdbuf");
+    c.arg("-oL")
+        .arg("psql")
+        .arg("-h")
         .arg(server.pg_addr.ip().to_string())
         .arg("-p")
         .arg(server.pg_addr.port().to_string())
