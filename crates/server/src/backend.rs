@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use sluice_pgcatalog::PgCatalog;
+use sluice_pgcatalog::{PgCatalog, PgSession};
 use sluice_pgwire::backend::{Backend, BackendError, Description, Outcome, Session};
 
 use crate::engine::Engine;
@@ -18,19 +18,20 @@ pub struct SluiceBackend {
 }
 
 impl Backend for SluiceBackend {
-    fn open_session(&self, _user: &str, _database: &str) -> Arc<dyn Session> {
+    fn open_session(&self, user: &str, _database: &str) -> Arc<dyn Session> {
         Arc::new(SluiceSession {
             engine: self.engine.clone(),
-            pg: self.pg.clone(),
+            pg: self.pg.session(user),
             props: SessionProps::default(),
         })
     }
 }
 
-/// One connection: KSQL statements go to the engine, PostgreSQL ones to the catalog view.
+/// One connection: KSQL statements go to the engine, PostgreSQL ones (catalog queries, `SET x TO
+/// y`, `SHOW x`) to this connection's session of the PostgreSQL catalog view.
 pub struct SluiceSession {
     engine: Arc<Engine>,
-    pg: Arc<PgCatalog>,
+    pg: PgSession,
     props: SessionProps,
 }
 

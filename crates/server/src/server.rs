@@ -67,8 +67,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
             (t.path().to_path_buf(), Some(t))
         }
     };
-    let kafka = KafkaConfig::new(bootstrap.clone())
-        .with_client_id_prefix(format!("sluice-{}", config.service_id));
+    // The embedded broker's own client settings (short group session timeout: the mock cluster
+    // otherwise keeps an emptied group rebalancing for most of a minute).
+    let kafka = match &broker {
+        Some(b) => b.kafka_config(),
+        None => KafkaConfig::new(bootstrap.clone()),
+    }
+    .with_client_id_prefix(format!("sluice-{}", config.service_id));
     let admin: Arc<dyn TopicAdmin> = match &broker {
         Some(b) => sluice_kafka::embedded_admin(b)?,
         None => kafka.admin()?,

@@ -146,3 +146,18 @@ fn which(bin: &str) -> Option<std::path::PathBuf> {
             .find(|p| p.exists())
     })
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psql_describes_streams_with_backslash_d() {
+    let server = start_playground().await;
+    setup(&server).await;
+    let out = psql(&server).arg("-c").arg("\\dt").output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("EVENTS"), "{stdout}");
+    let out = psql(&server).arg("-c").arg("\\d events").output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("ID") && stdout.contains("MSG") && stdout.contains("text"), "{stdout}");
+    server.shutdown().await;
+}
