@@ -222,7 +222,12 @@ impl Catalog {
     }
 
     /// Register a named type (`CREATE TYPE`).
-    pub fn add_type(&mut self, name: &str, ty: SqlType, if_not_exists: bool) -> Result<bool, CatalogError> {
+    pub fn add_type(
+        &mut self,
+        name: &str,
+        ty: SqlType,
+        if_not_exists: bool,
+    ) -> Result<bool, CatalogError> {
         if self.types.contains_key(name) {
             if if_not_exists {
                 return Ok(false);
@@ -256,9 +261,10 @@ impl Catalog {
                 .cloned()
                 .ok_or_else(|| CatalogError::UnknownType(name.clone()))?,
             SqlType::Array(t) => SqlType::Array(Box::new(self.resolve_type(t)?)),
-            SqlType::Map(k, v) => {
-                SqlType::Map(Box::new(self.resolve_type(k)?), Box::new(self.resolve_type(v)?))
-            }
+            SqlType::Map(k, v) => SqlType::Map(
+                Box::new(self.resolve_type(k)?),
+                Box::new(self.resolve_type(v)?),
+            ),
             SqlType::Struct(fields) => SqlType::Struct(
                 fields
                     .iter()

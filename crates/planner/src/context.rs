@@ -59,9 +59,10 @@ impl ContextProvider for KsqlContext<'_> {
         if let Some(t) = self.tables.get(table) {
             return Ok(t.clone());
         }
-        let source = self.catalog.source(table).ok_or_else(|| {
-            DataFusionError::Plan(format!("{table} does not exist."))
-        })?;
+        let source = self
+            .catalog
+            .source(table)
+            .ok_or_else(|| DataFusionError::Plan(format!("{table} does not exist.")))?;
         let schema = source
             .batch_schema()
             .map_err(|e| DataFusionError::Plan(e.to_string()))?;
@@ -113,7 +114,11 @@ impl ContextProvider for KsqlContext<'_> {
     }
 
     fn higher_order_function_names(&self) -> Vec<String> {
-        self.state.higher_order_functions().keys().cloned().collect()
+        self.state
+            .higher_order_functions()
+            .keys()
+            .cloned()
+            .collect()
     }
 
     fn udaf_names(&self) -> Vec<String> {

@@ -48,7 +48,9 @@ fn classify(e: DataFusionError) -> PlanError {
             }
         }
         DataFusionError::Plan(msg) => {
-            if msg.contains("Invalid function") || msg.contains("function") && msg.contains("not found") {
+            if msg.contains("Invalid function")
+                || msg.contains("function") && msg.contains("not found")
+            {
                 PlanError::UnknownFunction(msg.clone())
             } else if msg.contains("type") || msg.contains("coerc") || msg.contains("Cannot") {
                 PlanError::Type(msg.clone())

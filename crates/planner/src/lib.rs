@@ -46,7 +46,11 @@ impl Planner {
     pub fn new() -> Self {
         let mut state = SessionStateBuilder::new().with_default_features().build();
         // KSQL: `1.5` is a DECIMAL literal.
-        state.config_mut().options_mut().sql_parser.parse_float_as_decimal = true;
+        state
+            .config_mut()
+            .options_mut()
+            .sql_parser
+            .parse_float_as_decimal = true;
         state
             .config_mut()
             .options_mut()

@@ -87,7 +87,9 @@ impl Planner {
             ));
         }
         if query.partition_by.is_some() {
-            return Err(PlanError::Unsupported("PARTITION BY is not supported yet".into()));
+            return Err(PlanError::Unsupported(
+                "PARTITION BY is not supported yet".into(),
+            ));
         }
         let mut q = query.query.clone();
         let select = select_mut(&mut q)?;
@@ -156,7 +158,8 @@ impl Lowering<'_> {
             LogicalPlan::SubqueryAlias(a) => self.lower(&a.input),
             LogicalPlan::Filter(f) => {
                 let source = self.lower(&f.input)?;
-                let predicate = state.create_physical_expr(f.predicate.clone(), f.input.schema())?;
+                let predicate =
+                    state.create_physical_expr(f.predicate.clone(), f.input.schema())?;
                 self.ops.push(OpSpec::Filter(predicate));
                 Ok(source)
             }
@@ -174,9 +177,8 @@ impl Lowering<'_> {
                     }
                     let physical = state.create_physical_expr(expr.clone(), input_schema)?;
                     let ty = physical.data_type(arrow_input)?;
-                    let ty = types::canonical(&ty).map_err(|e| {
-                        PlanError::Type(format!("column {name}: {e}"))
-                    })?;
+                    let ty = types::canonical(&ty)
+                        .map_err(|e| PlanError::Type(format!("column {name}: {e}")))?;
                     origins.push(column_origin(expr));
                     exprs.push(physical);
                     fields.push(Field::new(name, ty, true));
@@ -184,7 +186,11 @@ impl Lowering<'_> {
                 let output = Arc::new(Schema::new(fields.clone()));
                 let rowtime = Column::new_with_schema(ROWTIME, arrow_input)?;
                 exprs.push(Arc::new(rowtime));
-                fields.push(Field::new(EVENT_TIME, datafusion::arrow::datatypes::DataType::Int64, true));
+                fields.push(Field::new(
+                    EVENT_TIME,
+                    datafusion::arrow::datatypes::DataType::Int64,
+                    true,
+                ));
                 self.ops
                     .push(OpSpec::Project(exprs, Arc::new(Schema::new(fields))));
                 self.output = Some((output, origins));
@@ -202,7 +208,9 @@ impl Lowering<'_> {
             LogicalPlan::Aggregate(_) => Err(PlanError::Unsupported(
                 "aggregation (GROUP BY) is not supported yet".into(),
             )),
-            LogicalPlan::Join(_) => Err(PlanError::Unsupported("joins are not supported yet".into())),
+            LogicalPlan::Join(_) => {
+                Err(PlanError::Unsupported("joins are not supported yet".into()))
+            }
             other => Err(PlanError::Unsupported(format!(
                 "unsupported query shape: {}",
                 other.display()

@@ -57,7 +57,9 @@ pub fn plan_sink(plan: &QueryPlan, sink_name: &str) -> Result<SinkLayout, PlanEr
         }
     }
     if value_fields.is_empty() {
-        return Err(PlanError::Invalid("The projection contains no value columns.".into()));
+        return Err(PlanError::Invalid(
+            "The projection contains no value columns.".into(),
+        ));
     }
     Ok(SinkLayout {
         key_fields: key_fields.into(),

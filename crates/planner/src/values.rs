@@ -43,7 +43,8 @@ impl Planner {
         };
         let mut out = Vec::with_capacity(values.len());
         for (value, field) in values.iter().zip(fields) {
-            let logical = sql_to_rel.sql_to_expr(value.clone(), &empty, &mut PlannerContext::new())?;
+            let logical =
+                sql_to_rel.sql_to_expr(value.clone(), &empty, &mut PlannerContext::new())?;
             let physical = self.state.create_physical_expr(logical, &empty)?;
             let array = physical.evaluate(&row)?.into_array(1)?;
             let array = if array.data_type() == field.data_type() {

@@ -64,7 +64,8 @@ fn pg_error(e: sluice_pgcatalog::PgCatalogError) -> BackendError {
 #[async_trait]
 impl Session for SluiceSession {
     async fn execute(&self, sql: &str) -> Result<Outcome, BackendError> {
-        let parsed = sluice_parser::parse(sql).map_err(|e| BackendError::from(crate::EngineError::from(e)))?;
+        let parsed = sluice_parser::parse(sql)
+            .map_err(|e| BackendError::from(crate::EngineError::from(e)))?;
         let mut last = Outcome::Command {
             tag: String::new(),
             notice: None,
@@ -81,7 +82,8 @@ impl Session for SluiceSession {
     }
 
     async fn describe(&self, sql: &str) -> Result<Description, BackendError> {
-        let parsed = sluice_parser::parse(sql).map_err(|e| BackendError::from(crate::EngineError::from(e)))?;
+        let parsed = sluice_parser::parse(sql)
+            .map_err(|e| BackendError::from(crate::EngineError::from(e)))?;
         let Some(p) = parsed.into_iter().last() else {
             return Ok(Description::default());
         };
@@ -97,21 +99,23 @@ impl Session for SluiceSession {
                     .map_err(|e| BackendError::from(crate::EngineError::from(e)))?;
                 Some(plan.output.clone())
             }
-            sluice_parser::Statement::Show(_) | sluice_parser::Statement::Describe { .. } | sluice_parser::Statement::Explain(_) => {
+            sluice_parser::Statement::Show(_)
+            | sluice_parser::Statement::Describe { .. }
+            | sluice_parser::Statement::Explain(_) => {
                 match self.engine.execute_statement(&self.props, p).await? {
                     StatementResult::Rows { schema, .. } => Some(schema),
                     _ => None,
                 }
             }
-            sluice_parser::Statement::Print { .. } => Some(Arc::new(
-                datafusion::arrow::datatypes::Schema::new(vec![
+            sluice_parser::Statement::Print { .. } => {
+                Some(Arc::new(datafusion::arrow::datatypes::Schema::new(vec![
                     datafusion::arrow::datatypes::Field::new(
                         "record",
                         datafusion::arrow::datatypes::DataType::Utf8,
                         false,
                     ),
-                ]),
-            )),
+                ])))
+            }
             _ => None,
         };
         Ok(Description {

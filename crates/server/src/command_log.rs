@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rdkafka::producer::FutureRecord;
-use sluice_kafka::{KafkaConfig, SluiceProducer};
 use serde::{Deserialize, Serialize};
+use sluice_kafka::{KafkaConfig, SluiceProducer};
 
 use crate::error::{EngineError, Result};
 
@@ -36,8 +36,9 @@ impl CommandLog {
     /// Append a command; returns its sequence number (the record's offset).
     pub async fn append(&self, cmd: &Command) -> Result<i64> {
         let payload = serde_json::to_vec(cmd).map_err(|e| EngineError::Internal(e.to_string()))?;
-        let record: FutureRecord<'_, [u8], [u8]> =
-            FutureRecord::to(&self.topic).payload(payload.as_slice()).partition(0);
+        let record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&self.topic)
+            .payload(payload.as_slice())
+            .partition(0);
         let delivery = self
             .producer
             .send(record, Duration::from_secs(30))
@@ -54,7 +55,9 @@ impl CommandLog {
             let Some(payload) = &r.value else { continue };
             match serde_json::from_slice::<Command>(payload) {
                 Ok(cmd) => out.push((r.offset, cmd)),
-                Err(e) => tracing::warn!(offset = r.offset, error = %e, "skipping unreadable command"),
+                Err(e) => {
+                    tracing::warn!(offset = r.offset, error = %e, "skipping unreadable command")
+                }
             }
         }
         Ok(out)

@@ -174,11 +174,13 @@ impl Engine {
         match parsed.statement {
             Statement::CreateSource(cs) => {
                 let _g = self.ddl.lock().await;
-                self.create_source(&cs, &text, &props.snapshot(), None).await
+                self.create_source(&cs, &text, &props.snapshot(), None)
+                    .await
             }
             Statement::CreateAsSelect(c) => {
                 let _g = self.ddl.lock().await;
-                self.create_as_select(&c, &text, &props.snapshot(), None).await
+                self.create_as_select(&c, &text, &props.snapshot(), None)
+                    .await
             }
             Statement::InsertInto { target, query, .. } => {
                 let _g = self.ddl.lock().await;
@@ -198,12 +200,21 @@ impl Engine {
                 delete_topic,
             } => {
                 let _g = self.ddl.lock().await;
-                self.drop_source(kind, if_exists, &name.value, delete_topic, &text, &props.snapshot(), false)
-                    .await
+                self.drop_source(
+                    kind,
+                    if_exists,
+                    &name.value,
+                    delete_topic,
+                    &text,
+                    &props.snapshot(),
+                    false,
+                )
+                .await
             }
             Statement::Terminate(target) => {
                 let _g = self.ddl.lock().await;
-                self.terminate(target, &text, &props.snapshot(), false).await
+                self.terminate(target, &text, &props.snapshot(), false)
+                    .await
             }
             Statement::SetProperty { name, value } => {
                 props.set(&name, &value);
@@ -224,11 +235,11 @@ impl Engine {
                 limit,
             } => crate::print::print(self, &topic, from_beginning, interval, limit).await,
             Statement::Explain(target) => crate::show::explain(self, target).await,
-            Statement::CreateType { .. } | Statement::DropType { .. } | Statement::AlterSource { .. } => {
-                Err(EngineError::Unsupported(format!(
-                    "this statement is not supported yet: {text}"
-                )))
-            }
+            Statement::CreateType { .. }
+            | Statement::DropType { .. }
+            | Statement::AlterSource { .. } => Err(EngineError::Unsupported(format!(
+                "this statement is not supported yet: {text}"
+            ))),
             Statement::Postgres(_) => Err(EngineError::Unsupported(
                 "PostgreSQL statements are answered by the pgwire session".into(),
             )),
@@ -243,10 +254,12 @@ impl Engine {
             let text = p.text.clone();
             match p.statement {
                 Statement::CreateSource(cs) => {
-                    self.create_source(&cs, &text, &cmd.properties, Some(seq)).await?;
+                    self.create_source(&cs, &text, &cmd.properties, Some(seq))
+                        .await?;
                 }
                 Statement::CreateAsSelect(c) => {
-                    self.create_as_select(&c, &text, &cmd.properties, Some(seq)).await?;
+                    self.create_as_select(&c, &text, &cmd.properties, Some(seq))
+                        .await?;
                 }
                 Statement::InsertInto { target, query, .. } => {
                     self.insert_into(&target.value, &query, &text, &cmd.properties, Some(seq))
@@ -259,8 +272,16 @@ impl Engine {
                     ..
                 } => {
                     // Topics were deleted the first time round, if asked.
-                    self.drop_source(kind, if_exists, &name.value, false, &text, &cmd.properties, true)
-                        .await?;
+                    self.drop_source(
+                        kind,
+                        if_exists,
+                        &name.value,
+                        false,
+                        &text,
+                        &cmd.properties,
+                        true,
+                    )
+                    .await?;
                 }
                 Statement::Terminate(t) => {
                     self.terminate(t, &text, &cmd.properties, true).await?;
@@ -423,7 +444,14 @@ impl Engine {
             }
         }
         def.partitions = self
-            .ensure_topic(&topic, p.get_int("PARTITIONS"), p.get_int("REPLICAS"), &name, kind, replay.is_some())
+            .ensure_topic(
+                &topic,
+                p.get_int("PARTITIONS"),
+                p.get_int("REPLICAS"),
+                &name,
+                kind,
+                replay.is_some(),
+            )
             .await?;
         catalog.add_source(def, cs.or_replace)?;
         self.log(text, props, replay).await?;
@@ -505,7 +533,10 @@ impl Engine {
         }
         if let Some(existing) = catalog.source(&name) {
             if c.if_not_exists {
-                return Ok(StatementResult::command(format!("CREATE {}", kind.as_str())));
+                return Ok(StatementResult::command(format!(
+                    "CREATE {}",
+                    kind.as_str()
+                )));
             }
             if !c.or_replace {
                 return Err(EngineError::Duplicate(format!(
@@ -537,7 +568,10 @@ impl Engine {
         let key_format = key_format.unwrap_or_else(|| plan.source.key_format.clone());
         let value_format = value_format.unwrap_or_else(|| plan.source.value_format.clone());
         let mut columns = Vec::new();
-        for (fields, role) in [(&layout.key_fields, ColumnRole::Key), (&layout.value_fields, ColumnRole::Value)] {
+        for (fields, role) in [
+            (&layout.key_fields, ColumnRole::Key),
+            (&layout.value_fields, ColumnRole::Value),
+        ] {
             for f in fields.iter() {
                 columns.push(ColumnDef {
                     name: f.name().clone(),
@@ -566,9 +600,18 @@ impl Engine {
         def.value_format
             .validate(&layout.value_fields, Part::Value)
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
-        let partitions = p.get_int("PARTITIONS").unwrap_or(plan.source.partitions.max(1) as i64);
+        let partitions = p
+            .get_int("PARTITIONS")
+            .unwrap_or(plan.source.partitions.max(1) as i64);
         def.partitions = self
-            .ensure_topic(&topic, Some(partitions), p.get_int("REPLICAS"), &name, kind, true)
+            .ensure_topic(
+                &topic,
+                Some(partitions),
+                p.get_int("REPLICAS"),
+                &name,
+                kind,
+                true,
+            )
             .await?;
         let seq = self.log(text, props, replay).await?;
         let query_id = format!("CSAS_{name}_{seq}");
@@ -905,7 +948,8 @@ impl Engine {
             }
         }
         catalog.drop_source(name)?;
-        self.log(text, props, if replaying { Some(0) } else { None }).await?;
+        self.log(text, props, if replaying { Some(0) } else { None })
+            .await?;
         if delete_topic {
             if let Err(e) = self.deps.admin.delete_topic(&def.topic).await {
                 warn!(topic = %def.topic, error = %e, "could not delete topic");
@@ -914,7 +958,10 @@ impl Engine {
         self.set_catalog(catalog);
         Ok(StatementResult::Command {
             tag,
-            message: Some(format!("Source `{name}` (topic: {}) was dropped.", def.topic)),
+            message: Some(format!(
+                "Source `{name}` (topic: {}) was dropped.",
+                def.topic
+            )),
             query_id: None,
         })
     }
@@ -927,27 +974,27 @@ impl Engine {
         replaying: bool,
     ) -> Result<StatementResult> {
         let ids: Vec<String> = match &target {
-            sluice_parser::TerminateTarget::All => {
-                self.queries.lock().expect("queries lock").keys().cloned().collect()
-            }
+            sluice_parser::TerminateTarget::All => self
+                .queries
+                .lock()
+                .expect("queries lock")
+                .keys()
+                .cloned()
+                .collect(),
             sluice_parser::TerminateTarget::Query(id) => {
                 let queries = self.queries.lock().expect("queries lock");
-                let found = queries
-                    .keys()
-                    .find(|k| k.eq_ignore_ascii_case(id))
-                    .cloned();
+                let found = queries.keys().find(|k| k.eq_ignore_ascii_case(id)).cloned();
                 match found {
                     Some(k) => vec![k],
                     None if replaying => vec![],
                     None => {
-                        return Err(EngineError::UnknownObject(format!(
-                            "Unknown queryId: {id}"
-                        )))
+                        return Err(EngineError::UnknownObject(format!("Unknown queryId: {id}")))
                     }
                 }
             }
         };
-        self.log(text, props, if replaying { Some(0) } else { None }).await?;
+        self.log(text, props, if replaying { Some(0) } else { None })
+            .await?;
         let mut catalog = (*self.catalog()).clone();
         for id in ids {
             let q = self.queries.lock().expect("queries lock").remove(&id);
@@ -972,9 +1019,7 @@ impl Engine {
     }
 }
 
-fn tokio_stream_from(
-    mut rx: mpsc::Receiver<Result<RecordBatch>>,
-) -> crate::result::RowStream {
+fn tokio_stream_from(mut rx: mpsc::Receiver<Result<RecordBatch>>) -> crate::result::RowStream {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
 }
 
@@ -1041,7 +1086,10 @@ fn kafka_format() -> Format {
 
 /// KEY_FORMAT / VALUE_FORMAT / FORMAT with their delimiter and wrapping options. `inherit`
 /// supplies delimiters of a CSAS source when the format stays the same.
-fn formats(p: &Properties, _inherit: Option<&SourceDef>) -> Result<(Option<Format>, Option<Format>)> {
+fn formats(
+    p: &Properties,
+    _inherit: Option<&SourceDef>,
+) -> Result<(Option<Format>, Option<Format>)> {
     let format = p.get_str("FORMAT");
     let key = p.get_str("KEY_FORMAT");
     let value = p.get_str("VALUE_FORMAT");
@@ -1050,7 +1098,10 @@ fn formats(p: &Properties, _inherit: Option<&SourceDef>) -> Result<(Option<Forma
             "Cannot supply both 'FORMAT' and 'KEY_FORMAT' or 'VALUE_FORMAT' properties, as 'FORMAT' sets both key and value formats. Either use just 'FORMAT', or use 'KEY_FORMAT' and 'VALUE_FORMAT'.".into(),
         ));
     }
-    let parse = |name: Option<&str>, delimiter: Option<&str>, wrap: Option<bool>| -> Result<Option<Format>> {
+    let parse = |name: Option<&str>,
+                 delimiter: Option<&str>,
+                 wrap: Option<bool>|
+     -> Result<Option<Format>> {
         match name {
             None => Ok(None),
             Some(n) => {
@@ -1081,7 +1132,11 @@ fn timestamp_spec(p: &Properties, columns: &[ColumnDef]) -> Result<Option<Timest
         return Ok(None);
     };
     let name = ts.trim_matches('`').to_string();
-    let name = if ts.starts_with('`') { name } else { name.to_uppercase() };
+    let name = if ts.starts_with('`') {
+        name
+    } else {
+        name.to_uppercase()
+    };
     let col = columns.iter().find(|c| c.name == name).ok_or_else(|| {
         EngineError::Invalid(format!(
             "The TIMESTAMP column set in the WITH clause does not exist in the schema: '{name}'"
@@ -1143,4 +1198,3 @@ pub fn schema_text(key: &Fields, value: &Fields) -> String {
     }
     parts.join(", ")
 }
-

@@ -7,10 +7,10 @@ use futures::future::join_all;
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::producer::FutureRecord;
-use sluice_kafka::{SluiceConsumer, SluiceProducer};
 use rdkafka::{Offset, TopicPartitionList};
 use sluice_dataflow::sink::OutRecord;
 use sluice_dataflow::source::RawRecord;
+use sluice_kafka::{SluiceConsumer, SluiceProducer};
 
 use crate::error::{EngineError, Result};
 
@@ -96,7 +96,9 @@ pub async fn produce_all(
 pub fn commit_after(consumer: &SluiceConsumer, messages: &[OwnedMessage]) -> Result<()> {
     let mut next: HashMap<(String, i32), i64> = HashMap::new();
     for m in messages {
-        let e = next.entry((m.topic().to_string(), m.partition())).or_insert(0);
+        let e = next
+            .entry((m.topic().to_string(), m.partition()))
+            .or_insert(0);
         *e = (*e).max(m.offset() + 1);
     }
     let mut tpl = TopicPartitionList::new();

@@ -50,7 +50,11 @@ pub async fn print(
     consumer
         .subscribe(&[topic.as_str()])
         .map_err(|e| EngineError::Kafka(e.to_string()))?;
-    let schema = Arc::new(Schema::new(vec![Field::new("record", DataType::Utf8, false)]));
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "record",
+        DataType::Utf8,
+        false,
+    )]));
     let (tx, mut rx) = mpsc::channel::<Result<RecordBatch>>(16);
     let out_schema = schema.clone();
     let interval = interval.unwrap_or(1).max(1);

@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use datafusion::arrow::record_batch::RecordBatch;
 use rdkafka::consumer::Consumer;
-use sluice_kafka::{SluiceConsumer, SluiceProducer};
 use sluice_catalog::SourceDef;
 use sluice_dataflow::sink::SinkEncoder;
 use sluice_dataflow::source::SourceDecoder;
 use sluice_dataflow::Pipeline;
+use sluice_kafka::{SluiceConsumer, SluiceProducer};
 use sluice_planner::QueryPlan;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};

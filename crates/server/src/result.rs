@@ -26,7 +26,10 @@ pub enum StatementResult {
         tag: Option<String>,
     },
     /// A push query.
-    Push { schema: SchemaRef, stream: RowStream },
+    Push {
+        schema: SchemaRef,
+        stream: RowStream,
+    },
 }
 
 impl StatementResult {
@@ -53,7 +56,9 @@ impl std::fmt::Debug for StatementResult {
                 .field("message", message)
                 .field("query_id", query_id)
                 .finish(),
-            StatementResult::Rows { schema, batches, .. } => f
+            StatementResult::Rows {
+                schema, batches, ..
+            } => f
                 .debug_struct("Rows")
                 .field("schema", schema)
                 .field("rows", &batches.iter().map(|b| b.num_rows()).sum::<usize>())

@@ -23,7 +23,11 @@ impl SessionProps {
 
     /// Remove a property (`UNSET 'name'`); true if it was set.
     pub fn unset(&self, name: &str) -> bool {
-        self.props.lock().expect("session lock").remove(name).is_some()
+        self.props
+            .lock()
+            .expect("session lock")
+            .remove(name)
+            .is_some()
     }
 
     /// A copy of all properties.

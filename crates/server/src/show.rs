@@ -39,7 +39,11 @@ fn text_table(columns: &[&str], rows: Vec<Vec<String>>, tag: &str) -> Result<Sta
 }
 
 /// SHOW / LIST.
-pub async fn show(engine: &Engine, props: &SessionProps, what: ShowWhat) -> Result<StatementResult> {
+pub async fn show(
+    engine: &Engine,
+    props: &SessionProps,
+    what: ShowWhat,
+) -> Result<StatementResult> {
     let catalog = engine.catalog();
     match what {
         ShowWhat::Streams { .. } | ShowWhat::Tables { .. } => {
@@ -67,7 +71,13 @@ pub async fn show(engine: &Engine, props: &SessionProps, what: ShowWhat) -> Resu
                 "Table Name"
             };
             text_table(
-                &[first, "Kafka Topic", "Key Format", "Value Format", "Windowed"],
+                &[
+                    first,
+                    "Kafka Topic",
+                    "Key Format",
+                    "Value Format",
+                    "Windowed",
+                ],
                 rows,
                 "SHOW",
             )

@@ -16,8 +16,7 @@ use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 pub async fn start_playground() -> RunningServer {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .with_test_writer()
         .try_init();
@@ -55,11 +54,9 @@ pub async fn rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
         .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
     msgs.into_iter()
         .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => Some(
-                (0..r.len())
-                    .map(|i| r.get(i).map(str::to_string))
-                    .collect(),
-            ),
+            SimpleQueryMessage::Row(r) => {
+                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
+            }
             _ => None,
         })
         .collect()
@@ -84,7 +81,11 @@ pub async fn produce(p: &FutureProducer, topic: &str, key: Option<&str>, value: 
 }
 
 /// Every record currently in `topic` (all partitions), as (key, value) strings.
-pub fn read_topic(bootstrap: &str, topic: &str, partitions: i32) -> Vec<(Option<String>, Option<String>)> {
+pub fn read_topic(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+) -> Vec<(Option<String>, Option<String>)> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", format!("test-reader-{}", uuid::Uuid::new_v4()))
@@ -100,7 +101,8 @@ pub fn read_topic(bootstrap: &str, topic: &str, partitions: i32) -> Vec<(Option<
             continue;
         }
         let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(topic, p, Offset::Offset(low)).unwrap();
+        tpl.add_partition_offset(topic, p, Offset::Offset(low))
+            .unwrap();
         consumer.assign(&tpl).unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         let mut next = low;

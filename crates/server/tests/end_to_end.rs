@@ -56,10 +56,16 @@ async fn readme_session_filters_projects_and_writes_the_sink_topic() {
     // SHOW / DESCRIBE describe what was created.
     let streams = rows(&client, "SHOW STREAMS").await;
     let names: Vec<_> = streams.iter().map(|r| r[0].clone().unwrap()).collect();
-    assert!(names.contains(&"PAGEVIEWS".to_string()) && names.contains(&"SLOW_VIEWS".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"PAGEVIEWS".to_string()) && names.contains(&"SLOW_VIEWS".to_string()),
+        "{names:?}"
+    );
     let queries = rows(&client, "SHOW QUERIES").await;
     assert_eq!(queries.len(), 1);
-    assert!(queries[0][0].as_deref().unwrap().starts_with("CSAS_SLOW_VIEWS_"));
+    assert!(queries[0][0]
+        .as_deref()
+        .unwrap()
+        .starts_with("CSAS_SLOW_VIEWS_"));
     let described = rows(&client, "DESCRIBE slow_views").await;
     let fields: Vec<_> = described.iter().map(|r| r[0].clone().unwrap()).collect();
     assert_eq!(fields, vec!["ROWTIME", "USER_ID", "PAGE", "MS2"]);
@@ -78,7 +84,11 @@ async fn a_record_from_an_outside_producer_reaches_a_running_push_query() {
     let bootstrap = server.kafka_bootstrap.clone();
     // The push query starts at the latest offset; produce once it is running.
     let query = tokio::spawn(async move {
-        rows(&client, "SELECT url FROM clicks WHERE url LIKE '%sluice%' EMIT CHANGES LIMIT 1").await
+        rows(
+            &client,
+            "SELECT url FROM clicks WHERE url LIKE '%sluice%' EMIT CHANGES LIMIT 1",
+        )
+        .await
     });
     // The query reads from the latest offset once its consumer has joined: keep producing
     // until the row shows up.
@@ -107,7 +117,10 @@ async fn undecodable_records_are_skipped_and_the_query_goes_on() {
         .simple_query("CREATE STREAM nums (n BIGINT) WITH (kafka_topic='nums', value_format='JSON', partitions=1)")
         .await
         .unwrap();
-    client.simple_query("SET 'auto.offset.reset'='earliest'").await.unwrap();
+    client
+        .simple_query("SET 'auto.offset.reset'='earliest'")
+        .await
+        .unwrap();
     client
         .simple_query("CREATE STREAM doubled AS SELECT n * 2 AS d FROM nums")
         .await
@@ -130,7 +143,10 @@ async fn undecodable_records_are_skipped_and_the_query_goes_on() {
         .iter()
         .map(|(_, v)| serde_json::from_str(v.as_deref().unwrap()).unwrap())
         .collect();
-    assert_eq!(values, vec![serde_json::json!({"D": 2}), serde_json::json!({"D": 42})]);
+    assert_eq!(
+        values,
+        vec![serde_json::json!({"D": 2}), serde_json::json!({"D": 42})]
+    );
     let q = rows(&client, "SHOW QUERIES").await;
     assert_eq!(q[0][8].as_deref(), Some("2"), "two records skipped: {q:?}");
     server.shutdown().await;
@@ -142,10 +158,16 @@ async fn bad_statements_get_sqlstates_and_the_server_keeps_serving() {
     let client = connect(&server).await;
     let code = |e: tokio_postgres::Error| e.code().map(|c| c.code().to_string());
 
-    let e = client.simple_query("CREATE STREM x (a INT)").await.unwrap_err();
+    let e = client
+        .simple_query("CREATE STREM x (a INT)")
+        .await
+        .unwrap_err();
     assert_eq!(code(e).as_deref(), Some("42601"));
 
-    let e = client.simple_query("SELECT * FROM nowhere EMIT CHANGES").await.unwrap_err();
+    let e = client
+        .simple_query("SELECT * FROM nowhere EMIT CHANGES")
+        .await
+        .unwrap_err();
     assert_eq!(code(e).as_deref(), Some("42P01"));
 
     client
@@ -168,7 +190,10 @@ async fn bad_statements_get_sqlstates_and_the_server_keeps_serving() {
         .simple_query("CREATE STREAM t (a INT) WITH (kafka_topic='missing', value_format='JSON')")
         .await
         .unwrap_err();
-    let msg = e.as_db_error().map(|d| d.message().to_string()).unwrap_or_default();
+    let msg = e
+        .as_db_error()
+        .map(|d| d.message().to_string())
+        .unwrap_or_default();
     assert!(msg.contains("does not exist"), "{msg}");
 
     // Still serving.

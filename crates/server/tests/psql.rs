@@ -19,7 +19,17 @@ fn psql(server: &sluice_server::RunningServer) -> Command {
         .arg(server.pg_addr.ip().to_string())
         .arg("-p")
         .arg(server.pg_addr.port().to_string())
-        .args(["-U", "test", "-d", "sluice", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
+        .args([
+            "-U",
+            "test",
+            "-d",
+            "sluice",
+            "-X",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -75,7 +85,13 @@ async fn copy_to_stdout_streams_rows_and_ctrl_c_cancels() {
         let p = p.clone();
         async move {
             for i in 0..100 {
-                produce(&p, "events", Some("\0\0\0\u{1}"), &format!(r#"{{"MSG": "hello {i}"}}"#)).await;
+                produce(
+                    &p,
+                    "events",
+                    Some("\0\0\0\u{1}"),
+                    &format!(r#"{{"MSG": "hello {i}"}}"#),
+                )
+                .await;
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
@@ -89,7 +105,10 @@ async fn copy_to_stdout_streams_rows_and_ctrl_c_cancels() {
         .expect("psql exits after cancel")
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("canceling statement due to user request"), "{stderr}");
+    assert!(
+        stderr.contains("canceling statement due to user request"),
+        "{stderr}"
+    );
 
     // The server still serves.
     let client = connect(&server).await;
@@ -153,11 +172,27 @@ async fn psql_describes_streams_with_backslash_d() {
     setup(&server).await;
     let out = psql(&server).arg("-c").arg("\\dt").output().await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("EVENTS"), "{stdout}");
-    let out = psql(&server).arg("-c").arg("\\d events").output().await.unwrap();
+    let out = psql(&server)
+        .arg("-c")
+        .arg("\\d events")
+        .output()
+        .await
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("ID") && stdout.contains("MSG") && stdout.contains("text"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("ID") && stdout.contains("MSG") && stdout.contains("text"),
+        "{stdout}"
+    );
     server.shutdown().await;
 }

@@ -78,7 +78,11 @@ async fn sql_tests() {
         let addr = server.pg_addr;
         let mut runner = sqllogictest::Runner::new(move || async move {
             let (client, conn) = tokio_postgres::connect(
-                &format!("host={} port={} user=test dbname=sluice", addr.ip(), addr.port()),
+                &format!(
+                    "host={} port={} user=test dbname=sluice",
+                    addr.ip(),
+                    addr.port()
+                ),
                 tokio_postgres::NoTls,
             )
             .await
