@@ -11,3 +11,7 @@ export SLUICE_TANSU_BIN="${SLUICE_TANSU_BIN:-${SLUICE_TANSU_ROOT:-$HOME/.cache/s
 export SLUICE_REQUIRE_TANSU=1
 
 cargo test --workspace --no-fail-fast -- --test-threads=2
+
+# The conformance ratchet: ksqlDB's test corpus (../shared/ksql-tests) against the engine; fails
+# when a test listed in sql-tests/conformance/passing.txt no longer passes.
+SLUICE_CONFORMANCE_JOBS="${SLUICE_CONFORMANCE_JOBS:-6}" scripts/conformance.sh

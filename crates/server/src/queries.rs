@@ -98,13 +98,14 @@ impl QueryTask {
                     continue;
                 }
             };
+            let outcome = self
+                .process(&mut decoder, &mut pipeline, &messages, &mut emitted)
+                .await;
+            // Counted once processed: every record counted here has its output delivered.
             self.metrics
                 .records_in
                 .fetch_add(messages.len() as u64, Ordering::Relaxed);
-            match self
-                .process(&mut decoder, &mut pipeline, &messages, &mut emitted)
-                .await
-            {
+            match outcome {
                 Ok(true) => {}
                 Ok(false) => break, // LIMIT reached or client gone
                 Err(e) => {

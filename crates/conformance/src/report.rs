@@ -1,0 +1,421 @@
+//! What the runner tells: the console report, the JSON report, the ratchet file of passing
+//! ids, and the Markdown page of pass rates (`docs/conformance.md`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use crate::error::ConformanceError;
+use crate::run::{Outcome, Status};
+
+/// Counts of a set of outcomes.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+impl Counts {
+    pub fn of<'a>(outcomes: impl IntoIterator<Item = &'a Outcome>) -> Self {
+        let mut c = Counts::default();
+        for o in outcomes {
+            match o.status {
+                Status::Pass => c.passed += 1,
+                Status::Fail => c.failed += 1,
+                Status::Skip => c.skipped += 1,
+            }
+        }
+        c
+    }
+
+    /// `N passed, M failed, K skipped`.
+    pub fn line(&self) -> String {
+        format!(
+            "{} passed, {} failed, {} skipped",
+            self.passed, self.failed, self.skipped
+        )
+    }
+
+    /// Passed among the variants that ran, in percent (one decimal).
+    pub fn rate(&self) -> String {
+        let ran = self.passed + self.failed;
+        if ran == 0 {
+            "-".into()
+        } else {
+            format!("{:.1}%", 100.0 * self.passed as f64 / ran as f64)
+        }
+    }
+}
+
+/// Outcomes grouped by file, files in the order they were run.
+pub fn by_file(outcomes: &[Outcome]) -> Vec<(String, Vec<&Outcome>)> {
+    let mut out: Vec<(String, Vec<&Outcome>)> = Vec::new();
+    for o in outcomes {
+        match out.iter_mut().find(|(f, _)| *f == o.file) {
+            Some((_, list)) => list.push(o),
+            None => out.push((o.file.clone(), vec![o])),
+        }
+    }
+    out
+}
+
+/// The console report: one line per failing variant (with `verbose`, the expected and actual
+/// records under it), a summary line per file, and last the total line.
+pub fn console(outcomes: &[Outcome], verbose: bool) -> String {
+    let mut s = String::new();
+    for (file, list) in by_file(outcomes) {
+        for o in &list {
+            if o.status == Status::Fail {
+                s.push_str(&format!("FAIL {}: {}\n", o.id(), o.reason));
+                if verbose {
+                    for d in &o.details {
+                        s.push_str(&format!("    {d}\n"));
+                    }
+                }
+            } else if verbose && o.status == Status::Skip {
+                s.push_str(&format!("SKIP {}: {}\n", o.id(), o.reason));
+            }
+        }
+        let c = Counts::of(list.iter().copied());
+        s.push_str(&format!("{file}: {}\n", c.line()));
+    }
+    s.push_str(&format!("{}\n", Counts::of(outcomes).line()));
+    s
+}
+
+/// The JSON report: one object per variant.
+pub fn json(outcomes: &[Outcome]) -> String {
+    let items: Vec<serde_json::Value> = outcomes
+        .iter()
+        .map(|o| {
+            serde_json::json!({
+                "file": o.file,
+                "test": o.test,
+                "format": o.format,
+                "status": o.status.as_str(),
+                "reason": o.reason,
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&items).expect("JSON of strings") + "\n"
+}
+
+/// Writes `text` to `path`, creating parent folders.
+pub fn write(path: &Path, text: &str) -> Result<(), ConformanceError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| ConformanceError::io(parent.display().to_string(), e))?;
+    }
+    std::fs::write(path, text).map_err(|e| ConformanceError::io(path.display().to_string(), e))
+}
+
+/// The ids of a ratchet file (blank lines and `#` comments ignored). A missing file is empty.
+pub fn read_passing(path: &Path) -> Result<BTreeSet<String>, ConformanceError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
+        Err(e) => return Err(ConformanceError::io(path.display().to_string(), e)),
+    };
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect())
+}
+
+/// The ratchet file's text for these ids.
+pub fn passing_text(ids: &BTreeSet<String>) -> String {
+    let mut s = String::from(
+        "# Conformance ratchet: ids (file / test / format) of ksqlDB corpus tests that Sluice passes.\n\
+         # CI fails when a listed test stops passing. Rewrite with\n\
+         # `scripts/conformance.sh --update` (sluice-conformance --update-passing); do not edit by hand.\n",
+    );
+    for id in ids {
+        s.push_str(id);
+        s.push('\n');
+    }
+    s
+}
+
+/// How a run compares with the ratchet file.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Ratchet {
+    /// Listed ids that ran and did not pass: the run fails.
+    pub regressions: Vec<(String, String)>,
+    /// Passing ids that are not listed yet (add them with `--update-passing`).
+    pub new_passes: Vec<String>,
+    /// Listed ids that were not part of this run (filtered out, or gone from the corpus).
+    pub not_run: Vec<String>,
+}
+
+/// Compares a run with the listed ids.
+pub fn check_ratchet(listed: &BTreeSet<String>, outcomes: &[Outcome]) -> Ratchet {
+    let ran: BTreeMap<String, &Outcome> = outcomes.iter().map(|o| (o.id(), o)).collect();
+    let mut r = Ratchet::default();
+    for id in listed {
+        match ran.get(id) {
+            Some(o) if o.status == Status::Pass => {}
+            Some(o) => r
+                .regressions
+                .push((id.clone(), format!("{}: {}", o.status.as_str(), o.reason))),
+            None => r.not_run.push(id.clone()),
+        }
+    }
+    for (id, o) in &ran {
+        if o.status == Status::Pass && !listed.contains(id) {
+            r.new_passes.push(id.clone());
+        }
+    }
+    r
+}
+
+/// The ids to list after this run: listed ids that did not run stay, ids that ran are listed
+/// exactly when they passed.
+pub fn updated_passing(listed: &BTreeSet<String>, outcomes: &[Outcome]) -> BTreeSet<String> {
+    let ran: BTreeMap<String, &Outcome> = outcomes.iter().map(|o| (o.id(), o)).collect();
+    let mut ids: BTreeSet<String> = listed
+        .iter()
+        .filter(|id| !ran.contains_key(*id))
+        .cloned()
+        .collect();
+    ids.extend(
+        ran.iter()
+            .filter(|(_, o)| o.status == Status::Pass)
+            .map(|(id, _)| id.clone()),
+    );
+    ids
+}
+
+/// A failure reason with its particulars (numbers, quoted names) blanked, to group failures
+/// that have the same cause.
+pub fn failure_cluster(reason: &str) -> String {
+    let mut out = String::new();
+    let mut chars = reason.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '0'..='9' => {
+                while chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+                    chars.next();
+                }
+                out.push('N');
+            }
+            '\'' | '`' => {
+                let mut closed = false;
+                for d in chars.by_ref() {
+                    if d == c {
+                        closed = true;
+                        break;
+                    }
+                }
+                out.push_str(if closed { "'…'" } else { "'…" });
+            }
+            _ => out.push(c),
+        }
+    }
+    let trimmed: String = out.chars().take(110).collect();
+    if trimmed.len() < out.len() {
+        format!("{trimmed}…")
+    } else {
+        trimmed
+    }
+}
+
+/// The Markdown page: total and per-file pass rates, skip reasons, the largest failure
+/// clusters. Deterministic for a given set of outcomes.
+pub fn markdown(outcomes: &[Outcome], corpus: &str) -> String {
+    let total = Counts::of(outcomes);
+    let mut s = String::new();
+    s.push_str("# Conformance with ksqlDB's functional tests\n\n");
+    s.push_str(
+        "Generated by `scripts/conformance.sh --update` (`sluice-conformance --markdown`); \
+         do not edit by hand.\n\n",
+    );
+    s.push_str(&format!(
+        "The runner (`crates/conformance`) replays ksqlDB's query-validation and \
+         rest-query-validation tests ({corpus}) against the Sluice engine: each test variant \
+         gets its own embedded broker and engine, its statements go through the engine's \
+         `execute` (as pgwire's do), its input records are written to their topics and the \
+         records on its output topics are compared with the expected ones. A variant is one \
+         test, or one test × format for tests that run once per format. \"Rate\" is passed / \
+         (passed + failed); skipped variants are not counted.\n\n"
+    ));
+    s.push_str(
+        "Compared: output records per topic and in order (per partition when a topic has \
+         several) — key, value (JSON structurally with ksqlDB's number rules, DELIMITED as \
+         text, KAFKA as typed values), window, headers, and the timestamp when the test gives \
+         one; the text of expected errors (contained in Sluice's error); `post` conditions on \
+         sources (kind, schema, formats, windowing) and topics (formats, partitions, names that \
+         must not exist); for rest-query tests, each statement's response (admin status, the \
+         header schema, rows, final message). Not compared: Kafka Streams internal topic names \
+         and serde features, which describe ksqlDB's implementation. The header of a result \
+         marks `KEY` / `HEADER` columns only when the engine tags its Arrow fields (metadata \
+         `sluice.role`).\n\n",
+    );
+    s.push_str(&format!(
+        "**Total: {} of {} variants pass ({}); {} fail; {} skipped.**\n\n",
+        total.passed,
+        total.passed + total.failed,
+        total.rate(),
+        total.failed,
+        total.skipped
+    ));
+    s.push_str("| File | Variants | Passed | Failed | Skipped | Rate |\n");
+    s.push_str("|---|---:|---:|---:|---:|---:|\n");
+    for (file, list) in by_file(outcomes) {
+        let c = Counts::of(list.iter().copied());
+        s.push_str(&format!(
+            "| {file} | {} | {} | {} | {} | {} |\n",
+            list.len(),
+            c.passed,
+            c.failed,
+            c.skipped,
+            c.rate()
+        ));
+    }
+    s.push_str(&format!(
+        "| **Total** | {} | {} | {} | {} | {} |\n\n",
+        outcomes.len(),
+        total.passed,
+        total.failed,
+        total.skipped,
+        total.rate()
+    ));
+
+    s.push_str("## Skipped\n\n");
+    s.push_str(
+        "A variant is skipped only for a reason about the test itself, never for a missing \
+         Sluice feature (those fail).\n\n",
+    );
+    let mut skips: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for o in outcomes.iter().filter(|o| o.status == Status::Skip) {
+        skips.entry(o.reason.clone()).or_default().push(o.id());
+    }
+    if skips.is_empty() {
+        s.push_str("None.\n\n");
+    }
+    for (reason, ids) in &skips {
+        s.push_str(&format!("- {reason} ({}):\n", ids.len()));
+        for id in ids {
+            s.push_str(&format!("  - `{id}`\n"));
+        }
+    }
+    if !skips.is_empty() {
+        s.push('\n');
+    }
+
+    s.push_str("## Largest failure causes\n\n");
+    s.push_str(
+        "Failure reasons with numbers and quoted names blanked, by number of variants \
+         (the 25 largest groups; the JSON report has every reason).\n\n",
+    );
+    let mut clusters: BTreeMap<String, usize> = BTreeMap::new();
+    for o in outcomes.iter().filter(|o| o.status == Status::Fail) {
+        *clusters.entry(failure_cluster(&o.reason)).or_default() += 1;
+    }
+    let mut clusters: Vec<(String, usize)> = clusters.into_iter().collect();
+    clusters.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    if clusters.is_empty() {
+        s.push_str("None.\n");
+    } else {
+        s.push_str("| Variants | Reason |\n|---:|---|\n");
+        for (reason, n) in clusters.iter().take(25) {
+            s.push_str(&format!("| {n} | {} |\n", reason.replace('|', "\\|")));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn o(file: &str, test: &str, status: Status, reason: &str) -> Outcome {
+        Outcome {
+            file: file.into(),
+            test: test.into(),
+            format: None,
+            status,
+            reason: reason.into(),
+            details: vec!["detail".into()],
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn console_and_json() {
+        let outs = vec![
+            o("a.json", "t1", Status::Pass, ""),
+            o("a.json", "t2", Status::Fail, "boom"),
+            o("b.json", "t3", Status::Skip, "why"),
+        ];
+        let c = console(&outs, false);
+        assert!(c.contains("FAIL a.json / t2 / -: boom\n"));
+        assert!(c.contains("a.json: 1 passed, 1 failed, 0 skipped\n"));
+        assert!(c.ends_with("1 passed, 1 failed, 1 skipped\n"));
+        assert!(!c.contains("detail"));
+        assert!(console(&outs, true).contains("    detail\n"));
+        let j: serde_json::Value = serde_json::from_str(&json(&outs)).unwrap();
+        assert_eq!(j[1]["status"], "fail");
+        assert_eq!(j[1]["reason"], "boom");
+        assert!(j[0]["format"].is_null());
+    }
+
+    #[test]
+    fn ratchet_finds_regressions_and_updates_keep_unrun_ids() {
+        let outs = vec![
+            o("a.json", "t1", Status::Pass, ""),
+            o("a.json", "t2", Status::Fail, "boom"),
+        ];
+        let listed: BTreeSet<String> = ["a.json / t2 / -", "z.json / gone / -"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let r = check_ratchet(&listed, &outs);
+        assert_eq!(r.regressions.len(), 1);
+        assert_eq!(r.regressions[0].0, "a.json / t2 / -");
+        assert_eq!(r.new_passes, vec!["a.json / t1 / -".to_string()]);
+        assert_eq!(r.not_run, vec!["z.json / gone / -".to_string()]);
+        let up = updated_passing(&listed, &outs);
+        assert_eq!(
+            up.into_iter().collect::<Vec<_>>(),
+            vec![
+                "a.json / t1 / -".to_string(),
+                "z.json / gone / -".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn passing_file_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/passing.txt");
+        assert!(read_passing(&p).unwrap().is_empty());
+        let ids: BTreeSet<String> = ["x / y / JSON".to_string()].into_iter().collect();
+        write(&p, &passing_text(&ids)).unwrap();
+        assert_eq!(read_passing(&p).unwrap(), ids);
+    }
+
+    #[test]
+    fn clusters_blank_particulars() {
+        assert_eq!(
+            failure_cluster("statement 2 failed: Source `FOO` does not exist, 'x'"),
+            "statement N failed: Source '…' does not exist, '…'"
+        );
+    }
+
+    #[test]
+    fn markdown_has_rates_and_skips() {
+        let outs = vec![
+            o("a.json", "t1", Status::Pass, ""),
+            o("a.json", "t2", Status::Fail, "statement 1 failed: nope"),
+            o("b.json", "t3", Status::Skip, "calls TEST_UDF"),
+        ];
+        let m = markdown(&outs, "`corpus`");
+        assert!(m.contains("| a.json | 2 | 1 | 1 | 0 | 50.0% |"), "{m}");
+        assert!(m.contains("**Total: 1 of 2 variants pass (50.0%); 1 fail; 1 skipped.**"));
+        assert!(m.contains("- calls TEST_UDF (1):\n  - `b.json / t3 / -`"));
+        assert!(m.contains("| 1 | statement N failed: nope |"));
+    }
+}

@@ -1,0 +1,191 @@
+//! Which topics a test needs before its statements run, as ksqlDB's test driver creates them:
+//! the `topics` list, the topics that `CREATE STREAM|TABLE` statements read (with their
+//! `PARTITIONS`), and the topics of input and output records. Topics that a
+//! `CREATE ... AS SELECT` writes are left to the engine, which creates them.
+
+use std::collections::BTreeMap;
+
+use sluice_parser::{ParsedStatement, Statement};
+
+use crate::corpus::Variant;
+
+/// Topic name → partition count, in creation order by name.
+pub fn topics_to_create(v: &Variant) -> BTreeMap<String, i32> {
+    let mut out: BTreeMap<String, i32> = BTreeMap::new();
+    for t in &v.topics {
+        out.insert(t.name.clone(), t.partitions.unwrap_or(1).max(1));
+    }
+    let mut sinks: Vec<String> = Vec::new();
+    for text in &v.statements {
+        match statement_topic(text) {
+            StatementTopic::Reads { topic, partitions } => {
+                out.entry(topic).or_insert(partitions.unwrap_or(1).max(1));
+            }
+            StatementTopic::Writes(topic) => sinks.push(topic),
+            StatementTopic::None => {}
+        }
+    }
+    for r in &v.inputs {
+        out.entry(r.topic.clone()).or_insert(1);
+    }
+    for r in &v.outputs {
+        if !sinks.contains(&r.topic) {
+            out.entry(r.topic.clone()).or_insert(1);
+        }
+    }
+    out
+}
+
+#[derive(Debug, PartialEq)]
+enum StatementTopic {
+    /// `CREATE STREAM|TABLE` over this topic.
+    Reads {
+        topic: String,
+        partitions: Option<i32>,
+    },
+    /// `CREATE ... AS SELECT` into this topic.
+    Writes(String),
+    None,
+}
+
+/// The topic a statement declares, from Sluice's parser or, when it cannot parse the
+/// statement, from the text (`KAFKA_TOPIC='x'`, `PARTITIONS=n`).
+fn statement_topic(text: &str) -> StatementTopic {
+    if let Ok(parsed) = sluice_parser::parse(text) {
+        if let Some(ParsedStatement { statement, .. }) = parsed.into_iter().next() {
+            return match statement {
+                Statement::CreateSource(cs) => StatementTopic::Reads {
+                    topic: cs
+                        .properties
+                        .get_str("KAFKA_TOPIC")
+                        .map(str::to_string)
+                        .unwrap_or_else(|| cs.name.value.clone()),
+                    partitions: cs.properties.get_int("PARTITIONS").map(|p| p as i32),
+                },
+                Statement::CreateAsSelect(c) => StatementTopic::Writes(
+                    c.properties
+                        .get_str("KAFKA_TOPIC")
+                        .map(str::to_string)
+                        .unwrap_or_else(|| c.name.value.clone()),
+                ),
+                _ => StatementTopic::None,
+            };
+        }
+    }
+    let upper = text.to_uppercase();
+    let Some(topic) = property_text(text, &upper, "KAFKA_TOPIC") else {
+        return StatementTopic::None;
+    };
+    let creates = upper.trim_start().starts_with("CREATE");
+    let selects = upper.contains(" AS SELECT") || upper.contains("\nAS SELECT");
+    if creates && selects {
+        StatementTopic::Writes(topic)
+    } else if creates {
+        StatementTopic::Reads {
+            topic,
+            partitions: property_text(text, &upper, "PARTITIONS").and_then(|p| p.parse().ok()),
+        }
+    } else {
+        StatementTopic::None
+    }
+}
+
+/// The value of `NAME = 'text'` or `NAME = 123` in a WITH clause, found textually.
+fn property_text(text: &str, upper: &str, name: &str) -> Option<String> {
+    let mut from = 0;
+    while let Some(i) = upper[from..].find(name) {
+        let at = from + i;
+        from = at + name.len();
+        let before_ok =
+            at == 0 || !upper[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_');
+        let rest = text[from..].trim_start();
+        if !before_ok || !rest.starts_with('=') {
+            continue;
+        }
+        let rest = rest[1..].trim_start();
+        if let Some(quoted) = rest.strip_prefix('\'') {
+            return quoted.find('\'').map(|end| quoted[..end].to_string());
+        }
+        let end = rest
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(rest.len());
+        return Some(rest[..end].to_string());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::corpus::{Record, TopicSpec};
+    use crate::json::Json;
+
+    fn variant(statements: &[&str]) -> Variant {
+        Variant {
+            file: "f".into(),
+            test: "t".into(),
+            format: None,
+            rest: false,
+            statements: statements.iter().map(|s| s.to_string()).collect(),
+            inputs: vec![],
+            outputs: vec![],
+            topics: vec![],
+            properties: vec![],
+            expected_error: None,
+            post: None,
+            responses: None,
+            wait_for_push_query: false,
+            skip: None,
+        }
+    }
+
+    fn rec(topic: &str) -> Record {
+        Record {
+            topic: topic.into(),
+            key: Json::Null,
+            value: Json::Null,
+            timestamp: None,
+            partition: None,
+            window: None,
+            headers: None,
+        }
+    }
+
+    #[test]
+    fn sources_inputs_and_foreign_outputs_are_created_sinks_are_not() {
+        let mut v = variant(&[
+            "CREATE STREAM S (ID INT KEY, V INT) WITH (kafka_topic='in', value_format='JSON', partitions=3);",
+            "CREATE STREAM OUT WITH (kafka_topic='out_topic') AS SELECT * FROM S;",
+            "CREATE STREAM X (V INT) WITH (kafka_topic='x', value_format='NOT_A_FORMAT');",
+        ]);
+        v.inputs = vec![rec("in"), rec("other")];
+        v.outputs = vec![rec("out_topic"), rec("elsewhere")];
+        v.topics = vec![TopicSpec {
+            name: "listed".into(),
+            partitions: Some(4),
+            has_schema: false,
+        }];
+        let t = topics_to_create(&v);
+        assert_eq!(t.get("in"), Some(&3));
+        assert_eq!(t.get("listed"), Some(&4));
+        assert_eq!(t.get("other"), Some(&1));
+        assert_eq!(t.get("elsewhere"), Some(&1));
+        assert_eq!(t.get("x"), Some(&1));
+        assert!(!t.contains_key("out_topic"), "{t:?}");
+    }
+
+    #[test]
+    fn textual_fallback_reads_with_clause() {
+        let s = "CREATE STREAM S (A ???) WITH (KAFKA_TOPIC = 'abc', PARTITIONS = 2);";
+        assert_eq!(
+            statement_topic(s),
+            StatementTopic::Reads {
+                topic: "abc".into(),
+                partitions: Some(2)
+            }
+        );
+        let s = "CREATE TABLE T ??? WITH (kafka_topic='t2') AS SELECT ???";
+        assert_eq!(statement_topic(s), StatementTopic::Writes("t2".into()));
+        assert_eq!(statement_topic("SELECT 1;"), StatementTopic::None);
+    }
+}
