@@ -16,5 +16,5 @@ pub mod types;
 pub use error::CatalogError;
 pub use source::{
     Catalog, ColumnDef, ColumnRole, SourceDef, SourceKind, TimestampSpec, WindowInfo,
-    PSEUDO_COLUMNS, ROWOFFSET, ROWPARTITION, ROWTIME, WINDOWEND, WINDOWSTART,
+    EVENT_TIME, PSEUDO_COLUMNS, WINDOW_END_KEY, WINDOW_START_KEY, ROWOFFSET, ROWPARTITION, ROWTIME, WINDOWEND, WINDOWSTART,
 };

@@ -19,6 +19,12 @@ pub const ROWOFFSET: &str = "ROWOFFSET";
 pub const WINDOWSTART: &str = "WINDOWSTART";
 /// Window bound of a windowed source (BIGINT epoch millis).
 pub const WINDOWEND: &str = "WINDOWEND";
+/// Column that carries each output row's event time next to a query's visible columns (sinks
+/// write it as the record timestamp; clients never see it).
+pub const EVENT_TIME: &str = "__sluice_rowtime";
+/// Hidden output columns of windowed queries: the window bounds that go into the record key.
+pub const WINDOW_START_KEY: &str = "__sluice_windowstart";
+pub const WINDOW_END_KEY: &str = "__sluice_windowend";
 /// The pseudo-columns every source has, in batch order.
 pub const PSEUDO_COLUMNS: [&str; 3] = [ROWTIME, ROWPARTITION, ROWOFFSET];
 

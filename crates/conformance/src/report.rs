@@ -244,7 +244,8 @@ pub fn markdown(outcomes: &[Outcome], corpus: &str) -> String {
         "Compared: output records per topic and in order (per partition when a topic has \
          several) — key, value (JSON structurally with ksqlDB's number rules, DELIMITED as \
          text, KAFKA as typed values), window, headers, and the timestamp when the test gives \
-         one; the text of expected errors (contained in Sluice's error); `post` conditions on \
+         one (except an expected timestamp of 0: librdkafka stamps a record produced with \
+         timestamp 0 with the current time, so no Kafka client built on it can write 0); the text of expected errors (contained in Sluice's error); `post` conditions on \
          sources (kind, schema, formats, windowing) and topics (formats, partitions, names that \
          must not exist); for rest-query tests, each statement's response (admin status, the \
          header schema, rows, final message). Not compared: Kafka Streams internal topic names \

@@ -2,7 +2,7 @@
 
 use datafusion::arrow::array::{Array, ArrayRef, Int64Array};
 use datafusion::arrow::datatypes::Fields;
-use sluice_catalog::ROWTIME;
+use sluice_catalog::{EVENT_TIME, ROWTIME, WINDOW_END_KEY, WINDOW_START_KEY};
 use sluice_formats::{Encoder, Format, Part};
 
 use crate::{Batch, ChangeKind, DataflowError};
@@ -21,11 +21,21 @@ pub struct SinkEncoder {
     value_columns: Vec<String>,
     key: Encoder,
     value: Encoder,
+    window: Option<WindowedKey>,
+}
+
+/// How window bounds are appended to a windowed record key (Kafka Streams' formats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowedKey {
+    /// Tumbling and hopping windows: the key, then the window start (8 bytes, big-endian).
+    Time,
+    /// Session windows: the key, then the window end and the window start (8 bytes each).
+    Session,
 }
 
 impl SinkEncoder {
     /// An encoder writing `key_fields` with `key_format` and `value_fields` with `value_format`.
-    /// Batches given to [`SinkEncoder::encode`] must contain these columns by name, plus ROWTIME.
+    /// Batches given to [`SinkEncoder::encode`] must contain these columns by name, plus the event time (EVENT_TIME, else ROWTIME).
     pub fn new(
         key_format: &Format,
         key_fields: Fields,
@@ -37,7 +47,15 @@ impl SinkEncoder {
             value_columns: value_fields.iter().map(|f| f.name().clone()).collect(),
             key: Encoder::new(key_format, key_fields, Part::Key)?,
             value: Encoder::new(value_format, value_fields, Part::Value)?,
+            window: None,
         })
+    }
+
+    /// Write windowed keys: batches must then carry the window bounds as
+    /// [`WINDOW_START_KEY`] / [`WINDOW_END_KEY`].
+    pub fn with_window(mut self, window: Option<WindowedKey>) -> Self {
+        self.window = window;
+        self
     }
 
     /// Encode every row. Deletes become tombstones (no value).
@@ -57,18 +75,44 @@ impl SinkEncoder {
         let values = self.value.encode_rows(&pick(&self.value_columns)?, n)?;
         let times = batch
             .data
-            .column_by_name(ROWTIME)
+            .column_by_name(EVENT_TIME)
+            .or_else(|| batch.data.column_by_name(ROWTIME))
             .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned());
+        let bounds = match self.window {
+            None => None,
+            Some(kind) => {
+                let col = |name: &str| -> Result<Int64Array, DataflowError> {
+                    batch
+                        .data
+                        .column_by_name(name)
+                        .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned())
+                        .ok_or_else(|| DataflowError::Plan(format!("window bound {name} missing")))
+                };
+                Some((kind, col(WINDOW_START_KEY)?, col(WINDOW_END_KEY)?))
+            }
+        };
         let mut out = Vec::with_capacity(n);
         for (i, (key, value)) in keys.into_iter().zip(values).enumerate() {
-            let value = if batch.change(i) == ChangeKind::Delete {
-                None
-            } else {
-                value
+            let value = match batch.change(i) {
+                // The old version of an updated row: the topic only gets the new one.
+                ChangeKind::UpdateBefore => continue,
+                ChangeKind::Delete => None,
+                _ => value,
             };
             let timestamp = match &times {
                 Some(t) if !t.is_null(i) => t.value(i),
                 _ => 0,
+            };
+            let key = match &bounds {
+                None => key,
+                Some((kind, starts, ends)) => {
+                    let mut k = key.unwrap_or_default();
+                    if *kind == WindowedKey::Session {
+                        k.extend_from_slice(&ends.value(i).to_be_bytes());
+                    }
+                    k.extend_from_slice(&starts.value(i).to_be_bytes());
+                    Some(k)
+                }
             };
             out.push(OutRecord {
                 key,

@@ -3,15 +3,15 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanBuilder, Int32Array, Int64Array, TimestampMillisecondArray,
+    Array, ArrayRef, BooleanBuilder, Int32Array, Int64Array, Int8Array, TimestampMillisecondArray,
 };
-use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::compute::{filter, filter_record_batch};
 use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use sluice_catalog::SourceDef;
 use sluice_formats::{Decoder, Part};
 
-use crate::{Batch, DataflowError};
+use crate::{Batch, ChangeKind, DataflowError};
 
 /// One record as read from Kafka, borrowed from the consumer's buffers.
 #[derive(Debug, Clone, Copy)]
@@ -86,7 +86,9 @@ impl SourceDecoder {
         let mut rowtime = Vec::with_capacity(records.len());
         let mut partition = Vec::with_capacity(records.len());
         let mut offset = Vec::with_capacity(records.len());
+        let mut tombstone = Vec::with_capacity(records.len());
         for r in records {
+            tombstone.push(r.value.is_none());
             partition.push(r.partition);
             offset.push(r.offset);
             rowtime.push(r.timestamp.unwrap_or(0));
@@ -182,14 +184,34 @@ impl SourceDecoder {
             columns.push(Arc::new(Int64Array::from(vec![None::<i64>; n])));
         }
         let data = RecordBatch::try_new(self.schema.clone(), columns)?;
-        let data = if keep.true_count() == records.len() {
-            data
+        let changes = self.is_table.then(|| {
+            // A table's tombstones are deletes of their key.
+            Int8Array::from_iter_values(tombstone.iter().map(|t| {
+                if *t {
+                    ChangeKind::Delete as i8
+                } else {
+                    ChangeKind::Insert as i8
+                }
+            }))
+        });
+        let (data, changes) = if keep.true_count() == records.len() {
+            (data, changes)
         } else {
-            filter_record_batch(&data, &keep)?
+            let changes = match changes {
+                Some(c) => Some(
+                    filter(&c, &keep)?
+                        .as_any()
+                        .downcast_ref::<Int8Array>()
+                        .cloned()
+                        .ok_or_else(|| DataflowError::Plan("bad change column".into()))?,
+                ),
+                None => None,
+            };
+            (filter_record_batch(&data, &keep)?, changes)
         };
         if data.num_rows() == 0 {
             return Ok((None, errors));
         }
-        Ok((Some(Batch::inserts(data)), errors))
+        Ok((Some(Batch { data, changes }), errors))
     }
 }

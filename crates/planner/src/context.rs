@@ -31,6 +31,9 @@ pub struct KsqlContext<'a> {
     state: &'a SessionState,
     catalog: &'a Catalog,
     tables: HashMap<String, Arc<dyn TableSource>>,
+    /// Windowed aggregation: sources get WINDOWSTART / WINDOWEND columns (filled in by the
+    /// window assignment operator) unless they are windowed already.
+    window_columns: bool,
 }
 
 impl<'a> KsqlContext<'a> {
@@ -40,7 +43,14 @@ impl<'a> KsqlContext<'a> {
             state,
             catalog,
             tables: HashMap::new(),
+            window_columns: false,
         }
+    }
+
+    /// Sources seen through this context carry window bound columns.
+    pub fn with_window_columns(mut self) -> Self {
+        self.window_columns = true;
+        self
     }
 
     fn function_name(name: &str) -> String {
@@ -63,9 +73,12 @@ impl ContextProvider for KsqlContext<'_> {
             .catalog
             .source(table)
             .ok_or_else(|| DataFusionError::Plan(format!("{table} does not exist.")))?;
-        let schema = source
+        let mut schema = source
             .batch_schema()
             .map_err(|e| DataFusionError::Plan(e.to_string()))?;
+        if self.window_columns && source.window.is_none() {
+            schema = sluice_dataflow::ops::WindowAssign::output_schema(&schema);
+        }
         Ok(Arc::new(LogicalTableSource::new(schema)))
     }
 

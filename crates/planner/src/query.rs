@@ -9,34 +9,68 @@ use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::sql::planner::{ParserOptions, SqlToRel};
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
-use sluice_catalog::{types, Catalog, SourceDef, ROWTIME};
-use sluice_dataflow::ops::{Filter, Project};
+#[allow(deprecated)]
+use datafusion::physical_planner::create_aggregate_expr_and_maybe_filter;
+use datafusion::sql::sqlparser::ast::{Expr, GroupByExpr, Ident};
+use sluice_catalog::{types, Catalog, SourceDef, SourceKind, ROWTIME, WINDOWEND, WINDOWSTART};
+use sluice_dataflow::ops::{
+    Aggregate, AggregateSpec, Filter, Project, TableUpsert, WindowAssign, WindowPolicy,
+};
 use sluice_dataflow::{Operator, Pipeline};
-use sluice_parser::{Emit, KsqlQuery};
+use sluice_parser::{Emit, KsqlQuery, WindowKind, WindowSpec};
 
 use crate::context::KsqlContext;
 use crate::rewrite::{apply_projection_rules, from_sources, select_mut};
 use crate::{PlanError, Planner};
 
-/// Name of the column that carries each output row's event time next to the visible columns
-/// (the sink writes it as the record timestamp; clients never see it).
-pub const EVENT_TIME: &str = "__sluice_rowtime";
+pub use sluice_catalog::EVENT_TIME;
 
 /// One operator of a planned query, ready to be instantiated once per task.
 #[derive(Debug, Clone)]
 pub enum OpSpec {
+    /// A source table's upserts and tombstones into a changelog (key column indices).
+    TableUpsert(SchemaRef, Vec<usize>),
+    /// Tumbling/hopping window assignment (size, advance, input schema).
+    WindowAssign(i64, i64, SchemaRef),
     Filter(Arc<dyn PhysicalExpr>),
     Project(Vec<Arc<dyn PhysicalExpr>>, SchemaRef),
+    Aggregate(AggregateSpec),
 }
 
 impl OpSpec {
     /// A fresh operator for one task.
-    pub fn instantiate(&self) -> Box<dyn Operator> {
-        match self {
+    pub fn instantiate(&self) -> Result<Box<dyn Operator>, PlanError> {
+        Ok(match self {
+            OpSpec::TableUpsert(schema, keys) => {
+                Box::new(TableUpsert::new(schema.clone(), keys.clone()).map_err(dataflow_error)?)
+            }
+            OpSpec::WindowAssign(size, advance, input) => {
+                Box::new(WindowAssign::new(*size, *advance, input))
+            }
             OpSpec::Filter(p) => Box::new(Filter::new(p.clone())),
             OpSpec::Project(e, s) => Box::new(Project::new(e.clone(), s.clone())),
-        }
+            OpSpec::Aggregate(spec) => {
+                Box::new(Aggregate::new(spec.clone()).map_err(dataflow_error)?)
+            }
+        })
     }
+}
+
+fn dataflow_error(e: sluice_dataflow::DataflowError) -> PlanError {
+    PlanError::Invalid(e.to_string())
+}
+
+pub use sluice_catalog::{WINDOW_END_KEY, WINDOW_START_KEY};
+
+/// What an aggregating query groups by, for the sink's key.
+#[derive(Debug, Clone)]
+pub struct Grouping {
+    /// The GROUP BY expressions as written (for error messages), without the window bounds.
+    pub exprs: Vec<String>,
+    /// For each output column, the index of the GROUP BY expression it is, if it is one.
+    pub output_groups: Vec<Option<usize>>,
+    /// The window, when the aggregation is windowed.
+    pub window: Option<WindowKind>,
 }
 
 /// A planned continuous query.
@@ -53,12 +87,24 @@ pub struct QueryPlan {
     pub origins: Vec<Option<String>>,
     pub limit: Option<u64>,
     pub emit: Option<Emit>,
+    /// Set when the query aggregates (its result is a table keyed by the GROUP BY).
+    pub grouping: Option<Grouping>,
 }
 
 impl QueryPlan {
     /// A pipeline of fresh operators.
-    pub fn pipeline(&self) -> Pipeline {
-        Pipeline::new(self.ops.iter().map(OpSpec::instantiate).collect())
+    pub fn pipeline(&self) -> Result<Pipeline, PlanError> {
+        Ok(Pipeline::new(
+            self.ops
+                .iter()
+                .map(OpSpec::instantiate)
+                .collect::<Result<_, _>>()?,
+        ))
+    }
+
+    /// Whether the result is a table (an aggregation, or a query over a table).
+    pub fn is_table(&self) -> bool {
+        self.grouping.is_some() || self.source.kind == SourceKind::Table
     }
 
     /// The operator graph as text, for EXPLAIN.
@@ -70,7 +116,9 @@ impl QueryPlan {
             self.source.key_format.kind,
             self.source.value_format.kind
         )];
-        lines.extend(self.pipeline().describe());
+        if let Ok(p) = self.pipeline() {
+            lines.extend(p.describe());
+        }
         if let Some(n) = self.limit {
             lines.push(format!("Limit: {n}"));
         }
@@ -81,11 +129,6 @@ impl QueryPlan {
 impl Planner {
     /// Plan a query over the catalog's sources.
     pub fn plan_query(&self, query: &KsqlQuery, catalog: &Catalog) -> Result<QueryPlan, PlanError> {
-        if query.window.is_some() {
-            return Err(PlanError::Unsupported(
-                "windowed aggregation is not supported yet".into(),
-            ));
-        }
         if query.partition_by.is_some() {
             return Err(PlanError::Unsupported(
                 "PARTITION BY is not supported yet".into(),
@@ -103,10 +146,41 @@ impl Planner {
         for s in &sources {
             catalog.require(&s.source)?;
         }
+        let grouped = !matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty());
+        let group_texts: Vec<String> = match &select.group_by {
+            GroupByExpr::Expressions(e, _) => e.iter().map(|e| e.to_string()).collect(),
+            GroupByExpr::All(_) => {
+                return Err(PlanError::Unsupported("GROUP BY ALL is not KSQL".into()))
+            }
+        };
+        let window = match &query.window {
+            None => None,
+            Some(w) => {
+                if !grouped {
+                    return Err(PlanError::Invalid(
+                        "WINDOW clause requires a GROUP BY clause.".into(),
+                    ));
+                }
+                if matches!(w.kind, WindowKind::Session { .. }) {
+                    return Err(PlanError::Unsupported(
+                        "SESSION windows are not supported yet".into(),
+                    ));
+                }
+                // The window bounds are group columns: rows of different windows aggregate apart.
+                if let GroupByExpr::Expressions(e, _) = &mut select.group_by {
+                    e.push(Expr::Identifier(Ident::new(WINDOWSTART)));
+                    e.push(Expr::Identifier(Ident::new(WINDOWEND)));
+                }
+                Some(w.clone())
+            }
+        };
         apply_projection_rules(select, catalog)?;
         let limit_from_query = query.limit;
 
-        let ctx = KsqlContext::new(&self.state, catalog);
+        let mut ctx = KsqlContext::new(&self.state, catalog);
+        if window.is_some() {
+            ctx = ctx.with_window_columns();
+        }
         let options = ParserOptions {
             parse_float_as_decimal: true,
             enable_ident_normalization: false,
@@ -115,25 +189,81 @@ impl Planner {
         let sql_to_rel = SqlToRel::new_with_options(&ctx, options);
         let plan = sql_to_rel.sql_statement_to_plan(SqlStatement::Query(Box::new(q)))?;
 
+        let source_name = scanned_source(&plan)?;
+        let source = catalog.require(&source_name)?.clone();
         let mut lowering = Lowering {
             planner: self,
             ops: Vec::new(),
             limit: None,
             output: None,
+            groups: None,
+            window: window.clone(),
+            emit_final: query.emit == Some(Emit::Final),
         };
-        let source_name = lowering.lower(&plan)?;
-        let source = catalog.require(&source_name)?.clone();
+        if source.kind == SourceKind::Table {
+            let schema = source.batch_schema()?;
+            let keys: Vec<usize> = source
+                .key_columns()
+                .map(|c| schema.index_of(&c.name))
+                .collect::<Result<_, _>>()
+                .map_err(|e| PlanError::Invalid(e.to_string()))?;
+            lowering.ops.push(OpSpec::TableUpsert(schema, keys));
+        }
+        if let Some(w) = &window {
+            let (size, advance) = match &w.kind {
+                WindowKind::Tumbling { size } => (size.as_millis(), size.as_millis()),
+                WindowKind::Hopping { size, advance } => (size.as_millis(), advance.as_millis()),
+                WindowKind::Session { .. } => unreachable!("refused above"),
+            };
+            lowering.ops.push(OpSpec::WindowAssign(
+                size as i64,
+                advance as i64,
+                source.batch_schema()?,
+            ));
+        }
+        lowering.lower(&plan)?;
         let (output, origins) = lowering
             .output
             .ok_or_else(|| PlanError::Invalid("query has no projection".into()))?;
+        let grouping = match lowering.groups {
+            Some(output_groups) => Some(Grouping {
+                exprs: group_texts,
+                output_groups,
+                window: window.map(|w| w.kind),
+            }),
+            None if grouped => {
+                return Err(PlanError::Invalid("GROUP BY without aggregation".into()))
+            }
+            None => None,
+        };
+        if grouping.is_none() && query.emit == Some(Emit::Final) {
+            return Err(PlanError::Invalid(
+                "EMIT FINAL is only supported for windowed aggregations.".into(),
+            ));
+        }
         Ok(QueryPlan {
             source,
             ops: lowering.ops,
             output,
             origins,
             limit: limit_from_query.or(lowering.limit),
-            emit: query.emit.clone(),
+            emit: query.emit,
+            grouping,
         })
+    }
+}
+
+/// The one source a logical plan scans.
+fn scanned_source(plan: &LogicalPlan) -> Result<String, PlanError> {
+    match plan {
+        LogicalPlan::TableScan(scan) => Ok(scan.table_name.table().to_string()),
+        other => match other.inputs().as_slice() {
+            [one] => scanned_source(one),
+            _ => Err(PlanError::Unsupported(format!(
+                "unsupported query shape: {}",
+                other.display()
+            ))),
+        },
     }
 }
 
@@ -142,34 +272,125 @@ struct Lowering<'a> {
     ops: Vec<OpSpec>,
     limit: Option<u64>,
     output: Option<(SchemaRef, Vec<Option<String>>)>,
+    /// After an aggregation: for each column of the current schema, the group it is.
+    groups: Option<Vec<Option<usize>>>,
+    window: Option<WindowSpec>,
+    emit_final: bool,
 }
 
 impl Lowering<'_> {
-    /// Lower `plan` bottom-up; returns the name of the source scanned.
-    fn lower(&mut self, plan: &LogicalPlan) -> Result<String, PlanError> {
+    /// Lower `plan` bottom-up into `ops`.
+    fn lower(&mut self, plan: &LogicalPlan) -> Result<(), PlanError> {
         let state = &self.planner.state;
         match plan {
             LogicalPlan::TableScan(scan) => {
                 if !scan.filters.is_empty() {
                     return Err(PlanError::Unsupported("pushed-down scan filters".into()));
                 }
-                Ok(scan.table_name.table().to_string())
+                Ok(())
             }
             LogicalPlan::SubqueryAlias(a) => self.lower(&a.input),
             LogicalPlan::Filter(f) => {
-                let source = self.lower(&f.input)?;
+                self.lower(&f.input)?;
                 let predicate =
                     state.create_physical_expr(f.predicate.clone(), f.input.schema())?;
                 self.ops.push(OpSpec::Filter(predicate));
-                Ok(source)
+                Ok(())
+            }
+            LogicalPlan::Aggregate(agg) => {
+                self.lower(&agg.input)?;
+                if self.groups.is_some() {
+                    return Err(PlanError::Unsupported("nested aggregations".into()));
+                }
+                let input_schema = agg.input.schema();
+                let arrow_input = input_schema.as_arrow();
+                let group_exprs = agg
+                    .group_expr
+                    .iter()
+                    .map(|e| match e {
+                        LExpr::GroupingSet(_) => Err(PlanError::Unsupported(
+                            "GROUPING SETS, CUBE and ROLLUP are not KSQL".into(),
+                        )),
+                        e => Ok(state.create_physical_expr(e.clone(), input_schema)?),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut aggs = Vec::with_capacity(agg.aggr_expr.len());
+                for e in &agg.aggr_expr {
+                    #[allow(deprecated)]
+                    let (expr, filter, _order) = create_aggregate_expr_and_maybe_filter(
+                        e,
+                        input_schema,
+                        arrow_input,
+                        state.execution_props(),
+                    )?;
+                    if filter.is_some() {
+                        return Err(PlanError::Unsupported(
+                            "FILTER clauses on aggregates".into(),
+                        ));
+                    }
+                    aggs.push(expr);
+                }
+                let mut fields: Vec<Field> = agg
+                    .schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.as_ref().clone().with_nullable(true))
+                    .collect();
+                fields.push(Field::new(
+                    ROWTIME,
+                    datafusion::arrow::datatypes::DataType::Int64,
+                    true,
+                ));
+                let n_groups = group_exprs.len();
+                let window = match &self.window {
+                    None => None,
+                    Some(w) => {
+                        let (size, default_grace) = match &w.kind {
+                            WindowKind::Tumbling { size } | WindowKind::Hopping { size, .. } => {
+                                (size.as_millis() as i64, DEFAULT_GRACE_MS)
+                            }
+                            WindowKind::Session { gap } => {
+                                (gap.as_millis() as i64, DEFAULT_GRACE_MS)
+                            }
+                        };
+                        let grace = w
+                            .grace
+                            .map(|g| g.as_millis() as i64)
+                            .unwrap_or(default_grace);
+                        let retention = w
+                            .retention
+                            .map(|r| r.as_millis() as i64)
+                            .unwrap_or(DEFAULT_RETENTION_MS)
+                            .max(size + grace);
+                        Some(WindowPolicy {
+                            start_group: n_groups - 2,
+                            end_group: n_groups - 1,
+                            grace_ms: grace,
+                            retention_ms: retention,
+                            emit_final: self.emit_final,
+                        })
+                    }
+                };
+                self.ops.push(OpSpec::Aggregate(AggregateSpec {
+                    group_exprs,
+                    aggs,
+                    schema: Arc::new(Schema::new(fields)),
+                    window,
+                    coalesce: false,
+                }));
+                let mut groups: Vec<Option<usize>> = (0..n_groups).map(Some).collect();
+                groups.extend(std::iter::repeat_n(None, agg.aggr_expr.len()));
+                self.groups = Some(groups);
+                Ok(())
             }
             LogicalPlan::Projection(p) => {
-                let source = self.lower(&p.input)?;
+                self.lower(&p.input)?;
                 let input_schema = p.input.schema();
                 let arrow_input = input_schema.as_arrow();
                 let mut exprs = Vec::with_capacity(p.expr.len() + 1);
                 let mut fields = Vec::with_capacity(p.expr.len() + 1);
                 let mut origins = Vec::with_capacity(p.expr.len());
+                let mut output_groups = Vec::with_capacity(p.expr.len());
                 for (expr, field) in p.expr.iter().zip(p.schema.fields()) {
                     let name = field.name().clone();
                     if name == EVENT_TIME {
@@ -180,34 +401,58 @@ impl Lowering<'_> {
                     let ty = types::canonical(&ty)
                         .map_err(|e| PlanError::Type(format!("column {name}: {e}")))?;
                     origins.push(column_origin(expr));
+                    output_groups.push(self.groups.as_ref().and_then(|g| {
+                        column_index(expr, input_schema).and_then(|i| g.get(i).copied().flatten())
+                    }));
                     exprs.push(physical);
                     fields.push(Field::new(name, ty, true));
                 }
                 let output = Arc::new(Schema::new(fields.clone()));
-                let rowtime = Column::new_with_schema(ROWTIME, arrow_input)?;
-                exprs.push(Arc::new(rowtime));
+                // The event time, and for windowed results the window bounds, ride along.
+                let hidden_index = |name: &str| -> usize {
+                    arrow_input
+                        .index_of(name)
+                        .unwrap_or(arrow_input.fields().len())
+                };
+                exprs.push(Arc::new(Column::new(ROWTIME, hidden_index(ROWTIME))));
                 fields.push(Field::new(
                     EVENT_TIME,
                     datafusion::arrow::datatypes::DataType::Int64,
                     true,
                 ));
+                if let Some(groups) = &self.groups {
+                    if let Some(OpSpec::Aggregate(AggregateSpec {
+                        window: Some(w), ..
+                    })) = self.ops.iter().rev().find(|o| matches!(o, OpSpec::Aggregate(_)))
+                    {
+                        for (group, name) in [(w.start_group, WINDOW_START_KEY), (w.end_group, WINDOW_END_KEY)] {
+                            let idx = groups.iter().position(|g| *g == Some(group)).ok_or_else(
+                                || PlanError::Invalid("window bounds lost".into()),
+                            )?;
+                            exprs.push(Arc::new(Column::new(name, idx)));
+                            fields.push(Field::new(
+                                name,
+                                datafusion::arrow::datatypes::DataType::Int64,
+                                true,
+                            ));
+                        }
+                    }
+                    self.groups = Some(output_groups);
+                }
                 self.ops
                     .push(OpSpec::Project(exprs, Arc::new(Schema::new(fields))));
                 self.output = Some((output, origins));
-                Ok(source)
+                Ok(())
             }
             LogicalPlan::Limit(l) => {
-                let source = self.lower(&l.input)?;
+                self.lower(&l.input)?;
                 if let Some(fetch) = &l.fetch {
                     if let LExpr::Literal(ScalarValue::Int64(Some(n)), _) = fetch.as_ref() {
                         self.limit = Some(*n as u64);
                     }
                 }
-                Ok(source)
+                Ok(())
             }
-            LogicalPlan::Aggregate(_) => Err(PlanError::Unsupported(
-                "aggregation (GROUP BY) is not supported yet".into(),
-            )),
             LogicalPlan::Join(_) => {
                 Err(PlanError::Unsupported("joins are not supported yet".into()))
             }
@@ -216,6 +461,20 @@ impl Lowering<'_> {
                 other.display()
             ))),
         }
+    }
+}
+
+/// ksqlDB's default grace period for windows (Kafka Streams' legacy default): 24 hours.
+pub const DEFAULT_GRACE_MS: i64 = 24 * 60 * 60 * 1000;
+/// Default retention of windowed state: one day, and never less than size + grace.
+pub const DEFAULT_RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// The index in `schema` of the column `expr` plainly refers to.
+fn column_index(expr: &LExpr, schema: &datafusion::common::DFSchema) -> Option<usize> {
+    match expr {
+        LExpr::Column(c) => schema.index_of_column(c).ok(),
+        LExpr::Alias(a) => column_index(&a.expr, schema),
+        _ => None,
     }
 }
 

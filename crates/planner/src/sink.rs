@@ -15,6 +15,9 @@ pub struct SinkLayout {
 /// column of the source must be selected exactly once (it may be renamed), and at least one
 /// value column must remain.
 pub fn plan_sink(plan: &QueryPlan, sink_name: &str) -> Result<SinkLayout, PlanError> {
+    if let Some(g) = &plan.grouping {
+        return plan_grouped_sink(plan, g, sink_name);
+    }
     let source_keys: Vec<&str> = plan.source.key_columns().map(|c| c.name.as_str()).collect();
     let mut key_fields: Vec<Field> = Vec::new();
     let mut value_fields: Vec<Field> = Vec::new();
@@ -55,6 +58,54 @@ pub fn plan_sink(plan: &QueryPlan, sink_name: &str) -> Result<SinkLayout, PlanEr
         if !key_fields.iter().any(|k| k.name() == f.name()) {
             value_fields.push(f.as_ref().clone());
         }
+    }
+    if value_fields.is_empty() {
+        return Err(PlanError::Invalid(
+            "The projection contains no value columns.".into(),
+        ));
+    }
+    Ok(SinkLayout {
+        key_fields: key_fields.into(),
+        value_fields: value_fields.into(),
+    })
+}
+
+/// An aggregation's sink: the GROUP BY expressions are the key (ksqlDB requires each of them
+/// in the projection), everything else the value; window bounds go into the windowed key.
+fn plan_grouped_sink(
+    plan: &QueryPlan,
+    g: &crate::query::Grouping,
+    sink_name: &str,
+) -> Result<SinkLayout, PlanError> {
+    let mut key_fields: Vec<Field> = Vec::new();
+    let mut value_fields: Vec<Field> = Vec::new();
+    let mut found = vec![false; g.exprs.len()];
+    for (f, group) in plan.output.fields().iter().zip(&g.output_groups) {
+        match group {
+            Some(i) if *i < g.exprs.len() && !found[*i] => {
+                found[*i] = true;
+                key_fields.push(f.as_ref().clone());
+            }
+            _ => value_fields.push(f.as_ref().clone()),
+        }
+    }
+    let missing: Vec<&str> = g
+        .exprs
+        .iter()
+        .zip(&found)
+        .filter(|(_, f)| !**f)
+        .map(|(e, _)| e.as_str())
+        .collect();
+    if !missing.is_empty() {
+        let (noun, list) = if missing.len() == 1 {
+            ("expression", missing[0].to_string())
+        } else {
+            ("expressions", join_and(&missing))
+        };
+        return Err(PlanError::Invalid(format!(
+            "Key missing from projection (ie, SELECT). See https://cnfl.io/2LV7ouS.\nThe query used to build `{sink_name}` must include the grouping {noun} {list} in its projection (eg, SELECT {}...).",
+            missing.join(", ")
+        )));
     }
     if value_fields.is_empty() {
         return Err(PlanError::Invalid(

@@ -12,7 +12,7 @@ use sluice_catalog::{
     types, Catalog, ColumnDef, ColumnRole, SourceDef, SourceKind, TimestampSpec, WindowInfo,
     ROWTIME,
 };
-use sluice_dataflow::sink::SinkEncoder;
+use sluice_dataflow::sink::{SinkEncoder, WindowedKey};
 use sluice_dataflow::Batch;
 use sluice_formats::{Format, FormatKind, FormatOptions, Part};
 use sluice_kafka::{KafkaError, OffsetReset, SluiceConsumer, SluiceProducer, TopicAdmin};
@@ -526,11 +526,6 @@ impl Engine {
             sluice_parser::SourceKind::Stream => SourceKind::Stream,
             sluice_parser::SourceKind::Table => SourceKind::Table,
         };
-        if kind == SourceKind::Table {
-            return Err(EngineError::Unsupported(
-                "CREATE TABLE AS SELECT is not supported yet".into(),
-            ));
-        }
         if let Some(existing) = catalog.source(&name) {
             if c.if_not_exists {
                 return Ok(StatementResult::command(format!(
@@ -549,10 +544,18 @@ impl Engine {
         let p = &c.properties;
         check_properties(p, CREATE_AS_PROPERTIES)?;
         let plan = self.planner.plan_query(&c.query, &catalog)?;
-        if plan.source.kind == SourceKind::Table {
-            return Err(EngineError::Unsupported(
-                "queries over tables are not supported yet".into(),
-            ));
+        match (kind, plan.is_table()) {
+            (SourceKind::Stream, true) => {
+                return Err(EngineError::Invalid(
+                    "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.".into(),
+                ))
+            }
+            (SourceKind::Table, false) => {
+                return Err(EngineError::Invalid(
+                    "Invalid result type. Your SELECT query produces a STREAM. Please use CREATE STREAM AS SELECT statement instead.".into(),
+                ))
+            }
+            _ => {}
         }
         if plan.source.name == name {
             return Err(EngineError::Invalid(format!(
@@ -588,7 +591,11 @@ impl Engine {
             key_format,
             value_format,
             timestamp: None,
-            window: None,
+            window: plan
+                .grouping
+                .as_ref()
+                .and_then(|g| g.window.as_ref())
+                .map(window_info_of),
             is_source: false,
             partitions: 0,
             statement: text.to_string(),
@@ -698,7 +705,14 @@ impl Engine {
             sink.key_fields()?,
             &sink.value_format,
             sink.value_fields()?,
-        )?;
+        )?
+        .with_window(sink.window.as_ref().map(|w| {
+            if w.kind == "SESSION" {
+                WindowedKey::Session
+            } else {
+                WindowedKey::Time
+            }
+        }));
         let metrics = Arc::new(QueryMetrics::default());
         let (stop, stop_rx) = watch::channel(false);
         let task = QueryTask {
@@ -747,11 +761,6 @@ impl Engine {
                 "Pull queries over {} are not supported yet. Add EMIT CHANGES to run a push query: rows are returned as they arrive.",
                 plan.source.name
             )));
-        }
-        if plan.source.kind == SourceKind::Table {
-            return Err(EngineError::Unsupported(
-                "push queries over tables are not supported yet".into(),
-            ));
         }
         let reset = if starts_earliest(props) {
             OffsetReset::Earliest
@@ -1168,6 +1177,24 @@ fn window_info(p: &Properties) -> Result<Option<WindowInfo>> {
         Some(_) => Err(EngineError::Unsupported(
             "windowed sources (WINDOW_TYPE) are not supported yet".into(),
         )),
+    }
+}
+
+/// The catalog's description of a query's window.
+fn window_info_of(kind: &sluice_parser::WindowKind) -> WindowInfo {
+    match kind {
+        sluice_parser::WindowKind::Tumbling { size } => WindowInfo {
+            kind: "TUMBLING".into(),
+            size_ms: Some(size.as_millis() as i64),
+        },
+        sluice_parser::WindowKind::Hopping { size, .. } => WindowInfo {
+            kind: "HOPPING".into(),
+            size_ms: Some(size.as_millis() as i64),
+        },
+        sluice_parser::WindowKind::Session { .. } => WindowInfo {
+            kind: "SESSION".into(),
+            size_ms: None,
+        },
     }
 }
 

@@ -81,7 +81,13 @@ impl QueryTask {
                 return;
             }
         };
-        let mut pipeline = self.plan.pipeline();
+        let mut pipeline = match self.plan.pipeline() {
+            Ok(p) => p,
+            Err(e) => {
+                self.fail(e.into()).await;
+                return;
+            }
+        };
         let mut emitted: u64 = 0;
         info!(query_id = %self.id, source = %self.source.name, "query started");
         loop {

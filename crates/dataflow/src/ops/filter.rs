@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, BooleanArray};
-use datafusion::arrow::compute::{filter, filter_record_batch, prep_null_mask_filter};
+use datafusion::arrow::array::{Array, BooleanArray, Int8Array};
+use datafusion::arrow::compute::{filter_record_batch, prep_null_mask_filter};
 use datafusion::physical_expr::PhysicalExpr;
 
-use crate::{Batch, DataflowError, Operator};
+use crate::{Batch, ChangeKind, DataflowError, Operator};
 
 /// Keeps rows where `predicate` evaluates to true (null counts as false, as in SQL).
 pub struct Filter {
@@ -42,17 +42,43 @@ impl Operator for Filter {
         if mask.true_count() == batch.num_rows() {
             return Ok(vec![batch]);
         }
-        let data = filter_record_batch(&batch.data, &mask)?;
-        let changes = match &batch.changes {
-            Some(c) => Some(
-                filter(c, &mask)?
-                    .as_any()
-                    .downcast_ref::<datafusion::arrow::array::Int8Array>()
-                    .cloned()
-                    .ok_or_else(|| DataflowError::Plan("bad change column".into()))?,
-            ),
-            None => None,
+        let Some(changes) = &batch.changes else {
+            // A stream: rows that do not match are gone.
+            return Ok(vec![Batch::inserts(filter_record_batch(&batch.data, &mask)?)]);
         };
-        Ok(vec![Batch { data, changes }])
+        // A table changelog (see `ChangeKind`): a new row version that does not match deletes
+        // the key downstream (a tombstone, as ksqlDB's table filters emit); an old version that
+        // does not match was never counted downstream, so its retraction is dropped; deletes
+        // pass unchanged.
+        let n = batch.num_rows();
+        let mut keep = Vec::with_capacity(n);
+        let mut kinds = Vec::with_capacity(n);
+        for i in 0..n {
+            let matches = mask.value(i);
+            let kind = batch.change(i);
+            match kind {
+                ChangeKind::Insert | ChangeKind::UpdateAfter => {
+                    keep.push(true);
+                    kinds.push(if matches { kind } else { ChangeKind::Delete } as i8);
+                }
+                ChangeKind::UpdateBefore => {
+                    keep.push(matches);
+                    if matches {
+                        kinds.push(kind as i8);
+                    }
+                }
+                ChangeKind::Delete => {
+                    keep.push(true);
+                    kinds.push(kind as i8);
+                }
+            }
+        }
+        let _ = changes;
+        let keep = BooleanArray::from(keep);
+        let data = filter_record_batch(&batch.data, &keep)?;
+        Ok(vec![Batch {
+            data,
+            changes: Some(Int8Array::from(kinds)),
+        }])
     }
 }

@@ -1,0 +1,391 @@
+//! GROUP BY: incremental aggregation of a stream or a table changelog.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, Int64Array, Int8Array, UInt32Array};
+use datafusion::arrow::compute::take;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::Accumulator;
+use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
+use datafusion::physical_expr::PhysicalExpr;
+use tracing::debug;
+
+use crate::{Batch, ChangeKind, DataflowError, Operator};
+
+/// How windowed groups are kept and emitted. The window bounds are two of the group columns
+/// (added by [`crate::ops::WindowAssign`]).
+#[derive(Debug, Clone)]
+pub struct WindowPolicy {
+    /// Index of WINDOWSTART among the group expressions.
+    pub start_group: usize,
+    /// Index of WINDOWEND among the group expressions.
+    pub end_group: usize,
+    /// A row whose window ended at or before stream time minus `grace_ms` is late and dropped.
+    pub grace_ms: i64,
+    /// Windows are forgotten once stream time passes their end by this much (at least the grace).
+    pub retention_ms: i64,
+    /// `EMIT FINAL`: a window's result is emitted once, when the window closes (end + grace).
+    pub emit_final: bool,
+}
+
+/// What the aggregation needs to run: built by the planner once per query, instantiated once
+/// per task.
+#[derive(Debug, Clone)]
+pub struct AggregateSpec {
+    /// GROUP BY expressions over the input batch.
+    pub group_exprs: Vec<Arc<dyn PhysicalExpr>>,
+    /// The aggregate calls, in output order.
+    pub aggs: Vec<Arc<AggregateFunctionExpr>>,
+    /// The output: the group columns, then one column per aggregate, then ROWTIME.
+    pub schema: SchemaRef,
+    pub window: Option<WindowPolicy>,
+    /// Emit one change per key and batch instead of one per input row
+    /// (`cache.max.bytes.buffering` > 0).
+    pub coalesce: bool,
+}
+
+struct Group {
+    accs: Vec<Box<dyn Accumulator>>,
+    /// Window end, for expiry.
+    window_end: Option<i64>,
+    /// Rows folded in (minus retracted), to tell an empty group from a fresh one.
+    rows: i64,
+}
+
+/// A result waiting for its window to close (`EMIT FINAL`).
+struct Pending {
+    group_values: Vec<ScalarValue>,
+    agg_values: Vec<ScalarValue>,
+    rowtime: i64,
+}
+
+/// Keeps one set of accumulators per group (and window) and emits, for every input row, the
+/// group's new result (`changes` all inserts/upserts: the output is a table keyed by the group
+/// columns). Input rows marked `UpdateBefore` are retracted, `Delete` markers are ignored (their
+/// retraction came as `UpdateBefore`).
+///
+/// State lives in memory in this version; see the issue notes on persistence.
+pub struct Aggregate {
+    spec: AggregateSpec,
+    converter: RowConverter,
+    groups: HashMap<Vec<u8>, Group>,
+    /// Largest event time seen (Kafka Streams' stream time).
+    stream_time: i64,
+    /// EMIT FINAL: results by (window end, group key), emitted when the window closes.
+    pending: BTreeMap<(i64, Vec<u8>), Pending>,
+    late_dropped: u64,
+}
+
+impl Aggregate {
+    pub fn new(spec: AggregateSpec) -> Result<Self, DataflowError> {
+        let fields: Vec<SortField> = spec
+            .schema
+            .fields()
+            .iter()
+            .take(spec.group_exprs.len())
+            .map(|f| SortField::new(f.data_type().clone()))
+            .collect();
+        Ok(Self {
+            converter: RowConverter::new(fields)?,
+            spec,
+            groups: HashMap::new(),
+            stream_time: i64::MIN,
+            pending: BTreeMap::new(),
+            late_dropped: 0,
+        })
+    }
+
+    /// Rows dropped because their window had closed.
+    pub fn late_dropped(&self) -> u64 {
+        self.late_dropped
+    }
+
+    fn new_group(&self, window_end: Option<i64>) -> Result<Group, DataflowError> {
+        let accs = self
+            .spec
+            .aggs
+            .iter()
+            .map(|a| a.create_accumulator())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Group {
+            accs,
+            window_end,
+            rows: 0,
+        })
+    }
+
+    fn output(
+        &self,
+        group_cols: &[ArrayRef],
+        indices: Vec<u32>,
+        agg_values: Vec<Vec<ScalarValue>>,
+        rowtimes: Vec<i64>,
+    ) -> Result<RecordBatch, DataflowError> {
+        let indices = UInt32Array::from(indices);
+        let mut columns: Vec<ArrayRef> = group_cols
+            .iter()
+            .map(|c| take(c.as_ref(), &indices, None))
+            .collect::<Result<_, _>>()?;
+        let n_groups = group_cols.len();
+        for (a, values) in agg_values.into_iter().enumerate() {
+            let field = self.spec.schema.field(n_groups + a);
+            columns.push(scalars_to_array(values, field.data_type())?);
+        }
+        columns.push(Arc::new(Int64Array::from(rowtimes)));
+        Ok(RecordBatch::try_new(self.spec.schema.clone(), columns)?)
+    }
+
+    fn pending_output(&self, pending: Vec<Pending>) -> Result<RecordBatch, DataflowError> {
+        let n_groups = self.spec.group_exprs.len();
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.spec.schema.fields().len());
+        for g in 0..n_groups {
+            let values = pending.iter().map(|p| p.group_values[g].clone()).collect();
+            columns.push(scalars_to_array(values, self.spec.schema.field(g).data_type())?);
+        }
+        for a in 0..self.spec.aggs.len() {
+            let values = pending.iter().map(|p| p.agg_values[a].clone()).collect();
+            columns.push(scalars_to_array(
+                values,
+                self.spec.schema.field(n_groups + a).data_type(),
+            )?);
+        }
+        columns.push(Arc::new(Int64Array::from_iter_values(
+            pending.iter().map(|p| p.rowtime),
+        )));
+        Ok(RecordBatch::try_new(self.spec.schema.clone(), columns)?)
+    }
+
+    /// Emits (EMIT FINAL) the windows that closed, and forgets expired windows.
+    fn advance(&mut self) -> Result<Vec<Batch>, DataflowError> {
+        let Some(w) = self.spec.window.clone() else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        if w.emit_final && !self.pending.is_empty() {
+            let close = self.stream_time.saturating_sub(w.grace_ms);
+            let mut ready = Vec::new();
+            while let Some(entry) = self.pending.first_entry() {
+                if entry.key().0 > close {
+                    break;
+                }
+                ready.push(entry.remove());
+            }
+            if !ready.is_empty() {
+                out.push(Batch {
+                    changes: Some(Int8Array::from(vec![ChangeKind::Insert as i8; ready.len()])),
+                    data: self.pending_output(ready)?,
+                });
+            }
+        }
+        let horizon = self
+            .stream_time
+            .saturating_sub(w.retention_ms.max(w.grace_ms));
+        let before = self.groups.len();
+        self.groups
+            .retain(|_, g| g.window_end.is_none_or(|end| end > horizon));
+        if self.groups.len() != before {
+            debug!(expired = before - self.groups.len(), "windows expired");
+        }
+        Ok(out)
+    }
+}
+
+/// An array of `data_type` from scalars (all nulls when there are none of that type).
+fn scalars_to_array(
+    values: Vec<ScalarValue>,
+    data_type: &datafusion::arrow::datatypes::DataType,
+) -> Result<ArrayRef, DataflowError> {
+    if values.is_empty() {
+        return Ok(datafusion::arrow::array::new_empty_array(data_type));
+    }
+    let array = ScalarValue::iter_to_array(values)?;
+    if array.data_type() != data_type {
+        return Ok(datafusion::arrow::compute::cast(&array, data_type)?);
+    }
+    Ok(array)
+}
+
+impl Operator for Aggregate {
+    fn name(&self) -> String {
+        let groups: Vec<String> = self.spec.group_exprs.iter().map(|e| e.to_string()).collect();
+        let aggs: Vec<String> = self.spec.aggs.iter().map(|a| a.name().to_string()).collect();
+        let mut s = format!(
+            "Aggregate: group by [{}], aggregates [{}]",
+            groups.join(", "),
+            aggs.join(", ")
+        );
+        if let Some(w) = &self.spec.window {
+            s.push_str(&format!(
+                ", grace {}ms, retention {}ms{}",
+                w.grace_ms,
+                w.retention_ms,
+                if w.emit_final { ", emit final" } else { "" }
+            ));
+        }
+        s
+    }
+
+    fn process_batch(&mut self, batch: Batch) -> Result<Vec<Batch>, DataflowError> {
+        let n = batch.num_rows();
+        let group_cols: Vec<ArrayRef> = self
+            .spec
+            .group_exprs
+            .iter()
+            .map(|e| e.evaluate(&batch.data).and_then(|v| v.into_array(n)))
+            .collect::<Result<_, _>>()?;
+        let rows = self.converter.convert_columns(&group_cols)?;
+        let args: Vec<Vec<ArrayRef>> = self
+            .spec
+            .aggs
+            .iter()
+            .map(|a| {
+                a.expressions()
+                    .iter()
+                    .map(|e| e.evaluate(&batch.data).and_then(|v| v.into_array(n)))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<_, _>>()?;
+        let times: Option<Int64Array> = batch.rowtime().cloned();
+        let window = self.spec.window.clone();
+        let window_cols = window.as_ref().map(|w| {
+            (
+                group_cols[w.start_group]
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .cloned(),
+                group_cols[w.end_group]
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .cloned(),
+            )
+        });
+
+        let mut out_indices: Vec<u32> = Vec::new();
+        let mut out_values: Vec<Vec<ScalarValue>> = vec![Vec::new(); self.spec.aggs.len()];
+        let mut out_times: Vec<i64> = Vec::new();
+        // With coalescing: position in the output of each key's latest result.
+        let mut latest: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut emitted_final = Vec::new();
+
+        for i in 0..n {
+            let kind = batch.change(i);
+            if kind == ChangeKind::Delete {
+                continue;
+            }
+            let ts = times
+                .as_ref()
+                .filter(|t| !t.is_null(i))
+                .map(|t| t.value(i))
+                .unwrap_or(0);
+            let mut window_end = None;
+            if let (Some(w), Some((_, Some(ends)))) = (&window, &window_cols) {
+                if kind != ChangeKind::UpdateBefore {
+                    self.stream_time = self.stream_time.max(ts);
+                }
+                let end = ends.value(i);
+                window_end = Some(end);
+                if end <= self.stream_time.saturating_sub(w.grace_ms) {
+                    self.late_dropped += 1;
+                    debug!(
+                        target: "sluice::processing_log",
+                        window_end = end,
+                        stream_time = self.stream_time,
+                        "dropped a record for a closed window"
+                    );
+                    continue;
+                }
+            } else if kind != ChangeKind::UpdateBefore {
+                self.stream_time = self.stream_time.max(ts);
+            }
+            let key = rows.row(i).as_ref().to_vec();
+            if !self.groups.contains_key(&key) {
+                if kind == ChangeKind::UpdateBefore {
+                    // Nothing was ever added to this group: nothing to retract.
+                    continue;
+                }
+                let g = self.new_group(window_end)?;
+                self.groups.insert(key.clone(), g);
+            }
+            let group = self.groups.get_mut(&key).expect("group just ensured");
+            for (acc, cols) in group.accs.iter_mut().zip(&args) {
+                let slice: Vec<ArrayRef> = cols.iter().map(|c| c.slice(i, 1)).collect();
+                if kind == ChangeKind::UpdateBefore {
+                    if acc.supports_retract_batch() {
+                        acc.retract_batch(&slice)?;
+                    }
+                } else {
+                    acc.update_batch(&slice)?;
+                }
+            }
+            group.rows += if kind == ChangeKind::UpdateBefore { -1 } else { 1 };
+            // A retraction immediately followed by the new version of a row in the same group
+            // is one update: emit once, after both.
+            if kind == ChangeKind::UpdateBefore
+                && i + 1 < n
+                && batch.change(i + 1) == ChangeKind::UpdateAfter
+                && rows.row(i + 1).as_ref() == key.as_slice()
+            {
+                continue;
+            }
+            let values: Vec<ScalarValue> = group
+                .accs
+                .iter_mut()
+                .map(|a| a.evaluate())
+                .collect::<Result<_, _>>()?;
+            if let (Some(w), Some(end)) = (&window, window_end) {
+                if w.emit_final {
+                    let group_values = group_cols
+                        .iter()
+                        .map(|c| ScalarValue::try_from_array(c, i))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    self.pending.insert(
+                        (end, key),
+                        Pending {
+                            group_values,
+                            agg_values: values,
+                            rowtime: ts,
+                        },
+                    );
+                    emitted_final.push(());
+                    continue;
+                }
+            }
+            if self.spec.coalesce {
+                if let Some(&pos) = latest.get(&key) {
+                    out_indices[pos] = i as u32;
+                    for (a, v) in values.into_iter().enumerate() {
+                        out_values[a][pos] = v;
+                    }
+                    out_times[pos] = ts;
+                    continue;
+                }
+                latest.insert(key, out_indices.len());
+            }
+            out_indices.push(i as u32);
+            for (a, v) in values.into_iter().enumerate() {
+                out_values[a].push(v);
+            }
+            out_times.push(ts);
+        }
+
+        let mut out = Vec::new();
+        if !out_indices.is_empty() {
+            let rows_out = out_indices.len();
+            out.push(Batch {
+                data: self.output(&group_cols, out_indices, out_values, out_times)?,
+                changes: Some(Int8Array::from(vec![ChangeKind::Insert as i8; rows_out])),
+            });
+        }
+        out.extend(self.advance()?);
+        Ok(out)
+    }
+
+    fn on_watermark(&mut self, watermark_ms: i64) -> Result<Vec<Batch>, DataflowError> {
+        self.stream_time = self.stream_time.max(watermark_ms);
+        self.advance()
+    }
+}
