@@ -15,6 +15,7 @@ pub mod types;
 
 pub use error::CatalogError;
 pub use source::{
-    Catalog, ColumnDef, ColumnRole, SourceDef, SourceKind, TimestampSpec, WindowInfo,
-    EVENT_TIME, PSEUDO_COLUMNS, WINDOW_END_KEY, WINDOW_START_KEY, ROWOFFSET, ROWPARTITION, ROWTIME, WINDOWEND, WINDOWSTART,
+    Catalog, ColumnDef, ColumnRole, SourceDef, SourceKind, TimestampSpec, WindowInfo, EVENT_TIME,
+    PSEUDO_COLUMNS, ROWOFFSET, ROWPARTITION, ROWTIME, WINDOWEND, WINDOWSTART, WINDOW_END_KEY,
+    WINDOW_START_KEY,
 };

@@ -237,7 +237,8 @@ impl Properties {
 pub struct KsqlQuery {
     /// SELECT items, FROM (with JOINs), WHERE, GROUP BY, HAVING — with WINDOW, WITHIN,
     /// PARTITION BY, EMIT and LIMIT removed (they are the fields below). Always a plain
-    /// `SetExpr::Select` with a non-empty FROM, no ORDER BY / OFFSET / LIMIT / CTEs.
+    /// `SetExpr::Select` with a non-empty FROM, no OFFSET / LIMIT / CTEs (ORDER BY is kept for
+    /// pull queries).
     pub query: sql::Query,
     pub window: Option<WindowSpec>,
     /// `PARTITION BY e1, e2` (`PARTITION BY NULL` gives `[NULL]`).

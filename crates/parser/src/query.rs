@@ -446,9 +446,8 @@ fn validate(query: &mut Query, eof: Location) -> Result<(), ParserError> {
     if query.with.is_some() {
         return Err(not_ksql(at, "WITH (common table expressions)"));
     }
-    if query.order_by.is_some() {
-        return Err(not_ksql(at, "ORDER BY"));
-    }
+    // ORDER BY stays: pull queries over materialized tables run it (push queries refuse it
+    // when planned).
     if query.limit_clause.is_some() || query.fetch.is_some() {
         return Err(not_ksql(at, "OFFSET/FETCH"));
     }

@@ -7,10 +7,10 @@ use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Expr as LExpr, LogicalPlan};
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::PhysicalExpr;
-use datafusion::sql::planner::{ParserOptions, SqlToRel};
-use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 #[allow(deprecated)]
 use datafusion::physical_planner::create_aggregate_expr_and_maybe_filter;
+use datafusion::sql::planner::{ParserOptions, SqlToRel};
+use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use datafusion::sql::sqlparser::ast::{Expr, GroupByExpr, Ident};
 use sluice_catalog::{types, Catalog, SourceDef, SourceKind, ROWTIME, WINDOWEND, WINDOWSTART};
 use sluice_dataflow::ops::{
@@ -423,12 +423,20 @@ impl Lowering<'_> {
                 if let Some(groups) = &self.groups {
                     if let Some(OpSpec::Aggregate(AggregateSpec {
                         window: Some(w), ..
-                    })) = self.ops.iter().rev().find(|o| matches!(o, OpSpec::Aggregate(_)))
+                    })) = self
+                        .ops
+                        .iter()
+                        .rev()
+                        .find(|o| matches!(o, OpSpec::Aggregate(_)))
                     {
-                        for (group, name) in [(w.start_group, WINDOW_START_KEY), (w.end_group, WINDOW_END_KEY)] {
-                            let idx = groups.iter().position(|g| *g == Some(group)).ok_or_else(
-                                || PlanError::Invalid("window bounds lost".into()),
-                            )?;
+                        for (group, name) in [
+                            (w.start_group, WINDOW_START_KEY),
+                            (w.end_group, WINDOW_END_KEY),
+                        ] {
+                            let idx = groups
+                                .iter()
+                                .position(|g| *g == Some(group))
+                                .ok_or_else(|| PlanError::Invalid("window bounds lost".into()))?;
                             exprs.push(Arc::new(Column::new(name, idx)));
                             fields.push(Field::new(
                                 name,
@@ -456,6 +464,9 @@ impl Lowering<'_> {
             LogicalPlan::Join(_) => {
                 Err(PlanError::Unsupported("joins are not supported yet".into()))
             }
+            LogicalPlan::Sort(_) => Err(PlanError::Unsupported(
+                "ORDER BY is only supported in pull queries over materialized tables".into(),
+            )),
             other => Err(PlanError::Unsupported(format!(
                 "unsupported query shape: {}",
                 other.display()

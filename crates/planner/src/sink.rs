@@ -77,18 +77,19 @@ fn plan_grouped_sink(
     g: &crate::query::Grouping,
     sink_name: &str,
 ) -> Result<SinkLayout, PlanError> {
-    let mut key_fields: Vec<Field> = Vec::new();
+    // Key columns come in GROUP BY order, whatever the projection's order.
+    let mut keys: Vec<Option<Field>> = vec![None; g.exprs.len()];
     let mut value_fields: Vec<Field> = Vec::new();
-    let mut found = vec![false; g.exprs.len()];
     for (f, group) in plan.output.fields().iter().zip(&g.output_groups) {
         match group {
-            Some(i) if *i < g.exprs.len() && !found[*i] => {
-                found[*i] = true;
-                key_fields.push(f.as_ref().clone());
+            Some(i) if *i < g.exprs.len() && keys[*i].is_none() => {
+                keys[*i] = Some(f.as_ref().clone());
             }
             _ => value_fields.push(f.as_ref().clone()),
         }
     }
+    let found: Vec<bool> = keys.iter().map(Option::is_some).collect();
+    let key_fields: Vec<Field> = keys.into_iter().flatten().collect();
     let missing: Vec<&str> = g
         .exprs
         .iter()

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::materialized::Materialized;
 use datafusion::arrow::array::{ArrayRef, Int64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -65,6 +66,8 @@ pub struct Engine {
     /// Serialises statements that change the catalog, so each sees the previous one's result.
     ddl: tokio::sync::Mutex<()>,
     queries: Mutex<BTreeMap<String, RunningQuery>>,
+    /// The current rows of tables written by persistent queries, by table name (pull queries).
+    materialized: Mutex<BTreeMap<String, Arc<Materialized>>>,
     command_log: CommandLog,
     producer: SluiceProducer,
     /// Called with the new catalog after every change (the PostgreSQL catalog view listens).
@@ -88,6 +91,7 @@ impl Engine {
             catalog: RwLock::new(Arc::new(Catalog::new())),
             ddl: tokio::sync::Mutex::new(()),
             queries: Mutex::new(BTreeMap::new()),
+            materialized: Mutex::new(BTreeMap::new()),
             command_log,
             producer,
             listeners: Mutex::new(Vec::new()),
@@ -624,6 +628,13 @@ impl Engine {
         let query_id = format!("CSAS_{name}_{seq}");
         def.written_by = Some(query_id.clone());
         let sink_def = def.clone();
+        if kind == SourceKind::Table {
+            let m = Arc::new(Materialized::new(&sink_def)?);
+            self.materialized
+                .lock()
+                .expect("materialized lock")
+                .insert(name.clone(), m);
+        }
         catalog.add_source(def, c.or_replace)?;
         self.start_persistent(&query_id, text, plan, &sink_def, props)?;
         self.set_catalog(catalog);
@@ -727,6 +738,12 @@ impl Engine {
             },
             metrics: metrics.clone(),
             commit: true,
+            materialize: self
+                .materialized
+                .lock()
+                .expect("materialized lock")
+                .get(&sink.name)
+                .cloned(),
         };
         let source = task.source.name.clone();
         let handle = tokio::spawn(task.run(stop_rx));
@@ -755,6 +772,20 @@ impl Engine {
         props: &BTreeMap<String, String>,
     ) -> Result<StatementResult> {
         let catalog = self.catalog();
+        if q.emit.is_none() {
+            // A pull query: over materialized tables, any SQL DataFusion runs.
+            let names = crate::pull::from_names(q);
+            let tables: Option<Vec<(String, Arc<Materialized>)>> = {
+                let m = self.materialized.lock().expect("materialized lock");
+                names
+                    .iter()
+                    .map(|n| m.get(n).map(|t| (n.clone(), t.clone())))
+                    .collect()
+            };
+            if let Some(tables) = tables.filter(|t| !t.is_empty()) {
+                return crate::pull::pull_query(q, &tables).await;
+            }
+        }
         let plan = self.planner.plan_query(q, &catalog)?;
         if plan.emit != Some(Emit::Changes) {
             return Err(EngineError::Unsupported(format!(
@@ -787,6 +818,7 @@ impl Engine {
             consumer,
             metrics: Arc::new(QueryMetrics::default()),
             commit: false,
+            materialize: None,
         };
         tokio::spawn(async move {
             // Keep the stop sender alive as long as the task: the task ends when the client's
@@ -908,6 +940,10 @@ impl Engine {
             sluice_parser::SourceKind::Table => SourceKind::Table,
         };
         let tag = format!("DROP {}", kind.as_str());
+        self.materialized
+            .lock()
+            .expect("materialized lock")
+            .remove(name);
         let Some(def) = catalog.source(name).cloned() else {
             if if_exists {
                 return Ok(StatementResult::command(tag));

@@ -25,6 +25,7 @@ use tracing::{debug, info, warn};
 
 use crate::error::{EngineError, Result};
 use crate::io;
+use crate::materialized::Materialized;
 
 /// Largest batch taken from the consumer at once.
 const MAX_BATCH: usize = 4096;
@@ -64,6 +65,8 @@ pub struct QueryTask {
     pub metrics: Arc<QueryMetrics>,
     /// Commit input positions (persistent queries) or not (transient ones).
     pub commit: bool,
+    /// The result table's rows, kept for pull queries (tables written by persistent queries).
+    pub materialize: Option<Arc<Materialized>>,
 }
 
 impl QueryTask {
@@ -161,6 +164,9 @@ impl QueryTask {
                 producer,
             } => {
                 for b in &outputs {
+                    if let Some(m) = &self.materialize {
+                        m.apply(b)?;
+                    }
                     let records = encoder.encode(b)?;
                     io::produce_all(producer, topic, &records).await?;
                     self.metrics

@@ -54,6 +54,8 @@ struct Group {
     window_end: Option<i64>,
     /// Rows folded in (minus retracted), to tell an empty group from a fresh one.
     rows: i64,
+    /// The result last emitted, retracted (`UpdateBefore`) when the next one is emitted.
+    last: Option<Vec<ScalarValue>>,
 }
 
 /// A result waiting for its window to close (`EMIT FINAL`).
@@ -64,8 +66,9 @@ struct Pending {
 }
 
 /// Keeps one set of accumulators per group (and window) and emits, for every input row, the
-/// group's new result (`changes` all inserts/upserts: the output is a table keyed by the group
-/// columns). Input rows marked `UpdateBefore` are retracted, `Delete` markers are ignored (their
+/// group's new result as a table change keyed by the group columns: `UpdateBefore` with the
+/// result emitted last (so that HAVING can tell a key leaving the result), then `UpdateAfter`.
+/// Rows with a null grouping key are dropped, as ksqlDB drops them. Input rows marked `UpdateBefore` are retracted, `Delete` markers are ignored (their
 /// retraction came as `UpdateBefore`).
 ///
 /// State lives in memory in this version; see the issue notes on persistence.
@@ -115,6 +118,7 @@ impl Aggregate {
             accs,
             window_end,
             rows: 0,
+            last: None,
         })
     }
 
@@ -144,7 +148,10 @@ impl Aggregate {
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.spec.schema.fields().len());
         for g in 0..n_groups {
             let values = pending.iter().map(|p| p.group_values[g].clone()).collect();
-            columns.push(scalars_to_array(values, self.spec.schema.field(g).data_type())?);
+            columns.push(scalars_to_array(
+                values,
+                self.spec.schema.field(g).data_type(),
+            )?);
         }
         for a in 0..self.spec.aggs.len() {
             let values = pending.iter().map(|p| p.agg_values[a].clone()).collect();
@@ -211,8 +218,18 @@ fn scalars_to_array(
 
 impl Operator for Aggregate {
     fn name(&self) -> String {
-        let groups: Vec<String> = self.spec.group_exprs.iter().map(|e| e.to_string()).collect();
-        let aggs: Vec<String> = self.spec.aggs.iter().map(|a| a.name().to_string()).collect();
+        let groups: Vec<String> = self
+            .spec
+            .group_exprs
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        let aggs: Vec<String> = self
+            .spec
+            .aggs
+            .iter()
+            .map(|a| a.name().to_string())
+            .collect();
         let mut s = format!(
             "Aggregate: group by [{}], aggregates [{}]",
             groups.join(", "),
@@ -267,6 +284,7 @@ impl Operator for Aggregate {
         let mut out_indices: Vec<u32> = Vec::new();
         let mut out_values: Vec<Vec<ScalarValue>> = vec![Vec::new(); self.spec.aggs.len()];
         let mut out_times: Vec<i64> = Vec::new();
+        let mut out_kinds: Vec<i8> = Vec::new();
         // With coalescing: position in the output of each key's latest result.
         let mut latest: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut emitted_final = Vec::new();
@@ -301,6 +319,19 @@ impl Operator for Aggregate {
             } else if kind != ChangeKind::UpdateBefore {
                 self.stream_time = self.stream_time.max(ts);
             }
+            if group_cols
+                .iter()
+                .enumerate()
+                .any(|(g, c)| c.is_null(i) && window.as_ref().is_none_or(|w| g < w.start_group))
+            {
+                // ksqlDB drops rows whose grouping key is null.
+                debug!(
+                    target: "sluice::processing_log",
+                    row = i,
+                    "dropped a record with a null grouping key"
+                );
+                continue;
+            }
             let key = rows.row(i).as_ref().to_vec();
             if !self.groups.contains_key(&key) {
                 if kind == ChangeKind::UpdateBefore {
@@ -321,7 +352,11 @@ impl Operator for Aggregate {
                     acc.update_batch(&slice)?;
                 }
             }
-            group.rows += if kind == ChangeKind::UpdateBefore { -1 } else { 1 };
+            group.rows += if kind == ChangeKind::UpdateBefore {
+                -1
+            } else {
+                1
+            };
             // A retraction immediately followed by the new version of a row in the same group
             // is one update: emit once, after both.
             if kind == ChangeKind::UpdateBefore
@@ -354,6 +389,7 @@ impl Operator for Aggregate {
                     continue;
                 }
             }
+            let previous = group.last.replace(values.clone());
             if self.spec.coalesce {
                 if let Some(&pos) = latest.get(&key) {
                     out_indices[pos] = i as u32;
@@ -364,7 +400,15 @@ impl Operator for Aggregate {
                     continue;
                 }
                 latest.insert(key, out_indices.len());
+            } else if let Some(previous) = previous {
+                out_indices.push(i as u32);
+                for (a, v) in previous.into_iter().enumerate() {
+                    out_values[a].push(v);
+                }
+                out_times.push(ts);
+                out_kinds.push(ChangeKind::UpdateBefore as i8);
             }
+            out_kinds.push(ChangeKind::UpdateAfter as i8);
             out_indices.push(i as u32);
             for (a, v) in values.into_iter().enumerate() {
                 out_values[a].push(v);
@@ -374,10 +418,9 @@ impl Operator for Aggregate {
 
         let mut out = Vec::new();
         if !out_indices.is_empty() {
-            let rows_out = out_indices.len();
             out.push(Batch {
                 data: self.output(&group_cols, out_indices, out_values, out_times)?,
-                changes: Some(Int8Array::from(vec![ChangeKind::Insert as i8; rows_out])),
+                changes: Some(Int8Array::from(out_kinds)),
             });
         }
         out.extend(self.advance()?);

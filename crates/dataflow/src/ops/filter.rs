@@ -44,12 +44,16 @@ impl Operator for Filter {
         }
         let Some(changes) = &batch.changes else {
             // A stream: rows that do not match are gone.
-            return Ok(vec![Batch::inserts(filter_record_batch(&batch.data, &mask)?)]);
+            return Ok(vec![Batch::inserts(filter_record_batch(
+                &batch.data,
+                &mask,
+            )?)]);
         };
         // A table changelog (see `ChangeKind`): a new row version that does not match deletes
-        // the key downstream (a tombstone, as ksqlDB's table filters emit); an old version that
-        // does not match was never counted downstream, so its retraction is dropped; deletes
-        // pass unchanged.
+        // the key downstream (a tombstone) when its previous version (the `UpdateBefore` just
+        // before it) matched, and is dropped otherwise, as Kafka Streams' table filters do with
+        // old values; an old version that does not match was never counted downstream, so its
+        // retraction is dropped; deletes pass unchanged.
         let n = batch.num_rows();
         let mut keep = Vec::with_capacity(n);
         let mut kinds = Vec::with_capacity(n);
@@ -57,9 +61,20 @@ impl Operator for Filter {
             let matches = mask.value(i);
             let kind = batch.change(i);
             match kind {
-                ChangeKind::Insert | ChangeKind::UpdateAfter => {
+                ChangeKind::Insert | ChangeKind::UpdateAfter if matches => {
                     keep.push(true);
-                    kinds.push(if matches { kind } else { ChangeKind::Delete } as i8);
+                    kinds.push(kind as i8);
+                }
+                ChangeKind::Insert => keep.push(false),
+                ChangeKind::UpdateAfter => {
+                    // The key leaves the result only if its previous version was in it.
+                    let was_in = i > 0
+                        && batch.change(i - 1) == ChangeKind::UpdateBefore
+                        && mask.value(i - 1);
+                    keep.push(was_in);
+                    if was_in {
+                        kinds.push(ChangeKind::Delete as i8);
+                    }
                 }
                 ChangeKind::UpdateBefore => {
                     keep.push(matches);
@@ -68,8 +83,14 @@ impl Operator for Filter {
                     }
                 }
                 ChangeKind::Delete => {
-                    keep.push(true);
-                    kinds.push(kind as i8);
+                    // Known not to be in the result when its old version did not match.
+                    let was_out = i > 0
+                        && batch.change(i - 1) == ChangeKind::UpdateBefore
+                        && !mask.value(i - 1);
+                    keep.push(!was_out);
+                    if !was_out {
+                        kinds.push(kind as i8);
+                    }
                 }
             }
         }

@@ -143,9 +143,9 @@ impl Operator for TableUpsert {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
     use datafusion::arrow::array::{Int64Array, StringArray};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
 
     fn batch(keys: &[&str], values: &[Option<i64>], deletes: &[bool]) -> Batch {
         let schema = Arc::new(Schema::new(vec![
@@ -195,10 +195,19 @@ mod tests {
                 ChangeKind::Delete,
             ]
         );
-        let v = o.data.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
+        let v = o
+            .data
+            .column(1)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
         assert_eq!(v.value(4), 2, "the retraction carries the old row");
         assert_eq!(v.value(5), 2, "the delete carries the old row");
-        assert_eq!(o.rowtime().unwrap().value(5), 30, "with the tombstone's time");
+        assert_eq!(
+            o.rowtime().unwrap().value(5),
+            30,
+            "with the tombstone's time"
+        );
         assert_eq!(t.len(), 1);
     }
 }

@@ -42,7 +42,8 @@ impl WindowAssign {
 
     /// The starts of the windows containing `ts`, ascending.
     pub fn window_starts(&self, ts: i64) -> impl Iterator<Item = i64> + '_ {
-        let first = ((ts - self.size_ms + self.advance_ms).max(0) / self.advance_ms) * self.advance_ms;
+        let first =
+            ((ts - self.size_ms + self.advance_ms).max(0) / self.advance_ms) * self.advance_ms;
         (0..)
             .map(move |k| first + k * self.advance_ms)
             .take_while(move |s| *s <= ts)
@@ -123,19 +124,23 @@ mod tests {
     fn hopping_windows_cover_every_start_up_to_the_row() {
         let w = assign(1000, 300);
         // Windows [s, s+1000) with s a multiple of 300 and s <= 1250 < s+1000.
-        assert_eq!(w.window_starts(1250).collect::<Vec<_>>(), vec![300, 600, 900, 1200]);
+        assert_eq!(
+            w.window_starts(1250).collect::<Vec<_>>(),
+            vec![300, 600, 900, 1200]
+        );
         assert_eq!(w.window_starts(10).collect::<Vec<_>>(), vec![0]);
     }
 
     #[test]
     fn rows_are_replicated_per_window() {
         let mut w = assign(1000, 500);
-        let schema = Arc::new(Schema::new(vec![Field::new(ROWTIME, DataType::Int64, true)]));
-        let data = RecordBatch::try_new(
-            schema,
-            vec![Arc::new(Int64Array::from(vec![100, 1600]))],
-        )
-        .unwrap();
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            ROWTIME,
+            DataType::Int64,
+            true,
+        )]));
+        let data = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![100, 1600]))])
+            .unwrap();
         let out = w.process_batch(Batch::inserts(data)).unwrap();
         let b = &out[0].data;
         let col = |n: &str| {
