@@ -161,10 +161,13 @@ impl Planner {
                         "WINDOW clause requires a GROUP BY clause.".into(),
                     ));
                 }
-                if matches!(w.kind, WindowKind::Session { .. }) {
+                if matches!(w.kind, WindowKind::Session { .. }) && query.emit == Some(Emit::Final) {
                     return Err(PlanError::Unsupported(
-                        "SESSION windows are not supported yet".into(),
+                        "EMIT FINAL with SESSION windows is not supported yet".into(),
                     ));
+                }
+                if catalog.require(&sources[0].source)?.window.is_none() {
+                    check_window_bounds(select)?;
                 }
                 // The window bounds are group columns: rows of different windows aggregate apart.
                 if let GroupByExpr::Expressions(e, _) = &mut select.group_by {
@@ -213,7 +216,8 @@ impl Planner {
             let (size, advance) = match &w.kind {
                 WindowKind::Tumbling { size } => (size.as_millis(), size.as_millis()),
                 WindowKind::Hopping { size, advance } => (size.as_millis(), advance.as_millis()),
-                WindowKind::Session { .. } => unreachable!("refused above"),
+                // Size 0: each row's own instant, merged into sessions by the aggregation.
+                WindowKind::Session { .. } => (0, 1),
             };
             lowering.ops.push(OpSpec::WindowAssign(
                 size as i64,
@@ -251,6 +255,44 @@ impl Planner {
             grouping,
         })
     }
+}
+
+/// The first window bound (WINDOWSTART / WINDOWEND) `expr` mentions.
+fn window_bound_in(expr: &Expr) -> Option<&'static str> {
+    let mut found = None;
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions(expr, |e| {
+        if let Expr::Identifier(id) = e {
+            for bound in [WINDOWSTART, WINDOWEND] {
+                if id.value.eq_ignore_ascii_case(bound) {
+                    found = Some(bound);
+                    return std::ops::ControlFlow::Break(());
+                }
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    });
+    found
+}
+
+/// ksqlDB's rules for the window bounds of a windowed aggregation: only the SELECT clause may
+/// use them (they do not exist before the window is applied).
+fn check_window_bounds(select: &datafusion::sql::sqlparser::ast::Select) -> Result<(), PlanError> {
+    if let Some(bound) = select.selection.as_ref().and_then(window_bound_in) {
+        return Err(PlanError::UnknownColumn(format!(
+            "Error in WHERE expression: Unknown column {bound}."
+        )));
+    }
+    let mut clauses: Vec<&Expr> = Vec::new();
+    if let GroupByExpr::Expressions(e, _) = &select.group_by {
+        clauses.extend(e.iter());
+    }
+    clauses.extend(select.having.iter());
+    if let Some(bound) = clauses.into_iter().find_map(window_bound_in) {
+        return Err(PlanError::Invalid(format!(
+            "Window bounds column {bound} can only be used in the SELECT clause of windowed aggregations"
+        )));
+    }
+    Ok(())
 }
 
 /// The one source a logical plan scans.
@@ -368,6 +410,10 @@ impl Lowering<'_> {
                             grace_ms: grace,
                             retention_ms: retention,
                             emit_final: self.emit_final,
+                            session_gap_ms: match &w.kind {
+                                WindowKind::Session { gap } => Some(gap.as_millis() as i64),
+                                _ => None,
+                            },
                         })
                     }
                 };

@@ -333,6 +333,13 @@ impl Engine {
             sluice_parser::SourceKind::Table => SourceKind::Table,
         };
         let tag = format!("CREATE {}", kind.as_str());
+        if cs.or_replace && (cs.source || catalog.source(&name).is_some_and(|e| e.is_source)) {
+            return Err(EngineError::Invalid(format!(
+                "Cannot add {} '{name}': CREATE OR REPLACE is not supported on source {}s.",
+                kind.lower(),
+                kind.lower()
+            )));
+        }
         if let Some(existing) = catalog.source(&name) {
             if cs.if_not_exists {
                 return Ok(StatementResult::Command {
@@ -960,6 +967,11 @@ impl Engine {
                 "Incompatible data source type is {}, but statement was DROP {}",
                 def.kind.as_str(),
                 kind.as_str()
+            )));
+        }
+        if delete_topic && def.is_source {
+            return Err(EngineError::Invalid(format!(
+                "Cannot delete topic for read-only source: {name}"
             )));
         }
         {

@@ -30,6 +30,19 @@ pub struct WindowPolicy {
     pub retention_ms: i64,
     /// `EMIT FINAL`: a window's result is emitted once, when the window closes (end + grace).
     pub emit_final: bool,
+    /// Session windows with this inactivity gap: a row's session is found by merging the
+    /// sessions of its key within the gap (the window columns of the input are the row's time).
+    pub session_gap_ms: Option<i64>,
+}
+
+/// One session of a key.
+struct Session {
+    start: i64,
+    end: i64,
+    accs: Vec<Box<dyn Accumulator>>,
+    /// The latest event time folded in (the session's record timestamp).
+    rowtime: i64,
+    last: Vec<ScalarValue>,
 }
 
 /// What the aggregation needs to run: built by the planner once per query, instantiated once
@@ -81,6 +94,9 @@ pub struct Aggregate {
     /// EMIT FINAL: results by (window end, group key), emitted when the window closes.
     pending: BTreeMap<(i64, Vec<u8>), Pending>,
     late_dropped: u64,
+    /// Session windows: the sessions of each key (the group columns without the window).
+    sessions: HashMap<Vec<u8>, Vec<Session>>,
+    session_converter: Option<RowConverter>,
 }
 
 impl Aggregate {
@@ -92,7 +108,15 @@ impl Aggregate {
             .take(spec.group_exprs.len())
             .map(|f| SortField::new(f.data_type().clone()))
             .collect();
+        let session_converter = match &spec.window {
+            Some(w) if w.session_gap_ms.is_some() => {
+                Some(RowConverter::new(fields[..w.start_group].to_vec())?)
+            }
+            _ => None,
+        };
         Ok(Self {
+            session_converter,
+            sessions: HashMap::new(),
             converter: RowConverter::new(fields)?,
             spec,
             groups: HashMap::new(),
@@ -141,6 +165,146 @@ impl Aggregate {
         }
         columns.push(Arc::new(Int64Array::from(rowtimes)));
         Ok(RecordBatch::try_new(self.spec.schema.clone(), columns)?)
+    }
+
+    /// Session windows (streams only): each row joins, and merges, the sessions of its key
+    /// within the gap; merged-away sessions are deleted (tombstones) before the merged session's
+    /// new result, as Kafka Streams emits them.
+    fn process_sessions(&mut self, batch: &Batch) -> Result<Vec<Batch>, DataflowError> {
+        let w = self.spec.window.clone().expect("session policy");
+        let gap = w.session_gap_ms.unwrap_or(0);
+        let n = batch.num_rows();
+        let group_cols: Vec<ArrayRef> = self
+            .spec
+            .group_exprs
+            .iter()
+            .map(|e| e.evaluate(&batch.data).and_then(|v| v.into_array(n)))
+            .collect::<Result<_, _>>()?;
+        let keys = self
+            .session_converter
+            .as_ref()
+            .expect("session converter")
+            .convert_columns(&group_cols[..w.start_group])?;
+        let args: Vec<Vec<ArrayRef>> = self
+            .spec
+            .aggs
+            .iter()
+            .map(|a| {
+                a.expressions()
+                    .iter()
+                    .map(|e| e.evaluate(&batch.data).and_then(|v| v.into_array(n)))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<_, _>>()?;
+        let times = batch.rowtime().cloned();
+        let mut out: Vec<(Vec<ScalarValue>, Vec<ScalarValue>, i64, ChangeKind)> = Vec::new();
+        for i in 0..n {
+            if batch.change(i) != ChangeKind::Insert {
+                continue;
+            }
+            if group_cols[..w.start_group].iter().any(|c| c.is_null(i)) {
+                continue;
+            }
+            let ts = times
+                .as_ref()
+                .filter(|t| !t.is_null(i))
+                .map(|t| t.value(i))
+                .unwrap_or(0);
+            self.stream_time = self.stream_time.max(ts);
+            let close = self.stream_time.saturating_sub(w.grace_ms);
+            let key = keys.row(i).as_ref().to_vec();
+            let sessions = self.sessions.entry(key).or_default();
+            let (merged, kept): (Vec<Session>, Vec<Session>) = std::mem::take(sessions)
+                .into_iter()
+                .partition(|s| s.end >= ts - gap && s.start <= ts + gap);
+            *sessions = kept;
+            let start = merged.iter().map(|s| s.start).fold(ts, i64::min);
+            let end = merged.iter().map(|s| s.end).fold(ts, i64::max);
+            if end < close {
+                self.late_dropped += 1;
+                sessions.extend(merged);
+                continue;
+            }
+            let key_values = group_cols[..w.start_group]
+                .iter()
+                .map(|c| ScalarValue::try_from_array(c, i))
+                .collect::<Result<Vec<_>, _>>()?;
+            let with_window = |s: i64, e: i64| {
+                let mut v = key_values.clone();
+                v.push(ScalarValue::Int64(Some(s)));
+                v.push(ScalarValue::Int64(Some(e)));
+                v
+            };
+            let mut accs = self
+                .spec
+                .aggs
+                .iter()
+                .map(|a| a.create_accumulator())
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut rowtime = ts;
+            for mut old in merged {
+                for (acc, old_acc) in accs.iter_mut().zip(old.accs.iter_mut()) {
+                    let state = old_acc
+                        .state()?
+                        .into_iter()
+                        .map(|v| v.to_array())
+                        .collect::<Result<Vec<_>, _>>()?;
+                    acc.merge_batch(&state)?;
+                }
+                rowtime = rowtime.max(old.rowtime);
+                out.push((
+                    with_window(old.start, old.end),
+                    old.last,
+                    old.rowtime,
+                    ChangeKind::Delete,
+                ));
+            }
+            for (acc, cols) in accs.iter_mut().zip(&args) {
+                let slice: Vec<ArrayRef> = cols.iter().map(|c| c.slice(i, 1)).collect();
+                acc.update_batch(&slice)?;
+            }
+            let values: Vec<ScalarValue> = accs
+                .iter_mut()
+                .map(|a| a.evaluate())
+                .collect::<Result<_, _>>()?;
+            out.push((
+                with_window(start, end),
+                values.clone(),
+                rowtime,
+                ChangeKind::UpdateAfter,
+            ));
+            sessions.push(Session {
+                start,
+                end,
+                accs,
+                rowtime,
+                last: values,
+            });
+        }
+        // Sessions that ended before the retention horizon are forgotten.
+        let horizon = self
+            .stream_time
+            .saturating_sub(w.retention_ms.max(w.grace_ms));
+        self.sessions.retain(|_, list| {
+            list.retain(|s| s.end >= horizon);
+            !list.is_empty()
+        });
+        if out.is_empty() {
+            return Ok(Vec::new());
+        }
+        let kinds = Int8Array::from_iter_values(out.iter().map(|o| o.3 as i8));
+        let pending = out
+            .into_iter()
+            .map(|(group_values, agg_values, rowtime, _)| Pending {
+                group_values,
+                agg_values,
+                rowtime,
+            })
+            .collect();
+        Ok(vec![Batch {
+            data: self.pending_output(pending)?,
+            changes: Some(kinds),
+        }])
     }
 
     fn pending_output(&self, pending: Vec<Pending>) -> Result<RecordBatch, DataflowError> {
@@ -247,6 +411,9 @@ impl Operator for Aggregate {
     }
 
     fn process_batch(&mut self, batch: Batch) -> Result<Vec<Batch>, DataflowError> {
+        if self.session_converter.is_some() {
+            return self.process_sessions(&batch);
+        }
         let n = batch.num_rows();
         let group_cols: Vec<ArrayRef> = self
             .spec

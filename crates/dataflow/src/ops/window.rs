@@ -26,7 +26,7 @@ impl WindowAssign {
     /// batches with schema `input`.
     pub fn new(size_ms: i64, advance_ms: i64, input: &Schema) -> Self {
         Self {
-            size_ms: size_ms.max(1),
+            size_ms: size_ms.max(0),
             advance_ms: advance_ms.max(1),
             schema: Self::output_schema(input),
         }
@@ -40,19 +40,36 @@ impl WindowAssign {
         Arc::new(Schema::new(fields))
     }
 
+    /// Session windows: every row gets the one-instant window `[ROWTIME, ROWTIME]`; the
+    /// aggregation merges them into sessions.
+    pub fn session(input: &Schema) -> Self {
+        Self {
+            size_ms: 0,
+            advance_ms: 1,
+            schema: Self::output_schema(input),
+        }
+    }
+
     /// The starts of the windows containing `ts`, ascending.
-    pub fn window_starts(&self, ts: i64) -> impl Iterator<Item = i64> + '_ {
+    pub fn window_starts(&self, ts: i64) -> Box<dyn Iterator<Item = i64> + '_> {
+        if self.size_ms == 0 {
+            return Box::new(std::iter::once(ts));
+        }
         let first =
             ((ts - self.size_ms + self.advance_ms).max(0) / self.advance_ms) * self.advance_ms;
-        (0..)
-            .map(move |k| first + k * self.advance_ms)
-            .take_while(move |s| *s <= ts)
+        Box::new(
+            (0..)
+                .map(move |k| first + k * self.advance_ms)
+                .take_while(move |s| *s <= ts),
+        )
     }
 }
 
 impl Operator for WindowAssign {
     fn name(&self) -> String {
-        if self.size_ms == self.advance_ms {
+        if self.size_ms == 0 {
+            "WindowAssign: SESSION".to_string()
+        } else if self.size_ms == self.advance_ms {
             format!("WindowAssign: TUMBLING size={}ms", self.size_ms)
         } else {
             format!(
