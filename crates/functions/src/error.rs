@@ -13,6 +13,17 @@ pub enum FunctionError {
         pattern: String,
         reason: String,
     },
+    /// A value that cannot be printed with its pattern (a time field for a date, a zone for a
+    /// time, a value too wide for its field).
+    #[error("Failed to format {value} with pattern '{pattern}': {reason}")]
+    Format {
+        value: String,
+        pattern: String,
+        reason: String,
+    },
+    /// An argument a function cannot use (an unknown time unit, for example).
+    #[error("Invalid argument to {function}: {reason}")]
+    InvalidArgument { function: String, reason: String },
     /// A time zone name that is not known.
     #[error("Invalid time zone '{0}'")]
     InvalidTimeZone(String),
