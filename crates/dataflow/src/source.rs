@@ -42,7 +42,9 @@ pub struct SourceDecoder {
     timestamp_column: Option<(usize, DataType)>,
     /// Streams drop records without a value; tables treat them as deletes.
     is_table: bool,
-    windowed: bool,
+    /// Windowed keys: `Some(None)` for session windows (key, end, start), `Some(Some(size))`
+    /// for time windows (key, start).
+    windowed: Option<Option<i64>>,
 }
 
 impl SourceDecoder {
@@ -67,7 +69,13 @@ impl SourceDecoder {
             value,
             timestamp_column,
             is_table: source.kind == sluice_catalog::SourceKind::Table,
-            windowed: source.window.is_some(),
+            windowed: source.window.as_ref().map(|w| {
+                if w.kind.eq_ignore_ascii_case("SESSION") {
+                    None
+                } else {
+                    Some(w.size_ms.unwrap_or(0))
+                }
+            }),
         })
     }
 
@@ -87,6 +95,7 @@ impl SourceDecoder {
         let mut partition = Vec::with_capacity(records.len());
         let mut offset = Vec::with_capacity(records.len());
         let mut tombstone = Vec::with_capacity(records.len());
+        let mut window_bounds: Vec<(Option<i64>, Option<i64>)> = Vec::new();
         for r in records {
             tombstone.push(r.value.is_none());
             partition.push(r.partition);
@@ -99,7 +108,34 @@ impl SourceDecoder {
                     reason,
                 })
             };
-            if let Err(e) = self.key.append(r.key) {
+            let mut key = r.key;
+            if let Some(size) = self.windowed {
+                let suffix = if size.is_some() { 8 } else { 16 };
+                match key {
+                    Some(k) if k.len() >= suffix => {
+                        let (inner, w) = k.split_at(k.len() - suffix);
+                        let long = |b: &[u8]| i64::from_be_bytes(b.try_into().expect("8 bytes"));
+                        let (start, end) = match size {
+                            Some(size) => (long(&w[..8]), long(&w[..8]) + size),
+                            None => (long(&w[8..]), long(&w[..8])),
+                        };
+                        window_bounds.push((Some(start), Some(end)));
+                        key = Some(inner);
+                    }
+                    _ => {
+                        window_bounds.push((None, None));
+                        self.key.append(None).ok();
+                        self.value.append(None).ok();
+                        fail(format!(
+                            "Failed to deserialize key from topic: {}. The windowed key is shorter than its {suffix}-byte window",
+                            self.topic
+                        ));
+                        keep.append_value(false);
+                        continue;
+                    }
+                }
+            }
+            if let Err(e) = self.key.append(key) {
                 self.key.append(None).ok();
                 self.value.append(None).ok();
                 fail(format!(
@@ -177,11 +213,11 @@ impl SourceDecoder {
         columns.push(Arc::new(Int64Array::from(rowtime)));
         columns.push(Arc::new(Int32Array::from(partition)));
         columns.push(Arc::new(Int64Array::from(offset)));
-        if self.windowed {
-            // Windowed keys are decoded by a later issue; until then the bounds are unknown.
-            let n = records.len();
-            columns.push(Arc::new(Int64Array::from(vec![None::<i64>; n])));
-            columns.push(Arc::new(Int64Array::from(vec![None::<i64>; n])));
+        if self.windowed.is_some() {
+            let starts: Int64Array = window_bounds.iter().map(|w| w.0).collect();
+            let ends: Int64Array = window_bounds.iter().map(|w| w.1).collect();
+            columns.push(Arc::new(starts));
+            columns.push(Arc::new(ends));
         }
         let data = RecordBatch::try_new(self.schema.clone(), columns)?;
         let changes = self.is_table.then(|| {

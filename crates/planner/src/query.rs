@@ -205,9 +205,17 @@ impl Planner {
         };
         if source.kind == SourceKind::Table {
             let schema = source.batch_schema()?;
+            // A windowed table's rows are keyed by key and window.
+            let window_keys: &[&str] = if source.window.is_some() {
+                &[WINDOWSTART, WINDOWEND]
+            } else {
+                &[]
+            };
             let keys: Vec<usize> = source
                 .key_columns()
-                .map(|c| schema.index_of(&c.name))
+                .map(|c| c.name.as_str())
+                .chain(window_keys.iter().copied())
+                .map(|name| schema.index_of(name))
                 .collect::<Result<_, _>>()
                 .map_err(|e| PlanError::Invalid(e.to_string()))?;
             lowering.ops.push(OpSpec::TableUpsert(schema, keys));
@@ -466,6 +474,22 @@ impl Lowering<'_> {
                     datafusion::arrow::datatypes::DataType::Int64,
                     true,
                 ));
+                if self.groups.is_none() {
+                    // Rows of a windowed source keep their window in the key.
+                    if let (Ok(start), Ok(end)) = (
+                        arrow_input.index_of(WINDOWSTART),
+                        arrow_input.index_of(WINDOWEND),
+                    ) {
+                        for (idx, name) in [(start, WINDOW_START_KEY), (end, WINDOW_END_KEY)] {
+                            exprs.push(Arc::new(Column::new(name, idx)));
+                            fields.push(Field::new(
+                                name,
+                                datafusion::arrow::datatypes::DataType::Int64,
+                                true,
+                            ));
+                        }
+                    }
+                }
                 if let Some(groups) = &self.groups {
                     if let Some(OpSpec::Aggregate(AggregateSpec {
                         window: Some(w), ..

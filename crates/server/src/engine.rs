@@ -555,6 +555,11 @@ impl Engine {
         let p = &c.properties;
         check_properties(p, CREATE_AS_PROPERTIES)?;
         let plan = self.planner.plan_query(&c.query, &catalog)?;
+        if plan.source.kind == SourceKind::Table && plan.source.window.is_some() {
+            return Err(EngineError::Invalid(
+                "KSQL does not support persistent queries on windowed tables.".into(),
+            ));
+        }
         match (kind, plan.is_table()) {
             (SourceKind::Stream, true) => {
                 return Err(EngineError::Invalid(
@@ -602,11 +607,10 @@ impl Engine {
             key_format,
             value_format,
             timestamp: None,
-            window: plan
-                .grouping
-                .as_ref()
-                .and_then(|g| g.window.as_ref())
-                .map(window_info_of),
+            window: match plan.grouping.as_ref() {
+                Some(g) => g.window.as_ref().map(window_info_of),
+                None => plan.source.window.clone(),
+            },
             is_source: false,
             partitions: 0,
             statement: text.to_string(),
@@ -1219,12 +1223,53 @@ fn timestamp_spec(p: &Properties, columns: &[ColumnDef]) -> Result<Option<Timest
     }))
 }
 
+/// `WINDOW_TYPE` / `WINDOW_SIZE` of a source over a topic with windowed keys.
 fn window_info(p: &Properties) -> Result<Option<WindowInfo>> {
-    match p.get_str("WINDOW_TYPE") {
-        None => Ok(None),
-        Some(_) => Err(EngineError::Unsupported(
-            "windowed sources (WINDOW_TYPE) are not supported yet".into(),
+    let Some(kind) = p.get_str("WINDOW_TYPE") else {
+        if p.get_str("WINDOW_SIZE").is_some() {
+            return Err(EngineError::Invalid(
+                "'WINDOW_SIZE' should only be set for windowed sources (WINDOW_TYPE).".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let kind = kind.to_uppercase();
+    let size = p.get_str("WINDOW_SIZE");
+    match (kind.as_str(), size) {
+        ("SESSION", Some(_)) => Err(EngineError::Invalid(
+            "'WINDOW_SIZE' should not be set for SESSION windows.".into(),
         )),
+        ("SESSION", None) => Ok(Some(WindowInfo {
+            kind,
+            size_ms: None,
+        })),
+        ("TUMBLING" | "HOPPING", None) => Err(EngineError::Invalid(format!(
+            "{kind} windows require 'WINDOW_SIZE' to be provided in the WITH clause. For example: 'WINDOW_SIZE'='10 SECONDS'"
+        ))),
+        ("TUMBLING" | "HOPPING", Some(size)) => {
+            let invalid = |why: String| {
+                EngineError::Invalid(format!(
+                    "Configuration WINDOW_SIZE is invalid: Invalid duration: '{size}'. {why}"
+                ))
+            };
+            let mut parts = size.split_whitespace();
+            let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(invalid("Expected a number and a time unit.".into()));
+            };
+            let n: u64 = n
+                .parse()
+                .map_err(|_| invalid(format!("Not a number: '{n}'")))?;
+            let unit = sluice_parser::TimeUnit::parse(unit).ok_or_else(|| {
+                invalid(format!("Unknown time unit: '{}'", unit.to_uppercase()))
+            })?;
+            Ok(Some(WindowInfo {
+                kind,
+                size_ms: Some((n * unit.millis()) as i64),
+            }))
+        }
+        _ => Err(EngineError::Invalid(format!(
+            "Invalid value {kind} for property WINDOW_TYPE: String must be one of: SESSION, HOPPING, TUMBLING"
+        ))),
     }
 }
 
