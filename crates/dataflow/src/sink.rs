@@ -1,9 +1,13 @@
 //! A [`Batch`] out, Kafka records' bytes back.
 
+use datafusion::arrow::array::StringArray;
 use datafusion::arrow::array::{Array, ArrayRef, Int64Array};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::Fields;
-use sluice_catalog::{EVENT_TIME, ROWTIME, WINDOW_END_KEY, WINDOW_START_KEY};
+use sluice_catalog::{TimestampSpec, EVENT_TIME, ROWTIME, WINDOW_END_KEY, WINDOW_START_KEY};
 use sluice_formats::{Encoder, Format, Part};
+use sluice_functions::datetime::{parse_timestamp_array, JavaPattern};
 
 use crate::{Batch, ChangeKind, DataflowError};
 
@@ -22,6 +26,8 @@ pub struct SinkEncoder {
     key: Encoder,
     value: Encoder,
     window: Option<WindowedKey>,
+    /// `TIMESTAMP` of the sink: the column the record timestamp comes from (and its format).
+    timestamp: Option<(String, Option<JavaPattern>)>,
 }
 
 /// How window bounds are appended to a windowed record key (Kafka Streams' formats).
@@ -48,7 +54,27 @@ impl SinkEncoder {
             key: Encoder::new(key_format, key_fields, Part::Key)?,
             value: Encoder::new(value_format, value_fields, Part::Value)?,
             window: None,
+            timestamp: None,
         })
+    }
+
+    /// Take record timestamps from the sink's `TIMESTAMP` column (BIGINT, TIMESTAMP, or STRING
+    /// with its `TIMESTAMP_FORMAT`) instead of the event time.
+    pub fn with_timestamp(mut self, spec: Option<&TimestampSpec>) -> Result<Self, DataflowError> {
+        self.timestamp = match spec {
+            None => None,
+            Some(t) => Some((
+                t.column.clone(),
+                match &t.format {
+                    Some(f) => Some(
+                        JavaPattern::new(f)
+                            .map_err(|e| DataflowError::Plan(format!("TIMESTAMP_FORMAT: {e}")))?,
+                    ),
+                    None => None,
+                },
+            )),
+        };
+        Ok(self)
     }
 
     /// Write windowed keys: batches must then carry the window bounds as
@@ -73,11 +99,26 @@ impl SinkEncoder {
         let n = batch.num_rows();
         let keys = self.key.encode_rows(&pick(&self.key_columns)?, n)?;
         let values = self.value.encode_rows(&pick(&self.value_columns)?, n)?;
-        let times = batch
-            .data
-            .column_by_name(EVENT_TIME)
-            .or_else(|| batch.data.column_by_name(ROWTIME))
-            .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned());
+        let times = match &self.timestamp {
+            Some((column, format)) => {
+                let col = batch.data.column_by_name(column).ok_or_else(|| {
+                    DataflowError::Plan(format!("sink timestamp column {column} missing"))
+                })?;
+                match (format, col.as_any().downcast_ref::<StringArray>()) {
+                    (Some(pattern), Some(strings)) => {
+                        Some(parse_timestamp_array(pattern, None, strings).0)
+                    }
+                    _ => cast(col, &DataType::Int64)
+                        .ok()
+                        .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned()),
+                }
+            }
+            None => batch
+                .data
+                .column_by_name(EVENT_TIME)
+                .or_else(|| batch.data.column_by_name(ROWTIME))
+                .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned()),
+        };
         let bounds = match self.window {
             None => None,
             Some(kind) => {
@@ -103,6 +144,20 @@ impl SinkEncoder {
                 Some(t) if !t.is_null(i) => t.value(i),
                 _ => 0,
             };
+            if let Some((column, _)) = &self.timestamp {
+                let usable = times
+                    .as_ref()
+                    .is_some_and(|t| !t.is_null(i) && t.value(i) >= 0);
+                if !usable {
+                    // As ksqlDB: a row whose TIMESTAMP column gives no valid time is not written.
+                    tracing::warn!(
+                        target: "sluice::processing_log",
+                        column = %column,
+                        "skipped an output row: its TIMESTAMP column is null, negative or unparsable"
+                    );
+                    continue;
+                }
+            }
             let key = match &bounds {
                 None => key,
                 Some((kind, starts, ends)) => {

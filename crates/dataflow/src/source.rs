@@ -3,13 +3,15 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanBuilder, Int32Array, Int64Array, Int8Array, TimestampMillisecondArray,
+    Array, ArrayRef, BooleanBuilder, Int32Array, Int64Array, Int8Array, StringArray,
+    TimestampMillisecondArray,
 };
 use datafusion::arrow::compute::{filter, filter_record_batch};
 use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use sluice_catalog::SourceDef;
 use sluice_formats::{Decoder, Part};
+use sluice_functions::datetime::{parse_timestamp_array, JavaPattern};
 
 use crate::{Batch, ChangeKind, DataflowError};
 
@@ -40,6 +42,8 @@ pub struct SourceDecoder {
     value: Decoder,
     /// Position of the TIMESTAMP column in the batch, and its type, if event time comes from a column.
     timestamp_column: Option<(usize, DataType)>,
+    /// TIMESTAMP_FORMAT: how a STRING timestamp column is parsed.
+    timestamp_format: Option<JavaPattern>,
     /// Streams drop records without a value; tables treat them as deletes.
     is_table: bool,
     /// Windowed keys: `Some(None)` for session windows (key, end, start), `Some(Some(size))`
@@ -62,7 +66,15 @@ impl SourceDecoder {
             }
             None => None,
         };
+        let timestamp_format = match source.timestamp.as_ref().and_then(|t| t.format.as_ref()) {
+            Some(f) => Some(
+                JavaPattern::new(f)
+                    .map_err(|e| DataflowError::Plan(format!("TIMESTAMP_FORMAT: {e}")))?,
+            ),
+            None => None,
+        };
         Ok(Self {
+            timestamp_format,
             topic: source.topic.clone(),
             schema,
             key,
@@ -178,6 +190,20 @@ impl SourceDecoder {
                     .as_any()
                     .downcast_ref::<TimestampMillisecondArray>()
                     .map(|a| a.iter().collect()),
+                DataType::Utf8 => match (
+                    &self.timestamp_format,
+                    col.as_any().downcast_ref::<StringArray>(),
+                ) {
+                    (Some(pattern), Some(strings)) => {
+                        // Unparsable values are null here and reported below with the rest.
+                        let (times, bad) = parse_timestamp_array(pattern, None, strings);
+                        for (i, e) in bad {
+                            tracing::debug!(row = i, error = %e, "TIMESTAMP_FORMAT parse failed");
+                        }
+                        Some(times.iter().collect())
+                    }
+                    _ => None,
+                },
                 _ => None,
             };
             let Some(times) = times else {

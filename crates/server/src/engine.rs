@@ -599,6 +599,7 @@ impl Engine {
                 });
             }
         }
+        let sink_timestamp = timestamp_spec(p, &columns)?;
         let mut def = SourceDef {
             name: name.clone(),
             kind,
@@ -606,7 +607,9 @@ impl Engine {
             topic: topic.clone(),
             key_format,
             value_format,
-            timestamp: None,
+            // WITH (TIMESTAMP=...) on CSAS/CTAS: the output records' timestamps come from
+            // that column.
+            timestamp: sink_timestamp,
             window: match plan.grouping.as_ref() {
                 Some(g) => g.window.as_ref().map(window_info_of),
                 None => plan.source.window.clone(),
@@ -728,6 +731,7 @@ impl Engine {
             &sink.value_format,
             sink.value_fields()?,
         )?
+        .with_timestamp(sink.timestamp.as_ref())?
         .with_window(sink.window.as_ref().map(|w| {
             if w.kind == "SESSION" {
                 WindowedKey::Session
@@ -1206,10 +1210,10 @@ fn timestamp_spec(p: &Properties, columns: &[ColumnDef]) -> Result<Option<Timest
     use sluice_parser::SqlType;
     match (&col.ty, p.get_str("TIMESTAMP_FORMAT")) {
         (SqlType::Bigint | SqlType::Timestamp, None) => {}
-        (SqlType::String, Some(_)) => {
-            return Err(EngineError::Unsupported(
-                "TIMESTAMP columns of type STRING (TIMESTAMP_FORMAT) are not supported yet".into(),
-            ))
+        (SqlType::String, Some(format)) => {
+            sluice_functions::datetime::JavaPattern::new(format).map_err(|e| {
+                EngineError::Invalid(format!("Invalid TIMESTAMP_FORMAT '{format}': {e}"))
+            })?;
         }
         (ty, _) => {
             return Err(EngineError::Invalid(format!(
