@@ -6,6 +6,9 @@
 //! - [`parse_timestamp_array`]: vectorized event-time extraction for `TIMESTAMP_FORMAT`;
 //! - [`scalar_functions`]: the date/time functions as DataFusion UDFs.
 
+mod arithmetic;
+mod conversion;
+mod epoch;
 mod extract;
 mod format;
 mod names;
@@ -13,6 +16,9 @@ mod parse;
 mod pattern;
 #[cfg(test)]
 mod pattern_tests;
+mod udf;
+#[cfg(test)]
+mod udf_tests;
 mod zone;
 
 use std::sync::Arc;
@@ -23,7 +29,18 @@ pub use extract::parse_timestamp_array;
 pub use pattern::JavaPattern;
 pub use zone::Zone;
 
-/// Every date/time scalar function.
+/// Every date/time scalar function, named in lower case: STRINGTOTIMESTAMP,
+/// TIMESTAMPTOSTRING, PARSE_TIMESTAMP, FORMAT_TIMESTAMP, PARSE_DATE, FORMAT_DATE, STRINGTODATE,
+/// DATETOSTRING, PARSE_TIME, FORMAT_TIME, DATEADD, DATESUB, TIMEADD, TIMESUB, TIMESTAMPADD,
+/// TIMESTAMPSUB, UNIX_TIMESTAMP, UNIX_DATE, FROM_UNIXTIME, FROM_DAYS, CONVERT_TZ.
+///
+/// The first argument of the ...ADD/...SUB functions is the time-unit keyword as a string
+/// (`'DAYS'`): the planner must turn ksqlDB's bare keyword into a string literal.
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
-    Vec::new()
+    conversion::definitions()
+        .into_iter()
+        .chain(arithmetic::definitions())
+        .chain(epoch::definitions())
+        .map(udf::DateTimeUdf::into_udf)
+        .collect()
 }
