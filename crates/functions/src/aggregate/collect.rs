@@ -252,7 +252,7 @@ mod tests {
         .to_array()
         .unwrap();
         let mut acc = CollectAccumulator::new(inner.clone(), false, None);
-        acc.update_batch(&[arr.clone()]).unwrap();
+        acc.update_batch(std::slice::from_ref(&arr)).unwrap();
         acc.update_batch(&[arr]).unwrap();
         let v = acc.evaluate().unwrap();
         assert_eq!(v.data_type(), list_of(inner));

@@ -366,7 +366,7 @@ mod tests {
         let values: ArrayRef = Arc::new(datafusion::arrow::array::Int64Array::from_iter_values(
             0..100_000i64,
         ));
-        acc.update_batch(&[values.clone()]).unwrap();
+        acc.update_batch(std::slice::from_ref(&values)).unwrap();
         acc.update_batch(&[values]).unwrap();
         let ScalarValue::Int64(Some(c)) = acc.evaluate().unwrap() else {
             panic!()

@@ -275,7 +275,8 @@ fn sql_other_functions_plan_and_run() {
     let batches = sql(
         &ctx,
         "SELECT k, COUNT(v), AVG(v), MIN(v), MAX(v), COUNT_DISTINCT(v), \
-         LATEST_BY_OFFSET(v), EARLIEST_BY_OFFSET(v, 2), STDDEV_SAMPLE(v), HISTOGRAM(k) \
+         LATEST_BY_OFFSET(v), EARLIEST_BY_OFFSET(v, 2), STDDEV_SAMPLE(v), HISTOGRAM(k), \
+         STDDEV_SAMP(v) \
          FROM t GROUP BY k ORDER BY k",
     )
     .unwrap();
@@ -318,6 +319,11 @@ fn sql_other_functions_plan_and_run() {
         b.schema().field(9).data_type(),
         &super::histogram::histogram_type()
     );
+    // ksqlDB's STDDEV_SAMP (the variance), not DataFusion's stddev_samp alias.
+    let variance = super::testing::f64_of(&row(10)[0]);
+    assert!((variance - 28.0 / 3.0).abs() < 1e-9, "{variance}");
+    let stddev = super::testing::f64_of(&row(8)[0]);
+    assert!((stddev - (28.0f64 / 3.0).sqrt()).abs() < 1e-9, "{stddev}");
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::fmt::Debug;
 use std::hash::Hash;
 
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::{Result, ScalarValue};
+use datafusion::common::{not_impl_err, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::{format_state_name, AggregateOrderSensitivity};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
@@ -100,6 +100,13 @@ impl<S: AggregateSpec> AggregateUDFImpl for KsqlUdaf<S> {
     }
 
     fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        // ksqlDB has no DISTINCT inside aggregate calls; the accumulators would ignore it.
+        if acc_args.is_distinct {
+            return not_impl_err!(
+                "{}(DISTINCT ...) is not supported; use COUNT_DISTINCT or COLLECT_SET",
+                self.spec.name().to_uppercase()
+            );
+        }
         self.spec.accumulator(&acc_args)
     }
 
