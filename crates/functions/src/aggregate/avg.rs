@@ -150,6 +150,18 @@ mod tests {
     }
 
     #[test]
+    fn table_updates_retract_the_old_value() {
+        // A table row changes from 1 to null to 4 while another row holds 2.
+        let mut a = acc(DataType::Int32);
+        let mut out = eval_each(&mut a, &[i32s(&[Some(1), Some(2)])]);
+        a.retract_batch(&[i32s(&[Some(1)])]).unwrap();
+        out.extend(eval_each(&mut a, &[i32s(&[None])]));
+        a.retract_batch(&[i32s(&[None])]).unwrap();
+        out.extend(eval_each(&mut a, &[i32s(&[Some(4)])]));
+        assert_eq!(doubles(out), vec![1.0, 1.5, 2.0, 3.0]);
+    }
+
+    #[test]
     fn decimal_widens_to_double_and_strings_are_rejected() {
         assert_eq!(
             Avg.coerce(&[DataType::Decimal128(4, 1)]).unwrap(),

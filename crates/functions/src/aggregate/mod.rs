@@ -25,7 +25,9 @@
 //! 2. `state()` / `merge_batch()` round-trip: a fresh accumulator that merges the state (each
 //!    state value as a 1-row array) evaluates to the same value and continues identically,
 //!    including the arrival-order functions (EARLIEST/LATEST_BY_OFFSET, COLLECT_LIST). Merging
-//!    two non-empty states follows ksqlDB's `merge` (used for session windows).
+//!    two non-empty states follows ksqlDB's `merge`. For session windows do what Kafka Streams
+//!    does: a fresh accumulator, `merge_batch` of each merged session's state oldest first,
+//!    then `update_batch` of the new row.
 //! 3. Retraction: ksqlDB aggregates tables only with functions that implement its `TableUdaf`
 //!    (an `undo`): COUNT, SUM, SUM_LIST, AVG, COLLECT_LIST, HISTOGRAM, STDDEV_SAMP,
 //!    STDDEV_SAMPLE and CORRELATION. Their accumulators implement `retract_batch` and answer
