@@ -3,8 +3,8 @@
 
 use chrono::{Datelike, NaiveDate, NaiveTime, Timelike};
 
+use super::compile::{Field, Item, NumKind, NumberSpec, SignStyle};
 use super::names;
-use super::pattern::{Field, Item, NumKind, NumberSpec, SignStyle};
 use super::zone::{gmt_offset, Zone};
 
 /// What is being printed: a date, a time, or both with an offset and zone.
@@ -56,8 +56,10 @@ fn one(item: &Item, moment: &Moment<'_>, out: &mut String) -> Result<(), Failure
         Item::Number(spec) => number(spec, field(moment, spec.field)?, out)?,
         Item::Text { field: f, style } => {
             let value = field(moment, *f)?;
-            let text = names::text_of(*f, *style, value).unwrap_or_else(|| value.to_string());
-            out.push_str(&text);
+            match names::text_of(*f, *style, value) {
+                Some(text) => out.push_str(text),
+                None => out.push_str(&value.to_string()),
+            }
         }
         Item::Offset { kind, zero } => {
             let secs = offset(moment)?;
@@ -203,7 +205,11 @@ fn offset_text(secs: i32, kind: u8, zero: &str) -> String {
     }
     let abs = secs.unsigned_abs();
     let (h, m, s) = (abs / 3600, abs / 60 % 60, abs % 60);
-    let colon = if kind > 0 && kind % 2 == 0 { ":" } else { "" };
+    let colon = if kind > 0 && kind.is_multiple_of(2) {
+        ":"
+    } else {
+        ""
+    };
     let mut out = format!("{}{h:02}", if secs < 0 { '-' } else { '+' });
     if kind >= 3 || (kind >= 1 && m > 0) {
         out.push_str(&format!("{colon}{m:02}"));

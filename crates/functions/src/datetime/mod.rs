@@ -4,15 +4,18 @@
 //!   millis), dates (epoch days) and times (millis of day) as ksqlDB does;
 //! - [`Zone`]: Java's zone ids (`ZoneId.of`) and zone names;
 //! - [`parse_timestamp_array`]: vectorized event-time extraction for `TIMESTAMP_FORMAT`;
+//! - [`parse_partial_timestamp`]: ksqlDB's timestamp strings compared with ROWTIME (`'2018'`);
 //! - [`scalar_functions`]: the date/time functions as DataFusion UDFs.
 
 mod arithmetic;
+mod compile;
 mod conversion;
 mod epoch;
 mod extract;
 mod format;
 mod names;
 mod parse;
+mod partial;
 mod pattern;
 #[cfg(test)]
 mod pattern_tests;
@@ -20,12 +23,14 @@ mod udf;
 #[cfg(test)]
 mod udf_tests;
 mod zone;
+mod zone_names;
 
 use std::sync::Arc;
 
 use datafusion::logical_expr::ScalarUDF;
 
 pub use extract::parse_timestamp_array;
+pub use partial::{parse_partial_timestamp, DATE_TIME_PATTERN};
 pub use pattern::JavaPattern;
 pub use zone::Zone;
 

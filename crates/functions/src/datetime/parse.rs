@@ -5,8 +5,8 @@
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime};
 
+use super::compile::{Adjacency, Field, Item, NumKind, NumberSpec, SignStyle, TextStyle};
 use super::names;
-use super::pattern::{Adjacency, Field, Item, NumKind, NumberSpec, SignStyle, TextStyle};
 use super::zone::{parse_zone_at, Zone};
 
 /// The fields, zone and offset read from a text.
@@ -78,23 +78,23 @@ impl Parser<'_> {
                 Ok(end)
             }
             Item::Text { field, style } => {
-                let mut candidates = names::texts(*field, *style);
-                if self.lenient {
-                    candidates.extend(names::texts(*field, TextStyle::Full));
-                }
-                candidates.sort_by_key(|(t, _)| std::cmp::Reverse(t.len()));
-                for (t, v) in candidates {
-                    let end = pos + t.len();
-                    if self
-                        .bytes
-                        .get(pos..end)
-                        .is_some_and(|b| b.eq_ignore_ascii_case(t.as_bytes()))
-                    {
-                        parsed.set(*field, v).map_err(|_| pos)?;
-                        return Ok(end);
-                    }
-                }
-                Err(pos)
+                let lenient_full = if self.lenient {
+                    names::texts(*field, TextStyle::Full)
+                } else {
+                    &[]
+                };
+                let longest = names::texts(*field, *style)
+                    .iter()
+                    .chain(lenient_full)
+                    .filter(|(t, _)| {
+                        self.bytes
+                            .get(pos..pos + t.len())
+                            .is_some_and(|b| b.eq_ignore_ascii_case(t.as_bytes()))
+                    })
+                    .max_by_key(|(t, _)| t.len());
+                let (t, v) = longest.ok_or(pos)?;
+                parsed.set(*field, *v).map_err(|_| pos)?;
+                Ok(pos + t.len())
             }
             Item::Offset { kind, zero } => {
                 let (secs, end) = self.offset(*kind, zero, pos)?;
@@ -206,14 +206,13 @@ impl Parser<'_> {
             .then(|| i32::from(d[0] - b'0') * 10 + i32::from(d[1] - b'0'))
     }
 
-    /// Java's `OffsetIdPrinterParser.parse` for pattern `kind` (see `Item::Offset`).
+    /// Java's `OffsetIdPrinterParser.parse` for pattern `kind` (see `Item::Offset`): the
+    /// zero text is tried first (so `x`, whose zero text is `+00`, reads only `+00` of
+    /// `+0000`, as in Java), then a signed offset.
     fn offset(&self, kind: u8, zero: &str, pos: usize) -> Result<(i32, usize), usize> {
-        if let Some(found) = self.signed_offset(kind, pos) {
-            return Ok(found);
-        }
         match self.bytes.get(pos..pos + zero.len()) {
             Some(b) if b.eq_ignore_ascii_case(zero.as_bytes()) => Ok((0, pos + zero.len())),
-            _ => Err(pos),
+            _ => self.signed_offset(kind, pos).ok_or(pos),
         }
     }
 
@@ -223,7 +222,7 @@ impl Parser<'_> {
             b'-' => -1,
             _ => return None,
         };
-        let colon = kind > 0 && kind % 2 == 0;
+        let colon = kind > 0 && kind.is_multiple_of(2);
         let minutes_required = kind >= 3;
         let seconds_allowed = kind >= 5;
         let h = self.two_digits(pos + 1)?;
@@ -453,7 +452,9 @@ impl Parsed {
         }
         if let Some(dow) = self.get(Field::DayOfWeek) {
             let current = i64::from(date.weekday().number_from_monday());
-            date += Duration::days(dow - current);
+            date = date
+                .checked_add_signed(Duration::days(dow - current))
+                .ok_or("date out of range")?;
         }
         if let Some(dom) = self.get(Field::DayOfMonth) {
             date = date.with_day(dom as u32).ok_or_else(|| {

@@ -75,6 +75,18 @@ fn offsets_in_the_text_win_over_the_given_zone() {
 }
 
 #[test]
+fn offset_zero_texts_are_tried_first_as_in_java() {
+    assert_eq!(ts("HH:mmxx", "01:00+0000"), 3_600_000);
+    assert_eq!(ts("HH:mmx", "01:00+00"), 3_600_000);
+    assert_eq!(ts("HH:mmx", "01:00+0130"), 3_600_000 - 90 * 60_000);
+    // Java reads the zero text "+00" and leaves "00" unparsed.
+    ts_err("HH:mmx", "01:00+0000");
+    // Minutes are required from four letters' worth of pattern on.
+    ts_err("HH:mmXX", "01:00+01");
+    assert_eq!(ts("HH:mmXXX", "01:00-01:30"), 3_600_000 + 90 * 60_000);
+}
+
+#[test]
 fn no_zone_in_text_means_the_given_zone_or_utc() {
     let pattern = p("yyyy-MM-dd'T'HH:mm:ss");
     assert_eq!(
