@@ -56,6 +56,10 @@ impl Planner {
             .options_mut()
             .sql_parser
             .enable_ident_normalization = false;
+        // ksqlDB's functions, replacing DataFusion's where the names clash.
+        if let Err(e) = sluice_functions::register_all(&mut state) {
+            tracing::error!(error = %e, "could not register Sluice's functions");
+        }
         Self { state }
     }
 

@@ -202,6 +202,7 @@ impl Planner {
             groups: None,
             window: window.clone(),
             emit_final: query.emit == Some(Emit::Final),
+            source_is_table: source.kind == SourceKind::Table,
         };
         if source.kind == SourceKind::Table {
             let schema = source.batch_schema()?;
@@ -326,6 +327,7 @@ struct Lowering<'a> {
     groups: Option<Vec<Option<usize>>>,
     window: Option<WindowSpec>,
     emit_final: bool,
+    source_is_table: bool,
 }
 
 impl Lowering<'_> {
@@ -364,6 +366,26 @@ impl Lowering<'_> {
                         e => Ok(state.create_physical_expr(e.clone(), input_schema)?),
                     })
                     .collect::<Result<Vec<_>, _>>()?;
+                if self.source_is_table {
+                    let names: Vec<String> = agg
+                        .aggr_expr
+                        .iter()
+                        .filter_map(|e| match e {
+                            LExpr::AggregateFunction(f) => Some(f.func.name().to_string()),
+                            LExpr::Alias(a) => match a.expr.as_ref() {
+                                LExpr::AggregateFunction(f) => Some(f.func.name().to_string()),
+                                _ => None,
+                            },
+                            _ => None,
+                        })
+                        .filter(|n| !sluice_functions::aggregate::supports_tables(n))
+                        .collect();
+                    if let Some(msg) = sluice_functions::aggregate::table_aggregation_error(
+                        names.iter().map(String::as_str),
+                    ) {
+                        return Err(PlanError::Invalid(msg));
+                    }
+                }
                 let mut aggs = Vec::with_capacity(agg.aggr_expr.len());
                 for e in &agg.aggr_expr {
                     #[allow(deprecated)]

@@ -52,6 +52,12 @@ pub async fn pull_query(
     config.options_mut().sql_parser.enable_ident_normalization = false;
     config.options_mut().sql_parser.parse_float_as_decimal = true;
     let ctx = SessionContext::new_with_config(config);
+    {
+        let state_ref = ctx.state_ref();
+        let mut state = state_ref.write();
+        sluice_functions::register_all(&mut state)
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+    }
     for (name, table) in tables {
         let batch = table.snapshot()?;
         let provider = MemTable::try_new(table.schema().clone(), vec![vec![batch]])
