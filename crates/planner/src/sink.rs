@@ -44,14 +44,11 @@ pub fn plan_sink(plan: &QueryPlan, sink_name: &str) -> Result<SinkLayout, PlanEr
         }
     }
     if !missing.is_empty() {
-        let (noun, list) = if missing.len() == 1 {
-            ("column", missing[0].to_string())
-        } else {
-            ("columns", join_and(&missing))
-        };
-        return Err(PlanError::Invalid(format!(
-            "The query used to build `{sink_name}` must include the key {noun} {list} in its projection (eg, SELECT {}...).",
-            missing.join(", ")
+        return Err(PlanError::Invalid(missing_keys(
+            "",
+            sink_name,
+            "key column",
+            &missing,
         )));
     }
     for f in plan.output.fields() {
@@ -98,14 +95,11 @@ fn plan_grouped_sink(
         .map(|(e, _)| e.as_str())
         .collect();
     if !missing.is_empty() {
-        let (noun, list) = if missing.len() == 1 {
-            ("expression", missing[0].to_string())
-        } else {
-            ("expressions", join_and(&missing))
-        };
-        return Err(PlanError::Invalid(format!(
-            "Key missing from projection (ie, SELECT). See https://cnfl.io/2LV7ouS.\nThe query used to build `{sink_name}` must include the grouping {noun} {list} in its projection (eg, SELECT {}...).",
-            missing.join(", ")
+        return Err(PlanError::Invalid(missing_keys(
+            "Key missing from projection (ie, SELECT). See https://cnfl.io/2LV7ouS.\n",
+            sink_name,
+            "grouping expression",
+            &missing,
         )));
     }
     if value_fields.is_empty() {
@@ -117,6 +111,19 @@ fn plan_grouped_sink(
         key_fields: key_fields.into(),
         value_fields: value_fields.into(),
     })
+}
+
+/// ksqlDB's error for key columns or grouping expressions missing from a projection.
+fn missing_keys(prefix: &str, sink_name: &str, what: &str, missing: &[&str]) -> String {
+    let (plural, list) = if missing.len() == 1 {
+        ("", missing[0].to_string())
+    } else {
+        ("s", join_and(missing))
+    };
+    format!(
+        "{prefix}The query used to build `{sink_name}` must include the {what}{plural} {list} in its projection (eg, SELECT {}...).",
+        missing.join(", ")
+    )
 }
 
 /// `A`, `A and B`, `A, B and C`.

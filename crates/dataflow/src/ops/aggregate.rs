@@ -174,28 +174,12 @@ impl Aggregate {
         let w = self.spec.window.clone().expect("session policy");
         let gap = w.session_gap_ms.unwrap_or(0);
         let n = batch.num_rows();
-        let group_cols: Vec<ArrayRef> = self
-            .spec
-            .group_exprs
-            .iter()
-            .map(|e| e.evaluate(&batch.data).and_then(|v| v.into_array(n)))
-            .collect::<Result<_, _>>()?;
+        let (group_cols, args) = self.evaluate_inputs(batch)?;
         let keys = self
             .session_converter
             .as_ref()
             .expect("session converter")
             .convert_columns(&group_cols[..w.start_group])?;
-        let args: Vec<Vec<ArrayRef>> = self
-            .spec
-            .aggs
-            .iter()
-            .map(|a| {
-                a.expressions()
-                    .iter()
-                    .map(|e| e.evaluate(&batch.data).and_then(|v| v.into_array(n)))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .collect::<Result<_, _>>()?;
         let times = batch.rowtime().cloned();
         let mut out: Vec<(Vec<ScalarValue>, Vec<ScalarValue>, i64, ChangeKind)> = Vec::new();
         for i in 0..n {
@@ -307,6 +291,35 @@ impl Aggregate {
         }])
     }
 
+    /// The GROUP BY columns and each aggregate's argument columns, evaluated over the batch.
+    #[allow(clippy::type_complexity)]
+    fn evaluate_inputs(
+        &self,
+        batch: &Batch,
+    ) -> Result<(Vec<ArrayRef>, Vec<Vec<ArrayRef>>), DataflowError> {
+        let n = batch.num_rows();
+        let eval =
+            |e: &Arc<dyn PhysicalExpr>| e.evaluate(&batch.data).and_then(|v| v.into_array(n));
+        let group_cols = self
+            .spec
+            .group_exprs
+            .iter()
+            .map(eval)
+            .collect::<Result<Vec<_>, _>>()?;
+        let args = self
+            .spec
+            .aggs
+            .iter()
+            .map(|a| {
+                a.expressions()
+                    .iter()
+                    .map(eval)
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((group_cols, args))
+    }
+
     fn pending_output(&self, pending: Vec<Pending>) -> Result<RecordBatch, DataflowError> {
         let n_groups = self.spec.group_exprs.len();
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.spec.schema.fields().len());
@@ -415,24 +428,8 @@ impl Operator for Aggregate {
             return self.process_sessions(&batch);
         }
         let n = batch.num_rows();
-        let group_cols: Vec<ArrayRef> = self
-            .spec
-            .group_exprs
-            .iter()
-            .map(|e| e.evaluate(&batch.data).and_then(|v| v.into_array(n)))
-            .collect::<Result<_, _>>()?;
+        let (group_cols, args) = self.evaluate_inputs(&batch)?;
         let rows = self.converter.convert_columns(&group_cols)?;
-        let args: Vec<Vec<ArrayRef>> = self
-            .spec
-            .aggs
-            .iter()
-            .map(|a| {
-                a.expressions()
-                    .iter()
-                    .map(|e| e.evaluate(&batch.data).and_then(|v| v.into_array(n)))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .collect::<Result<_, _>>()?;
         let times: Option<Int64Array> = batch.rowtime().cloned();
         let window = self.spec.window.clone();
         let window_cols = window.as_ref().map(|w| {
