@@ -178,6 +178,8 @@ impl Planner {
             }
         };
         apply_projection_rules(select, catalog)?;
+        crate::rewrite::time_unit_arguments(&mut q);
+        crate::rewrite::int_literals(&mut q);
         let limit_from_query = query.limit;
 
         let mut ctx = KsqlContext::new(&self.state, catalog);

@@ -132,3 +132,102 @@ fn expand(
     }
     Ok(())
 }
+
+/// Functions whose first argument is a KSQL time unit keyword (`DATEADD(DAYS, 1, d)`).
+const TIME_UNIT_FUNCTIONS: &[&str] = &[
+    "DATEADD",
+    "DATESUB",
+    "TIMEADD",
+    "TIMESUB",
+    "TIMESTAMPADD",
+    "TIMESTAMPSUB",
+];
+
+/// KSQL passes time units to some functions as bare keywords; SQL would read them as columns,
+/// so they become string literals (`DATEADD(DAYS, 1, d)` → `DATEADD('DAYS', 1, d)`).
+pub fn time_unit_arguments(query: &mut Query) {
+    use datafusion::sql::sqlparser::ast::{
+        visit_expressions_mut, FunctionArg, FunctionArgExpr, FunctionArguments, Value,
+    };
+    let _ = visit_expressions_mut(query, |e| {
+        if let Expr::Function(f) = e {
+            let name = f.name.to_string().trim_matches('"').to_uppercase();
+            if TIME_UNIT_FUNCTIONS.contains(&name.as_str()) {
+                if let FunctionArguments::List(list) = &mut f.args {
+                    if let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(first))) =
+                        list.args.first_mut()
+                    {
+                        if let Expr::Identifier(id) = first {
+                            if sluice_parser::TimeUnit::parse(&id.value).is_some() {
+                                *first =
+                                    Expr::Value(Value::SingleQuotedString(id.value.clone()).into());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+}
+
+/// KSQL types an integer literal that fits 32 bits as INT (DataFusion would say BIGINT), so
+/// `SUM(2)`, `col + 1` and function overloads come out with ksqlDB's types.
+pub fn int_literals(query: &mut Query) {
+    use datafusion::sql::sqlparser::ast::{visit_expressions_mut, DataType, Value};
+    let _ = visit_expressions_mut(query, |e| {
+        if let Expr::Value(v) = e {
+            if let Value::Number(n, _) = &v.value {
+                if !n.contains(['.', 'e', 'E']) && n.parse::<i32>().is_ok() {
+                    let literal = e.clone();
+                    *e = Expr::Cast {
+                        kind: datafusion::sql::sqlparser::ast::CastKind::Cast,
+                        expr: Box::new(literal),
+                        data_type: DataType::Int(None),
+                        array: false,
+                        format: None,
+                    };
+                }
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_parser::Statement;
+
+    fn query(sql: &str) -> Query {
+        match sluice_parser::parse_one(sql).unwrap().statement {
+            Statement::Query(q) => q.query,
+            other => panic!("not a query: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn time_units_become_string_arguments() {
+        let mut q = query("SELECT DATEADD(DAYS, 2, d), ABS(DAYS) FROM s EMIT CHANGES;");
+        time_unit_arguments(&mut q);
+        let text = q.to_string();
+        assert!(text.contains(r#""DATEADD"('DAYS', 2, "D")"#), "{text}");
+        assert!(
+            text.contains(r#""ABS"("DAYS")"#),
+            "only the listed functions change: {text}"
+        );
+    }
+
+    #[test]
+    fn small_integer_literals_are_int() {
+        let mut q = query("SELECT a + 1, b * 3000000000, c / 1.5 FROM s EMIT CHANGES;");
+        int_literals(&mut q);
+        let text = q.to_string();
+        assert!(text.contains(r#""A" + CAST(1 AS INT)"#), "{text}");
+        assert!(
+            text.contains(r#""B" * 3000000000"#),
+            "beyond 32 bits stays BIGINT: {text}"
+        );
+        assert!(text.contains(r#""C" / 1.5"#), "decimals untouched: {text}");
+    }
+}

@@ -153,7 +153,34 @@ impl QueryTask {
             .records_skipped
             .fetch_add(errors.len() as u64, Ordering::Relaxed);
         let outputs = match batch {
-            Some(b) => pipeline.process(b)?,
+            Some(b) => {
+                let rows = b.num_rows();
+                // A function that panics on some input (a bug in it, or in DataFusion) must not
+                // take the query down: the batch's records are skipped and reported.
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pipeline.process(b)))
+                {
+                    Ok(result) => result?,
+                    Err(panic) => {
+                        let reason = panic
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_else(|| "unknown panic".into());
+                        warn!(
+                            target: "sluice::processing_log",
+                            query_id = %self.id,
+                            topic = %self.source.topic,
+                            records = rows,
+                            reason = %reason,
+                            "skipped a batch whose processing panicked"
+                        );
+                        self.metrics
+                            .records_skipped
+                            .fetch_add(rows as u64, Ordering::Relaxed);
+                        Vec::new()
+                    }
+                }
+            }
             None => Vec::new(),
         };
         let mut keep_going = true;
