@@ -88,6 +88,13 @@ pub struct WindowInfo {
     pub size_ms: Option<i64>,
 }
 
+impl WindowInfo {
+    /// Whether these are session windows (their keys carry the end and the start).
+    pub fn is_session(&self) -> bool {
+        self.kind.eq_ignore_ascii_case("SESSION")
+    }
+}
+
 /// A stream or table.
 #[derive(Debug, Clone)]
 pub struct SourceDef {

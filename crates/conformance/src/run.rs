@@ -397,13 +397,25 @@ impl Harness {
         let mut producer = RawProducer::connect(&self.bootstrap)
             .await
             .map_err(|e| fail(format!("inputs: {e}")))?;
+        // Only made when the inputs switch topics (it reads the topics' watermarks).
+        let mut reader: Option<Arc<SluiceConsumer>> = None;
         for (i, r) in v.inputs.iter().enumerate() {
             // ksqlDB's test driver processes each input completely before the next. Records of
             // one topic keep their order through Kafka; before switching to another topic, wait
             // until the queries consumed what was written, so that outputs of queries reading
             // different topics keep the inputs' order too.
             if i > 0 && v.inputs[i - 1].topic != r.topic {
-                self.wait_for_queries().await;
+                if reader.is_none() {
+                    let group = format!("conformance-inputs-{}", std::process::id());
+                    reader = self
+                        .kafka
+                        .consumer(&group, OffsetReset::Earliest)
+                        .ok()
+                        .map(Arc::new);
+                }
+                if let Some(reader) = &reader {
+                    self.wait_for_queries(reader).await;
+                }
             }
             let f = formats_for(&catalog, &r.topic, false);
             let key =
@@ -427,18 +439,13 @@ impl Harness {
     }
 
     /// Waits (bounded by the timeout) until every persistent query consumed its source.
-    async fn wait_for_queries(&self) {
+    async fn wait_for_queries(&self, reader: &Arc<SluiceConsumer>) {
         if self.engine.queries().is_empty() {
             return;
         }
-        let group = format!("conformance-inputs-{}", std::process::id());
-        let reader: Arc<SluiceConsumer> = match self.kafka.consumer(&group, OffsetReset::Earliest) {
-            Ok(c) => Arc::new(c),
-            Err(_) => return,
-        };
         let deadline = Instant::now() + self.cfg.timeout;
         while Instant::now() < deadline {
-            if self.caught_up(&reader, &BTreeMap::new()).await {
+            if self.caught_up(reader, &BTreeMap::new()).await {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;

@@ -81,13 +81,10 @@ impl SourceDecoder {
             value,
             timestamp_column,
             is_table: source.kind == sluice_catalog::SourceKind::Table,
-            windowed: source.window.as_ref().map(|w| {
-                if w.kind.eq_ignore_ascii_case("SESSION") {
-                    None
-                } else {
-                    Some(w.size_ms.unwrap_or(0))
-                }
-            }),
+            windowed: source
+                .window
+                .as_ref()
+                .map(|w| (!w.is_session()).then(|| w.size_ms.unwrap_or(0))),
         })
     }
 

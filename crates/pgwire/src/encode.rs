@@ -40,6 +40,7 @@ enum Target {
     Json,
 }
 
+/// The scalar types arrow-pg encodes as themselves, and that lists may hold.
 fn list_element_supported(dt: &DataType) -> bool {
     use DataType::*;
     matches!(
@@ -100,30 +101,9 @@ fn target_for(dt: &DataType) -> Target {
             }
             _ => Target::Json,
         },
-        Boolean
-        | Int16
-        | Int32
-        | Int64
-        | UInt8
-        | UInt16
-        | UInt32
-        | UInt64
-        | Float32
-        | Float64
-        | Decimal128(_, _)
-        | Utf8
-        | LargeUtf8
-        | Utf8View
-        | Binary
-        | LargeBinary
-        | BinaryView
-        | Date32
-        | Date64
-        | Time32(_)
-        | Time64(_)
-        | Timestamp(_, _)
-        | Duration(_)
-        | Interval(_) => Target::Type(dt.clone()),
+        // The scalar types arrow-pg encodes directly (the same set lists may hold).
+        other if list_element_supported(other) => Target::Type(dt.clone()),
+        _ => Target::Json,
     }
 }
 

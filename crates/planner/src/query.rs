@@ -419,18 +419,16 @@ impl Lowering<'_> {
                 let window = match &self.window {
                     None => None,
                     Some(w) => {
-                        let (size, default_grace) = match &w.kind {
+                        let size = match &w.kind {
                             WindowKind::Tumbling { size } | WindowKind::Hopping { size, .. } => {
-                                (size.as_millis() as i64, DEFAULT_GRACE_MS)
+                                size.as_millis() as i64
                             }
-                            WindowKind::Session { gap } => {
-                                (gap.as_millis() as i64, DEFAULT_GRACE_MS)
-                            }
+                            WindowKind::Session { gap } => gap.as_millis() as i64,
                         };
                         let grace = w
                             .grace
                             .map(|g| g.as_millis() as i64)
-                            .unwrap_or(default_grace);
+                            .unwrap_or(DEFAULT_GRACE_MS);
                         let retention = w
                             .retention
                             .map(|r| r.as_millis() as i64)
@@ -498,47 +496,40 @@ impl Lowering<'_> {
                     datafusion::arrow::datatypes::DataType::Int64,
                     true,
                 ));
-                if self.groups.is_none() {
-                    // Rows of a windowed source keep their window in the key.
-                    if let (Ok(start), Ok(end)) = (
-                        arrow_input.index_of(WINDOWSTART),
-                        arrow_input.index_of(WINDOWEND),
-                    ) {
-                        for (idx, name) in [(start, WINDOW_START_KEY), (end, WINDOW_END_KEY)] {
-                            exprs.push(Arc::new(Column::new(name, idx)));
-                            fields.push(Field::new(
-                                name,
-                                datafusion::arrow::datatypes::DataType::Int64,
-                                true,
-                            ));
+                // The window goes into the record key: the window bounds of a windowed
+                // aggregation's groups, or those of a windowed source's rows.
+                let window_columns = match &self.groups {
+                    None => arrow_input
+                        .index_of(WINDOWSTART)
+                        .ok()
+                        .zip(arrow_input.index_of(WINDOWEND).ok()),
+                    Some(groups) => match self.ops.iter().rev().find_map(|o| match o {
+                        OpSpec::Aggregate(spec) => Some(spec.window.as_ref()),
+                        _ => None,
+                    }) {
+                        Some(Some(w)) => {
+                            let position = |group: usize| {
+                                groups
+                                    .iter()
+                                    .position(|g| *g == Some(group))
+                                    .ok_or_else(|| PlanError::Invalid("window bounds lost".into()))
+                            };
+                            Some((position(w.start_group)?, position(w.end_group)?))
                         }
+                        _ => None,
+                    },
+                };
+                if let Some((start, end)) = window_columns {
+                    for (idx, name) in [(start, WINDOW_START_KEY), (end, WINDOW_END_KEY)] {
+                        exprs.push(Arc::new(Column::new(name, idx)));
+                        fields.push(Field::new(
+                            name,
+                            datafusion::arrow::datatypes::DataType::Int64,
+                            true,
+                        ));
                     }
                 }
-                if let Some(groups) = &self.groups {
-                    if let Some(OpSpec::Aggregate(AggregateSpec {
-                        window: Some(w), ..
-                    })) = self
-                        .ops
-                        .iter()
-                        .rev()
-                        .find(|o| matches!(o, OpSpec::Aggregate(_)))
-                    {
-                        for (group, name) in [
-                            (w.start_group, WINDOW_START_KEY),
-                            (w.end_group, WINDOW_END_KEY),
-                        ] {
-                            let idx = groups
-                                .iter()
-                                .position(|g| *g == Some(group))
-                                .ok_or_else(|| PlanError::Invalid("window bounds lost".into()))?;
-                            exprs.push(Arc::new(Column::new(name, idx)));
-                            fields.push(Field::new(
-                                name,
-                                datafusion::arrow::datatypes::DataType::Int64,
-                                true,
-                            ));
-                        }
-                    }
+                if self.groups.is_some() {
                     self.groups = Some(output_groups);
                 }
                 self.ops

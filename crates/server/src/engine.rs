@@ -733,7 +733,7 @@ impl Engine {
         )?
         .with_timestamp(sink.timestamp.as_ref())?
         .with_window(sink.window.as_ref().map(|w| {
-            if w.kind == "SESSION" {
+            if w.is_session() {
                 WindowedKey::Session
             } else {
                 WindowedKey::Time

@@ -2,6 +2,7 @@
 //! current rows by DataFusion, so any SQL it runs works (filters, ORDER BY, aggregates, joins
 //! across materialized tables).
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use datafusion::arrow::compute::cast;
@@ -10,37 +11,23 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
 use datafusion::execution::context::{SessionConfig, SessionContext};
 use sluice_catalog::types;
-use std::ops::ControlFlow;
 
-use sluice_parser::sql::ast::{visit_expressions_mut, Expr, ObjectNamePart, SetExpr, TableFactor};
+use sluice_parser::sql::ast::{visit_expressions_mut, Expr, ObjectNamePart, SetExpr};
 use sluice_parser::KsqlQuery;
 
 use crate::error::{EngineError, Result};
 use crate::materialized::Materialized;
 use crate::result::StatementResult;
 
-/// The names of the sources in a query's FROM clause (joins included).
+/// The names of the sources in a query's FROM clause (joins included); empty when the query is
+/// not a plain SELECT over named sources.
 pub fn from_names(q: &KsqlQuery) -> Vec<String> {
     let SetExpr::Select(select) = q.query.body.as_ref() else {
         return Vec::new();
     };
-    let mut names = Vec::new();
-    let mut add = |t: &TableFactor| {
-        if let TableFactor::Table { name, .. } = t {
-            if let Some(part) = name.0.last() {
-                if let Some(ident) = part.as_ident() {
-                    names.push(ident.value.clone());
-                }
-            }
-        }
-    };
-    for t in &select.from {
-        add(&t.relation);
-        for j in &t.joins {
-            add(&j.relation);
-        }
-    }
-    names
+    sluice_planner::rewrite::from_sources(select)
+        .map(|sources| sources.into_iter().map(|s| s.source).collect())
+        .unwrap_or_default()
 }
 
 /// Runs `q` over the current rows of `tables`.

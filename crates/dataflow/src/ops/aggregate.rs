@@ -65,8 +65,6 @@ struct Group {
     accs: Vec<Box<dyn Accumulator>>,
     /// Window end, for expiry.
     window_end: Option<i64>,
-    /// Rows folded in (minus retracted), to tell an empty group from a fresh one.
-    rows: i64,
     /// The result last emitted, retracted (`UpdateBefore`) when the next one is emitted.
     last: Option<Vec<ScalarValue>>,
 }
@@ -141,7 +139,6 @@ impl Aggregate {
         Ok(Group {
             accs,
             window_end,
-            rows: 0,
             last: None,
         })
     }
@@ -451,7 +448,6 @@ impl Operator for Aggregate {
         let mut out_kinds: Vec<i8> = Vec::new();
         // With coalescing: position in the output of each key's latest result.
         let mut latest: HashMap<Vec<u8>, usize> = HashMap::new();
-        let mut emitted_final = Vec::new();
 
         for i in 0..n {
             let kind = batch.change(i);
@@ -516,11 +512,6 @@ impl Operator for Aggregate {
                     acc.update_batch(&slice)?;
                 }
             }
-            group.rows += if kind == ChangeKind::UpdateBefore {
-                -1
-            } else {
-                1
-            };
             // A retraction immediately followed by the new version of a row in the same group
             // is one update: emit once, after both.
             if kind == ChangeKind::UpdateBefore
@@ -549,7 +540,6 @@ impl Operator for Aggregate {
                             rowtime: ts,
                         },
                     );
-                    emitted_final.push(());
                     continue;
                 }
             }

@@ -42,13 +42,13 @@ impl Operator for Filter {
         if mask.true_count() == batch.num_rows() {
             return Ok(vec![batch]);
         }
-        let Some(changes) = &batch.changes else {
+        if batch.changes.is_none() {
             // A stream: rows that do not match are gone.
             return Ok(vec![Batch::inserts(filter_record_batch(
                 &batch.data,
                 &mask,
             )?)]);
-        };
+        }
         // A table changelog (see `ChangeKind`): a new row version that does not match deletes
         // the key downstream (a tombstone) when its previous version (the `UpdateBefore` just
         // before it) matched, and is dropped otherwise, as Kafka Streams' table filters do with
@@ -94,7 +94,6 @@ impl Operator for Filter {
                 }
             }
         }
-        let _ = changes;
         let keep = BooleanArray::from(keep);
         let data = filter_record_batch(&batch.data, &keep)?;
         Ok(vec![Batch {
