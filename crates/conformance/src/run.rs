@@ -175,10 +175,17 @@ async fn run_isolated(v: &Variant, cfg: &RunConfig) -> Result<(), Failure> {
                 Err(e) => return Err(fail(format!("setup: cannot create topic {topic}: {e}"))),
             }
         }
+        let state_dir = tempfile::Builder::new()
+            .prefix("sluice-conformance-")
+            .tempdir()
+            .map_err(|e| fail(format!("setup: state directory: {e}")))?;
+        let state = sluice_state::SledDb::open(state_dir.path())
+            .map_err(|e| fail(format!("setup: state store: {e}")))?;
         let engine = Engine::start(EngineDeps {
             service_id: SERVICE_ID.to_string(),
             kafka: kafka.clone(),
             admin: admin.clone(),
+            state,
         })
         .await
         .map_err(|e| fail(format!("setup: engine start: {e}")))?;

@@ -17,4 +17,8 @@ pub enum DataflowError {
     Catalog(#[from] sluice_catalog::CatalogError),
     #[error("{0}")]
     Plan(String),
+    #[error("{0}")]
+    State(#[from] sluice_state::StateError),
+    #[error("stored state cannot be read: {0}")]
+    StateFormat(String),
 }

@@ -7,7 +7,8 @@
 //!
 //! Entry points: [`Batch`], the [`Operator`] trait (one `process_batch` with default hooks for
 //! watermarks and checkpoints, in the style of Arroyo), [`Pipeline`], [`source::SourceDecoder`],
-//! [`sink::SinkEncoder`].
+//! [`sink::SinkEncoder`], [`state::OperatorState`] / [`state::KeyedState`] (operator state over
+//! the task's state store).
 //!
 //! Not for: talking to Kafka or clients (the server drives pipelines from consumers and to
 //! producers), nor planning (the planner builds the operators).
@@ -18,6 +19,7 @@ pub mod ops;
 pub mod pipeline;
 pub mod sink;
 pub mod source;
+pub mod state;
 
 pub use batch::{Batch, ChangeKind};
 pub use error::DataflowError;

@@ -1,5 +1,10 @@
 //! The operator contract and a chain of operators.
 
+use std::sync::Arc;
+
+use sluice_state::{StateStore, WriteBatch};
+
+use crate::state::OperatorState;
 use crate::{Batch, DataflowError};
 
 /// One step of a continuous query.
@@ -10,8 +15,15 @@ use crate::{Batch, DataflowError};
 /// - An error means the batch could not be processed at all (a bug or a broken plan), not that a
 ///   row was bad; per-row problems are handled where they arise.
 /// - `on_watermark` is called when event time advances (stream time: the largest ROWTIME seen),
-///   so windowed operators can close windows; `on_checkpoint` before the query commits its input
-///   positions, so stateful operators can flush state. Stateless operators keep the defaults.
+///   so windowed operators can close windows.
+/// - `open` is called once, before the first batch, when the query keeps its state in a store:
+///   the operator reads back what it needs (small state eagerly, keyed state lazily) and keeps
+///   the handle. An operator that is never opened keeps its state in memory only.
+/// - `on_checkpoint` is called after a batch's output was delivered and before the task commits
+///   its input positions: the operator adds every state change since the last checkpoint to
+///   `batch`, which the task commits atomically with the positions. After a crash the operator
+///   is opened again over the last committed batch, so its state must be exactly what the
+///   checkpoints wrote. Stateless operators keep the defaults.
 pub trait Operator: Send {
     /// Short name for EXPLAIN and logs.
     fn name(&self) -> String;
@@ -24,8 +36,13 @@ pub trait Operator: Send {
         Ok(Vec::new())
     }
 
-    /// The query is about to commit its input positions.
-    fn on_checkpoint(&mut self) -> Result<(), DataflowError> {
+    /// Restore from, and from now on keep state in, `state`.
+    fn open(&mut self, _state: OperatorState) -> Result<(), DataflowError> {
+        Ok(())
+    }
+
+    /// The query is about to commit its input positions: add state changes to `batch`.
+    fn on_checkpoint(&mut self, _batch: &mut WriteBatch) -> Result<(), DataflowError> {
         Ok(())
     }
 }
@@ -63,10 +80,23 @@ impl Pipeline {
         Ok(current)
     }
 
-    /// Tell every operator that the query is about to commit.
-    pub fn checkpoint(&mut self) -> Result<(), DataflowError> {
+    /// Open every operator over `store`; operator `i` keeps its keys under the prefix byte
+    /// `i + 1` (`0x00` and `0xf0..` are left to the task).
+    pub fn open(&mut self, store: Arc<dyn StateStore>) -> Result<(), DataflowError> {
+        for (i, op) in self.ops.iter_mut().enumerate() {
+            let prefix = u8::try_from(i + 1)
+                .ok()
+                .filter(|p| *p < 0xf0)
+                .ok_or_else(|| DataflowError::Plan("too many operators in one query".into()))?;
+            op.open(OperatorState::new(store.clone(), vec![prefix]))?;
+        }
+        Ok(())
+    }
+
+    /// Collect every operator's state changes into `batch` (the task commits it).
+    pub fn checkpoint(&mut self, batch: &mut WriteBatch) -> Result<(), DataflowError> {
         for op in &mut self.ops {
-            op.on_checkpoint()?;
+            op.on_checkpoint(batch)?;
         }
         Ok(())
     }

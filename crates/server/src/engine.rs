@@ -24,11 +24,11 @@ use sluice_parser::{
 use sluice_planner::sink::plan_sink;
 use sluice_planner::{Planner, QueryPlan};
 use tokio::sync::{mpsc, watch};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::command_log::{Command, CommandLog};
 use crate::error::{EngineError, Result};
-use crate::queries::{Output, QueryMetrics, QueryTask};
+use crate::queries::{Output, QueryMetrics, QueryTask, StateSpec};
 use crate::result::StatementResult;
 use crate::session::{starts_earliest, SessionProps};
 
@@ -37,6 +37,8 @@ pub struct EngineDeps {
     pub service_id: String,
     pub kafka: sluice_kafka::KafkaConfig,
     pub admin: Arc<dyn TopicAdmin>,
+    /// Where persistent queries keep their state (one store per query).
+    pub state: sluice_state::SledDb,
 }
 
 /// A persistent query that is running.
@@ -643,7 +645,7 @@ impl Engine {
         def.written_by = Some(query_id.clone());
         let sink_def = def.clone();
         if kind == SourceKind::Table {
-            let m = Arc::new(Materialized::new(&sink_def)?);
+            let m = Arc::new(Materialized::new(&sink_def, self.query_store(&query_id)?)?);
             self.materialized
                 .lock()
                 .expect("materialized lock")
@@ -710,6 +712,34 @@ impl Engine {
         })
     }
 
+    /// The state store of a persistent query.
+    fn query_store(&self, query_id: &str) -> Result<sluice_state::SledStore> {
+        self.deps
+            .state
+            .store(query_id)
+            .map_err(|e| EngineError::Internal(format!("state store for {query_id}: {e}")))
+    }
+
+    /// The changelog topic behind a persistent query's state (ksqlDB's internal-topic prefix).
+    fn changelog_topic(&self, query_id: &str) -> String {
+        format!(
+            "_confluent-ksql-{}query_{query_id}-changelog",
+            self.deps.service_id
+        )
+    }
+
+    /// A terminated query's state goes: its store and its changelog topic.
+    async fn drop_query_state(&self, query_id: &str) {
+        if let Err(e) = self.deps.state.drop_store(query_id) {
+            warn!(query_id, error = %e, "could not drop the query's state store");
+        }
+        let topic = self.changelog_topic(query_id);
+        match self.deps.admin.delete_topic(&topic).await {
+            Ok(()) | Err(KafkaError::UnknownTopic { .. }) => {}
+            Err(e) => debug!(topic, error = %e, "could not delete the changelog topic"),
+        }
+    }
+
     fn start_persistent(
         &self,
         query_id: &str,
@@ -753,6 +783,13 @@ impl Engine {
             },
             metrics: metrics.clone(),
             commit: true,
+            state: Some(StateSpec {
+                store: self.query_store(query_id)?,
+                changelog: self.changelog_topic(query_id),
+                kafka: self.deps.kafka.clone(),
+                admin: self.deps.admin.clone(),
+                producer: self.producer.clone(),
+            }),
             materialize: self
                 .materialized
                 .lock()
@@ -834,6 +871,7 @@ impl Engine {
             metrics: Arc::new(QueryMetrics::default()),
             commit: false,
             materialize: None,
+            state: None,
         };
         tokio::spawn(async move {
             // Keep the stop sender alive as long as the task: the task ends when the client's
@@ -1010,6 +1048,7 @@ impl Engine {
             let q = self.queries.lock().expect("queries lock").remove(qid);
             if let Some(q) = q {
                 q.stop().await;
+                self.drop_query_state(qid).await;
             }
         }
         catalog.drop_source(name)?;
@@ -1066,6 +1105,7 @@ impl Engine {
             if let Some(q) = q {
                 catalog.set_writer(&q.sink, None);
                 q.stop().await;
+                self.drop_query_state(&id).await;
             }
         }
         self.set_catalog(catalog);

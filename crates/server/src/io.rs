@@ -92,8 +92,8 @@ pub async fn produce_all(
     Ok(())
 }
 
-/// Commit the position after the last of `messages` for each partition.
-pub fn commit_after(consumer: &SluiceConsumer, messages: &[OwnedMessage]) -> Result<()> {
+/// The offset after the last of `messages`, per partition.
+pub fn next_positions(messages: &[OwnedMessage]) -> HashMap<(String, i32), i64> {
     let mut next: HashMap<(String, i32), i64> = HashMap::new();
     for m in messages {
         let e = next
@@ -101,8 +101,13 @@ pub fn commit_after(consumer: &SluiceConsumer, messages: &[OwnedMessage]) -> Res
             .or_insert(0);
         *e = (*e).max(m.offset() + 1);
     }
+    next
+}
+
+/// Commit the position after the last of `messages` for each partition.
+pub fn commit_after(consumer: &SluiceConsumer, messages: &[OwnedMessage]) -> Result<()> {
     let mut tpl = TopicPartitionList::new();
-    for ((t, p), o) in next {
+    for ((t, p), o) in next_positions(messages) {
         tpl.add_partition_offset(&t, p, Offset::Offset(o))
             .map_err(|e| EngineError::Kafka(e.to_string()))?;
     }

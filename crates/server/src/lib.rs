@@ -6,7 +6,9 @@
 //!
 //! How a statement travels: pgwire ([`backend`]) → [`engine::Engine`] → parser → planner →
 //! dataflow operators run by [`queries::QueryTask`] between Kafka consumers and producers; the
-//! catalog's history goes to the command topic ([`command_log`]). See `docs/architecture.md`.
+//! catalog's history goes to the command topic ([`command_log`]); a persistent query's state is
+//! in sled behind a changelog topic ([`task_state`]). See `docs/architecture.md` and
+//! `docs/durability.md`.
 //!
 //! Not for: protocol details (the pgwire crate), SQL parsing (parser), operator internals
 //! (dataflow).
@@ -25,6 +27,7 @@ pub mod result;
 pub mod server;
 pub mod session;
 pub mod show;
+pub mod task_state;
 
 pub use config::{KafkaMode, ServerConfig};
 pub use engine::Engine;

@@ -1,10 +1,12 @@
 //! Materialized tables: the current rows of a persistent query's result table, kept up to date
 //! by the query and read by pull queries through DataFusion.
 //!
-//! This version keeps the rows in memory, per server; they are rebuilt by the query when the
-//! server restarts (the query re-reads its input from the committed positions, so rows whose
-//! input was consumed before the restart are missing until their key changes again: see the
-//! notes on issue 4 — the state store and changelog topics replace this).
+//! The rows live in the writing query's state store, under the prefix [`PREFIX`], keyed by the
+//! key columns (and window bounds) in Arrow's order-preserving row format, each value the row's
+//! columns ([`state_codec`]). The query adds its changes to the same atomic commit as its
+//! operators' state and input positions, so a pull query reads exactly the rows that the
+//! committed input positions produced, and the rows survive restarts and are rebuilt with the
+//! rest of the store from its changelog.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -16,8 +18,13 @@ use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::ScalarValue;
 use sluice_catalog::{SourceDef, WINDOWEND, WINDOWSTART, WINDOW_END_KEY, WINDOW_START_KEY};
 use sluice_dataflow::{Batch, ChangeKind};
+use sluice_functions::aggregate::state_codec;
+use sluice_state::{SledStore, StateStore, WriteBatch};
 
 use crate::error::{EngineError, Result};
+
+/// Key prefix of materialized rows in the query's store (operators use `0x01..0xf0`).
+pub const PREFIX: u8 = 0xf0;
 
 /// The rows of one table, by key (and window).
 pub struct Materialized {
@@ -28,12 +35,14 @@ pub struct Materialized {
     /// How many leading schema columns make the key.
     key_width: usize,
     converter: RowConverter,
-    rows: Mutex<BTreeMap<Vec<u8>, Vec<ScalarValue>>>,
+    store: SledStore,
+    /// Changes applied since the last checkpoint: key → encoded row, `None` to delete.
+    pending: Mutex<BTreeMap<Vec<u8>, Option<Vec<u8>>>>,
 }
 
 impl Materialized {
-    /// An empty materialization of the table `def`.
-    pub fn new(def: &SourceDef) -> Result<Self> {
+    /// The materialization of the table `def`, kept in `store` (the writing query's).
+    pub fn new(def: &SourceDef, store: SledStore) -> Result<Self> {
         let mut fields: Vec<Field> = def
             .key_fields()?
             .iter()
@@ -63,7 +72,8 @@ impl Materialized {
             sources,
             key_width,
             converter,
-            rows: Mutex::new(BTreeMap::new()),
+            store,
+            pending: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -87,13 +97,14 @@ impl Materialized {
             .converter
             .convert_columns(&columns[..self.key_width])
             .map_err(|e| EngineError::Internal(e.to_string()))?;
-        let mut rows = self.rows.lock().expect("materialized rows lock");
+        let mut pending = self.pending.lock().expect("materialized lock");
         for i in 0..batch.num_rows() {
-            let key = keys.row(i).as_ref().to_vec();
+            let mut key = vec![PREFIX];
+            key.extend_from_slice(keys.row(i).as_ref());
             match batch.change(i) {
                 ChangeKind::UpdateBefore => {}
                 ChangeKind::Delete => {
-                    rows.remove(&key);
+                    pending.insert(key, None);
                 }
                 ChangeKind::Insert | ChangeKind::UpdateAfter => {
                     let row = columns
@@ -101,19 +112,42 @@ impl Materialized {
                         .map(|c| ScalarValue::try_from_array(c, i))
                         .collect::<std::result::Result<Vec<_>, _>>()
                         .map_err(|e| EngineError::Internal(e.to_string()))?;
-                    rows.insert(key, row);
+                    pending.insert(key, Some(state_codec::encode(&row)));
                 }
             }
         }
         Ok(())
     }
 
-    /// The current rows, in key order.
+    /// Moves the changes applied since the last checkpoint into the task's `batch`.
+    pub fn checkpoint(&self, batch: &mut WriteBatch) {
+        let pending = std::mem::take(&mut *self.pending.lock().expect("materialized lock"));
+        for (k, v) in pending {
+            match v {
+                Some(v) => batch.put(k, v),
+                None => batch.delete(k),
+            };
+        }
+    }
+
+    fn rows(&self) -> Result<Vec<Vec<ScalarValue>>> {
+        let internal = |e: String| EngineError::Internal(format!("materialized rows: {e}"));
+        self.store
+            .scan_prefix(&[PREFIX])
+            .map_err(|e| internal(e.to_string()))?
+            .map(|r| {
+                let (_, v) = r.map_err(|e| internal(e.to_string()))?;
+                state_codec::decode(&v).map_err(|e| internal(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// The committed rows, in key order.
     pub fn snapshot(&self) -> Result<RecordBatch> {
-        let rows = self.rows.lock().expect("materialized rows lock");
+        let rows = self.rows()?;
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
         for (c, f) in self.schema.fields().iter().enumerate() {
-            let values: Vec<ScalarValue> = rows.values().map(|r| r[c].clone()).collect();
+            let values: Vec<ScalarValue> = rows.iter().map(|r| r[c].clone()).collect();
             let array = if values.is_empty() {
                 datafusion::arrow::array::new_empty_array(f.data_type())
             } else {
@@ -132,13 +166,12 @@ impl Materialized {
             .map_err(|e| EngineError::Internal(e.to_string()))
     }
 
-    /// Number of rows.
-    pub fn len(&self) -> usize {
-        self.rows.lock().expect("materialized rows lock").len()
-    }
-
-    /// Whether the table has no rows.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// Number of committed rows.
+    pub fn len(&self) -> Result<usize> {
+        Ok(self
+            .store
+            .scan_prefix(&[PREFIX])
+            .map_err(|e| EngineError::Internal(e.to_string()))?
+            .count())
     }
 }

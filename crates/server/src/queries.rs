@@ -2,11 +2,10 @@
 //! transient ones (push queries, writing to a client).
 //!
 //! Each query is one task today: a consumer in the query's own group reads the source topic,
-//! batches are decoded, pushed through the pipeline and written out, and the input positions
-//! are committed only after the output is acknowledged (at-least-once). Because the positions
-//! live in a Kafka consumer group and the operators here are stateless, several servers with the
-//! same service id can already split a persistent query's partitions between them; stateful
-//! operators will follow their partitions through changelog topics.
+//! batches are decoded, pushed through the pipeline and written out, and only after the output
+//! is acknowledged are the operators' state and the input positions committed (at-least-once on
+//! outputs, exactly-once on state: see [`crate::task_state`] for the commit protocol). Transient
+//! (push) queries keep their state in memory and commit nothing.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -14,6 +13,7 @@ use std::time::Duration;
 
 use datafusion::arrow::record_batch::RecordBatch;
 use rdkafka::consumer::Consumer;
+use rdkafka::message::Message;
 use sluice_catalog::SourceDef;
 use sluice_dataflow::sink::SinkEncoder;
 use sluice_dataflow::source::SourceDecoder;
@@ -26,6 +26,16 @@ use tracing::{debug, info, warn};
 use crate::error::{EngineError, Result};
 use crate::io;
 use crate::materialized::Materialized;
+use crate::task_state::TaskState;
+
+/// Where a persistent query keeps its state.
+pub struct StateSpec {
+    pub store: sluice_state::SledStore,
+    pub changelog: String,
+    pub kafka: sluice_kafka::KafkaConfig,
+    pub admin: Arc<dyn sluice_kafka::TopicAdmin>,
+    pub producer: SluiceProducer,
+}
 
 /// Largest batch taken from the consumer at once.
 const MAX_BATCH: usize = 4096;
@@ -67,11 +77,30 @@ pub struct QueryTask {
     pub commit: bool,
     /// The result table's rows, kept for pull queries (tables written by persistent queries).
     pub materialize: Option<Arc<Materialized>>,
+    /// The state store (persistent queries); `None` keeps state in memory.
+    pub state: Option<StateSpec>,
 }
 
 impl QueryTask {
     /// Run until `stop` turns true, the client goes away, or LIMIT is reached.
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        let mut pipeline = match self.plan.pipeline() {
+            Ok(p) => p,
+            Err(e) => {
+                self.fail(e.into()).await;
+                return;
+            }
+        };
+        let mut state = None;
+        if let Some(spec) = self.state.take() {
+            match open_state(spec, &mut pipeline, &self.consumer).await {
+                Ok(s) => state = Some(s),
+                Err(e) => {
+                    warn!(query_id = %self.id, error = %e, "cannot open the query's state");
+                    return;
+                }
+            }
+        }
         if let Err(e) = self.consumer.subscribe(&[self.source.topic.as_str()]) {
             warn!(query_id = %self.id, error = %e, "cannot subscribe");
             self.fail(EngineError::Kafka(e.to_string())).await;
@@ -79,13 +108,6 @@ impl QueryTask {
         }
         let mut decoder = match SourceDecoder::new(&self.source) {
             Ok(d) => d,
-            Err(e) => {
-                self.fail(e.into()).await;
-                return;
-            }
-        };
-        let mut pipeline = match self.plan.pipeline() {
-            Ok(p) => p,
             Err(e) => {
                 self.fail(e.into()).await;
                 return;
@@ -107,8 +129,29 @@ impl QueryTask {
                     continue;
                 }
             };
+            // Records the state already reflects (read again after a crash between the state
+            // commit and the consumer group commit) are skipped.
+            let messages: Vec<_> = match &state {
+                Some(st) => messages
+                    .into_iter()
+                    .filter(|m| {
+                        st.position(m.topic(), m.partition())
+                            .is_none_or(|p| m.offset() >= p)
+                    })
+                    .collect(),
+                None => messages,
+            };
+            if messages.is_empty() {
+                continue;
+            }
             let outcome = self
-                .process(&mut decoder, &mut pipeline, &messages, &mut emitted)
+                .process(
+                    &mut decoder,
+                    &mut pipeline,
+                    &messages,
+                    &mut emitted,
+                    state.as_mut(),
+                )
                 .await;
             // Counted once processed: every record counted here has its output delivered.
             self.metrics
@@ -134,6 +177,7 @@ impl QueryTask {
         pipeline: &mut Pipeline,
         messages: &[rdkafka::message::OwnedMessage],
         emitted: &mut u64,
+        state: Option<&mut TaskState>,
     ) -> Result<bool> {
         let raw = io::raw_records(messages);
         let (batch, errors) = decoder.decode(&raw)?;
@@ -228,8 +272,18 @@ impl QueryTask {
                 }
             }
         }
+        if let Some(state) = state {
+            let mut batch = sluice_state::WriteBatch::new();
+            pipeline.checkpoint(&mut batch)?;
+            if let Some(m) = &self.materialize {
+                m.checkpoint(&mut batch);
+            }
+            for ((topic, partition), next) in io::next_positions(messages) {
+                batch.set_position(topic, partition, next);
+            }
+            state.commit(batch).await?;
+        }
         if self.commit {
-            pipeline.checkpoint()?;
             io::commit_after(&self.consumer, messages)?;
         }
         debug!(query_id = %self.id, records = messages.len(), "batch done");
@@ -241,6 +295,39 @@ impl QueryTask {
             let _ = tx.send(Err(e)).await;
         }
     }
+}
+
+/// Opens the task's state, restores its operators from it, and makes sure the consumer group
+/// starts no later than the state's positions.
+async fn open_state(
+    spec: StateSpec,
+    pipeline: &mut Pipeline,
+    consumer: &SluiceConsumer,
+) -> Result<TaskState> {
+    let state = TaskState::open(
+        spec.store,
+        spec.changelog,
+        &spec.kafka,
+        spec.admin,
+        spec.producer,
+    )
+    .await?;
+    pipeline.open(Arc::new(state.store().clone()))?;
+    // The group's committed offsets may be missing (the group commit failed after the state
+    // commit): start the group where the state is. Offsets the group has that are ahead of the
+    // state cannot occur (the state commits first); behind ones are skipped record by record.
+    let positions = state.input_positions();
+    if !positions.is_empty() {
+        let mut tpl = rdkafka::TopicPartitionList::new();
+        for ((topic, partition), next) in &positions {
+            tpl.add_partition_offset(topic, *partition, rdkafka::Offset::Offset(*next))
+                .map_err(|e| EngineError::Kafka(e.to_string()))?;
+        }
+        if let Err(e) = consumer.commit(&tpl, rdkafka::consumer::CommitMode::Sync) {
+            debug!(error = %e, "could not seed the consumer group with the state's positions");
+        }
+    }
+    Ok(state)
 }
 
 /// Resolves when a client-bound query's receiver is gone; never for topic outputs.

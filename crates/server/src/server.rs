@@ -7,7 +7,7 @@ use std::sync::Arc;
 use sluice_kafka::{EmbeddedBroker, KafkaConfig, TopicAdmin};
 use sluice_pgcatalog::{PgCatalog, Relation, RelationKind};
 use tokio::sync::oneshot;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::backend::SluiceBackend;
 use crate::config::{KafkaMode, ServerConfig};
@@ -39,6 +39,32 @@ impl RunningServer {
         }
         let _ = (&mut self.serve).await;
         self.engine.shutdown().await;
+    }
+}
+
+/// Opens the state directory. A corrupt one is moved aside (kept for inspection) and replaced by
+/// an empty one: every query rebuilds its state from its changelog topic.
+pub fn open_state(dir: &std::path::Path) -> Result<sluice_state::SledDb> {
+    match sluice_state::SledDb::open(dir) {
+        Ok(db) => Ok(db),
+        Err(sluice_state::StateError::Corrupt { detail, .. }) => {
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let aside = dir.with_extension(format!("corrupt-{stamp}"));
+            warn!(
+                dir = %dir.display(),
+                moved_to = %aside.display(),
+                %detail,
+                "the state directory is corrupt; rebuilding every query's state from its changelog"
+            );
+            std::fs::rename(dir, &aside).map_err(|e| {
+                EngineError::Internal(format!("cannot move aside {}: {e}", dir.display()))
+            })?;
+            sluice_state::SledDb::open(dir).map_err(|e| EngineError::Internal(e.to_string()))
+        }
+        Err(e) => Err(EngineError::Internal(e.to_string())),
     }
 }
 
@@ -78,10 +104,12 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         Some(b) => sluice_kafka::embedded_admin(b)?,
         None => kafka.admin()?,
     };
+    let state = open_state(&data_dir.join("state"))?;
     let engine = Engine::start(EngineDeps {
         service_id: config.service_id.clone(),
         kafka,
         admin,
+        state,
     })
     .await?;
     let pg = Arc::new(

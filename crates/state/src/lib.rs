@@ -17,13 +17,17 @@
 //! * [`StateError`] — in particular [`StateError::Corrupt`], on which the
 //!   caller deletes the directory and rebuilds the state.
 //!
-//! Not here: changelog topics and rebuilding state from them (they arrive
-//! with the stateful operators), key/value serialisation (operators encode
+//! * [`changelog`] — how committed batches are written to a changelog topic
+//!   and folded back into batches when a store is rebuilt from it (the Kafka
+//!   I/O itself is the server's).
+//!
+//! Not here: key/value serialisation (operators encode
 //! their own bytes, choosing encodings whose byte order is the order they
 //! scan in), and compaction or TTL of old windows (operators delete what
 //! they no longer need).
 
 mod batch;
+pub mod changelog;
 #[cfg(test)]
 mod contract;
 mod error;

@@ -1,6 +1,6 @@
 //! GROUP BY: incremental aggregation of a stream or a table changelog.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, Int64Array, Int8Array, UInt32Array};
@@ -12,9 +12,18 @@ use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Accumulator;
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 use datafusion::physical_expr::PhysicalExpr;
+use sluice_functions::aggregate::state_codec;
+use sluice_state::WriteBatch;
 use tracing::debug;
 
+use crate::state::{from_sortable_i64, sortable_i64, KeyedState, OperatorState};
 use crate::{Batch, ChangeKind, DataflowError, Operator};
+
+/// Sub-prefixes of the aggregate's keys in its store.
+const GROUPS: u8 = b'g';
+const SESSIONS: u8 = b's';
+const PENDING: u8 = b'p';
+const STREAM_TIME: &[u8] = b"m";
 
 /// How windowed groups are kept and emitted. The window bounds are two of the group columns
 /// (added by [`crate::ops::WindowAssign`]).
@@ -82,19 +91,29 @@ struct Pending {
 /// Rows with a null grouping key are dropped, as ksqlDB drops them. Input rows marked `UpdateBefore` are retracted, `Delete` markers are ignored (their
 /// retraction came as `UpdateBefore`).
 ///
-/// State lives in memory in this version; see the issue notes on persistence.
+/// State: groups are cached in memory over the task's store ([`KeyedState`], tag `g`; keys are
+/// the window end, when windowed, then the group columns in Arrow's row format, so expired
+/// windows are one range delete), sessions per key (tag `s`), EMIT FINAL results waiting for
+/// their window to close (tag `p`, all in memory), and stream time (`m`). Accumulators are
+/// stored as their `state()` values ([`state_codec`]) and restored with `merge_batch`.
 pub struct Aggregate {
     spec: AggregateSpec,
     converter: RowConverter,
-    groups: HashMap<Vec<u8>, Group>,
+    groups: KeyedState<Group>,
     /// Largest event time seen (Kafka Streams' stream time).
     stream_time: i64,
+    stream_time_dirty: bool,
     /// EMIT FINAL: results by (window end, group key), emitted when the window closes.
     pending: BTreeMap<(i64, Vec<u8>), Pending>,
+    pending_dirty: HashSet<(i64, Vec<u8>)>,
+    pending_removed: HashSet<(i64, Vec<u8>)>,
     late_dropped: u64,
     /// Session windows: the sessions of each key (the group columns without the window).
-    sessions: HashMap<Vec<u8>, Vec<Session>>,
+    sessions: KeyedState<Vec<Session>>,
     session_converter: Option<RowConverter>,
+    state: Option<OperatorState>,
+    /// Windows ending before this were removed from the store already.
+    expired_below: i64,
 }
 
 impl Aggregate {
@@ -114,14 +133,38 @@ impl Aggregate {
         };
         Ok(Self {
             session_converter,
-            sessions: HashMap::new(),
+            sessions: KeyedState::new(SESSIONS),
             converter: RowConverter::new(fields)?,
             spec,
-            groups: HashMap::new(),
+            groups: KeyedState::new(GROUPS),
             stream_time: i64::MIN,
+            stream_time_dirty: false,
             pending: BTreeMap::new(),
+            pending_dirty: HashSet::new(),
+            pending_removed: HashSet::new(),
             late_dropped: 0,
+            state: None,
+            expired_below: i64::MIN,
         })
+    }
+
+    /// Keep at most about `entries` groups (and session keys) in memory; the rest stay in the
+    /// store.
+    pub fn set_cache_capacity(&mut self, entries: usize) {
+        self.groups.set_capacity(entries);
+        self.sessions.set_capacity(entries);
+    }
+
+    /// Groups currently held in memory.
+    pub fn cached_groups(&self) -> usize {
+        self.groups.cached() + self.sessions.cached()
+    }
+
+    fn advance_stream_time(&mut self, ts: i64) {
+        if ts > self.stream_time {
+            self.stream_time = ts;
+            self.stream_time_dirty = true;
+        }
     }
 
     /// Rows dropped because their window had closed.
@@ -191,10 +234,21 @@ impl Aggregate {
                 .filter(|t| !t.is_null(i))
                 .map(|t| t.value(i))
                 .unwrap_or(0);
-            self.stream_time = self.stream_time.max(ts);
+            self.advance_stream_time(ts);
             let close = self.stream_time.saturating_sub(w.grace_ms);
             let key = keys.row(i).as_ref().to_vec();
-            let sessions = self.sessions.entry(key).or_default();
+            let spec = &self.spec;
+            if self
+                .sessions
+                .get_or_load(&key, |b| decode_sessions(spec, b))?
+                .is_none()
+            {
+                self.sessions.insert(key.clone(), Vec::new());
+            }
+            let sessions = self
+                .sessions
+                .get_or_load(&key, |b| decode_sessions(spec, b))?
+                .expect("sessions just ensured");
             let (merged, kept): (Vec<Session>, Vec<Session>) = std::mem::take(sessions)
                 .into_iter()
                 .partition(|s| s.end >= ts - gap && s.start <= ts + gap);
@@ -270,6 +324,8 @@ impl Aggregate {
             list.retain(|s| s.end >= horizon);
             !list.is_empty()
         });
+        // A key whose sessions all expired while it was out of memory keeps them in the store
+        // until the key is seen again (see the notes on issue 4).
         if out.is_empty() {
             return Ok(Vec::new());
         }
@@ -353,7 +409,12 @@ impl Aggregate {
                 if entry.key().0 > close {
                     break;
                 }
-                ready.push(entry.remove());
+                let (k, v) = entry.remove_entry();
+                self.pending_dirty.remove(&k);
+                if self.state.is_some() {
+                    self.pending_removed.insert(k);
+                }
+                ready.push(v);
             }
             if !ready.is_empty() {
                 out.push(Batch {
@@ -365,11 +426,21 @@ impl Aggregate {
         let horizon = self
             .stream_time
             .saturating_sub(w.retention_ms.max(w.grace_ms));
-        let before = self.groups.len();
-        self.groups
-            .retain(|_, g| g.window_end.is_none_or(|end| end > horizon));
-        if self.groups.len() != before {
-            debug!(expired = before - self.groups.len(), "windows expired");
+        // Windowed group keys start with the window end: windows ending at or before the
+        // horizon are one range.
+        if w.session_gap_ms.is_none() && horizon > self.expired_below {
+            let from = if self.state.is_some() {
+                sortable_i64(i64::MIN)
+            } else {
+                sortable_i64(self.expired_below)
+            };
+            let expired = self
+                .groups
+                .remove_range(&from, &sortable_i64(horizon.saturating_add(1)))?;
+            self.expired_below = horizon;
+            if expired > 0 {
+                debug!(expired, "windows expired");
+            }
         }
         Ok(out)
     }
@@ -462,7 +533,7 @@ impl Operator for Aggregate {
             let mut window_end = None;
             if let (Some(w), Some((_, Some(ends)))) = (&window, &window_cols) {
                 if kind != ChangeKind::UpdateBefore {
-                    self.stream_time = self.stream_time.max(ts);
+                    self.advance_stream_time(ts);
                 }
                 let end = ends.value(i);
                 window_end = Some(end);
@@ -477,7 +548,7 @@ impl Operator for Aggregate {
                     continue;
                 }
             } else if kind != ChangeKind::UpdateBefore {
-                self.stream_time = self.stream_time.max(ts);
+                self.advance_stream_time(ts);
             }
             if group_cols
                 .iter()
@@ -492,16 +563,19 @@ impl Operator for Aggregate {
                 );
                 continue;
             }
-            let key = rows.row(i).as_ref().to_vec();
-            if !self.groups.contains_key(&key) {
-                if kind == ChangeKind::UpdateBefore {
-                    // Nothing was ever added to this group: nothing to retract.
-                    continue;
+            let key = group_key(window_end, rows.row(i).as_ref());
+            let spec = &self.spec;
+            let group = match self.groups.get_or_load(&key, |b| decode_group(spec, b))? {
+                Some(g) => g,
+                None => {
+                    if kind == ChangeKind::UpdateBefore {
+                        // Nothing was ever added to this group: nothing to retract.
+                        continue;
+                    }
+                    let g = self.new_group(window_end)?;
+                    self.groups.insert(key.clone(), g)
                 }
-                let g = self.new_group(window_end)?;
-                self.groups.insert(key.clone(), g);
-            }
-            let group = self.groups.get_mut(&key).expect("group just ensured");
+            };
             for (acc, cols) in group.accs.iter_mut().zip(&args) {
                 let slice: Vec<ArrayRef> = cols.iter().map(|c| c.slice(i, 1)).collect();
                 if kind == ChangeKind::UpdateBefore {
@@ -517,7 +591,13 @@ impl Operator for Aggregate {
             if kind == ChangeKind::UpdateBefore
                 && i + 1 < n
                 && batch.change(i + 1) == ChangeKind::UpdateAfter
-                && rows.row(i + 1).as_ref() == key.as_slice()
+                && group_key(
+                    window_cols
+                        .as_ref()
+                        .and_then(|(_, e)| e.as_ref())
+                        .map(|e| e.value(i + 1)),
+                    rows.row(i + 1).as_ref(),
+                ) == key
             {
                 continue;
             }
@@ -532,6 +612,10 @@ impl Operator for Aggregate {
                         .iter()
                         .map(|c| ScalarValue::try_from_array(c, i))
                         .collect::<Result<Vec<_>, _>>()?;
+                    if self.state.is_some() {
+                        self.pending_removed.remove(&(end, key.clone()));
+                        self.pending_dirty.insert((end, key.clone()));
+                    }
                     self.pending.insert(
                         (end, key),
                         Pending {
@@ -582,7 +666,211 @@ impl Operator for Aggregate {
     }
 
     fn on_watermark(&mut self, watermark_ms: i64) -> Result<Vec<Batch>, DataflowError> {
-        self.stream_time = self.stream_time.max(watermark_ms);
+        self.advance_stream_time(watermark_ms);
         self.advance()
     }
+
+    fn open(&mut self, state: OperatorState) -> Result<(), DataflowError> {
+        if let Some(b) = state.get(STREAM_TIME)? {
+            self.stream_time = from_sortable_i64(&b)
+                .ok_or_else(|| DataflowError::StateFormat("malformed stream time".into()))?;
+            // Everything below the horizon was deleted by the checkpoints that moved past it.
+            if let Some(w) = &self.spec.window {
+                self.expired_below = self
+                    .stream_time
+                    .saturating_sub(w.retention_ms.max(w.grace_ms));
+            }
+        }
+        let n = self.spec.group_exprs.len();
+        for (k, v) in state.scan_prefix(&[PENDING])? {
+            let end = from_sortable_i64(&k[1..])
+                .ok_or_else(|| DataflowError::StateFormat("malformed pending key".into()))?;
+            let mut values = decode_values(&v)?;
+            let rowtime = match values.pop() {
+                Some(ScalarValue::Int64(Some(t))) => t,
+                _ => return Err(DataflowError::StateFormat("malformed pending row".into())),
+            };
+            if values.len() < n {
+                return Err(DataflowError::StateFormat("malformed pending row".into()));
+            }
+            let agg_values = values.split_off(n);
+            self.pending.insert(
+                (end, k[9..].to_vec()),
+                Pending {
+                    group_values: values,
+                    agg_values,
+                    rowtime,
+                },
+            );
+        }
+        self.groups.open(state.clone());
+        self.sessions.open(state.clone());
+        self.state = Some(state);
+        Ok(())
+    }
+
+    fn on_checkpoint(&mut self, batch: &mut WriteBatch) -> Result<(), DataflowError> {
+        let Some(state) = self.state.clone() else {
+            return Ok(());
+        };
+        if self.stream_time_dirty {
+            state.put(batch, STREAM_TIME, sortable_i64(self.stream_time).to_vec());
+            self.stream_time_dirty = false;
+        }
+        let pending_key = |(end, key): &(i64, Vec<u8>)| {
+            let mut k = vec![PENDING];
+            k.extend_from_slice(&sortable_i64(*end));
+            k.extend_from_slice(key);
+            k
+        };
+        for k in self.pending_removed.drain() {
+            state.delete(batch, &pending_key(&k));
+        }
+        for k in self.pending_dirty.drain() {
+            if let Some(p) = self.pending.get(&k) {
+                let mut values = p.group_values.clone();
+                values.extend(p.agg_values.iter().cloned());
+                values.push(ScalarValue::Int64(Some(p.rowtime)));
+                state.put(batch, &pending_key(&k), state_codec::encode(&values));
+            }
+        }
+        self.groups.checkpoint(batch, encode_group)?;
+        self.sessions.checkpoint(batch, encode_sessions)?;
+        Ok(())
+    }
+}
+
+/// A group's key in the store: the window end (sortable) when windowed, then the group row.
+fn group_key(window_end: Option<i64>, row: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(row.len() + 8);
+    if let Some(end) = window_end {
+        k.extend_from_slice(&sortable_i64(end));
+    }
+    k.extend_from_slice(row);
+    k
+}
+
+fn decode_values(bytes: &[u8]) -> Result<Vec<ScalarValue>, DataflowError> {
+    state_codec::decode(bytes).map_err(|e| DataflowError::StateFormat(e.to_string()))
+}
+
+fn malformed(what: &str) -> DataflowError {
+    DataflowError::StateFormat(format!("malformed {what}"))
+}
+
+/// Appends each accumulator's state, preceded by its length.
+fn encode_accs(
+    accs: &mut [Box<dyn Accumulator>],
+    out: &mut Vec<ScalarValue>,
+) -> Result<(), DataflowError> {
+    for acc in accs {
+        let state = acc.state()?;
+        out.push(ScalarValue::UInt32(Some(state.len() as u32)));
+        out.extend(state);
+    }
+    Ok(())
+}
+
+/// New accumulators with the states read from `values` merged in.
+fn decode_accs(
+    spec: &AggregateSpec,
+    values: &mut std::vec::IntoIter<ScalarValue>,
+) -> Result<Vec<Box<dyn Accumulator>>, DataflowError> {
+    let mut accs = Vec::with_capacity(spec.aggs.len());
+    for agg in &spec.aggs {
+        let mut acc = agg.create_accumulator()?;
+        let len = match values.next() {
+            Some(ScalarValue::UInt32(Some(n))) => n as usize,
+            _ => return Err(malformed("accumulator state")),
+        };
+        let state = values
+            .by_ref()
+            .take(len)
+            .map(|v| v.to_array())
+            .collect::<Result<Vec<_>, _>>()?;
+        if state.len() != len {
+            return Err(malformed("accumulator state"));
+        }
+        acc.merge_batch(&state)?;
+        accs.push(acc);
+    }
+    Ok(accs)
+}
+
+fn encode_group(g: &mut Group) -> Result<Vec<u8>, DataflowError> {
+    let mut values = vec![
+        ScalarValue::Int64(g.window_end),
+        ScalarValue::Boolean(Some(g.last.is_some())),
+    ];
+    if let Some(last) = &g.last {
+        values.extend(last.iter().cloned());
+    }
+    encode_accs(&mut g.accs, &mut values)?;
+    Ok(state_codec::encode(&values))
+}
+
+fn decode_group(spec: &AggregateSpec, bytes: &[u8]) -> Result<Group, DataflowError> {
+    let mut values = decode_values(bytes)?.into_iter();
+    let window_end = match values.next() {
+        Some(ScalarValue::Int64(end)) => end,
+        _ => return Err(malformed("group")),
+    };
+    let last = match values.next() {
+        Some(ScalarValue::Boolean(Some(true))) => {
+            let last: Vec<ScalarValue> = values.by_ref().take(spec.aggs.len()).collect();
+            if last.len() != spec.aggs.len() {
+                return Err(malformed("group"));
+            }
+            Some(last)
+        }
+        Some(ScalarValue::Boolean(Some(false))) => None,
+        _ => return Err(malformed("group")),
+    };
+    let accs = decode_accs(spec, &mut values)?;
+    Ok(Group {
+        accs,
+        window_end,
+        last,
+    })
+}
+
+fn encode_sessions(list: &mut Vec<Session>) -> Result<Vec<u8>, DataflowError> {
+    let mut values = vec![ScalarValue::UInt32(Some(list.len() as u32))];
+    for s in list.iter_mut() {
+        values.push(ScalarValue::Int64(Some(s.start)));
+        values.push(ScalarValue::Int64(Some(s.end)));
+        values.push(ScalarValue::Int64(Some(s.rowtime)));
+        values.extend(s.last.iter().cloned());
+        encode_accs(&mut s.accs, &mut values)?;
+    }
+    Ok(state_codec::encode(&values))
+}
+
+fn decode_sessions(spec: &AggregateSpec, bytes: &[u8]) -> Result<Vec<Session>, DataflowError> {
+    let mut values = decode_values(bytes)?.into_iter();
+    let n = match values.next() {
+        Some(ScalarValue::UInt32(Some(n))) => n as usize,
+        _ => return Err(malformed("sessions")),
+    };
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut int = || match values.next() {
+            Some(ScalarValue::Int64(Some(v))) => Ok(v),
+            _ => Err(malformed("session")),
+        };
+        let (start, end, rowtime) = (int()?, int()?, int()?);
+        let last: Vec<ScalarValue> = values.by_ref().take(spec.aggs.len()).collect();
+        if last.len() != spec.aggs.len() {
+            return Err(malformed("session"));
+        }
+        let accs = decode_accs(spec, &mut values)?;
+        out.push(Session {
+            start,
+            end,
+            accs,
+            rowtime,
+            last,
+        });
+    }
+    Ok(out)
 }

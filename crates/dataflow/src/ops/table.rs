@@ -1,29 +1,42 @@
 //! A source table: upserts per primary key, tombstones delete.
 
-use std::collections::HashMap;
-
 use datafusion::arrow::array::{Array, ArrayRef, Int8Array};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::ScalarValue;
 use sluice_catalog::ROWTIME;
+use sluice_functions::aggregate::state_codec;
+use sluice_state::WriteBatch;
 use tracing::debug;
 
+use crate::state::{KeyedState, OperatorState};
 use crate::{Batch, ChangeKind, DataflowError, Operator};
+
+/// Sub-prefix of the rows in the operator's store.
+const ROWS: u8 = b'r';
 
 /// Turns a table's topic (records as decoded: inserts, and `Delete` for tombstones) into a
 /// changelog: the first row of a key is an `Insert`; a later row for the key is an
 /// `UpdateBefore` (the previous row) followed by an `UpdateAfter`; a tombstone for a key that
 /// exists is an `UpdateBefore` followed by a `Delete` carrying the old row (with the tombstone's
 /// ROWTIME). Tombstones for unknown keys and rows with a null key are dropped, as ksqlDB drops
-/// them. Keeps the current row of every key.
+/// them. Keeps the current row of every key (cached in memory over the task's store, keyed by
+/// the key columns in Arrow's row format).
 pub struct TableUpsert {
     key_columns: Vec<usize>,
     schema: SchemaRef,
     converter: RowConverter,
-    rows: HashMap<Vec<u8>, Vec<ScalarValue>>,
+    rows: KeyedState<Vec<ScalarValue>>,
     rowtime: Option<usize>,
+}
+
+fn decode_row(bytes: &[u8]) -> Result<Vec<ScalarValue>, DataflowError> {
+    state_codec::decode(bytes).map_err(|e| DataflowError::StateFormat(e.to_string()))
+}
+
+fn encode_row(row: &mut Vec<ScalarValue>) -> Result<Vec<u8>, DataflowError> {
+    Ok(state_codec::encode(row))
 }
 
 impl TableUpsert {
@@ -40,18 +53,13 @@ impl TableUpsert {
             key_columns,
             schema,
             converter,
-            rows: HashMap::new(),
+            rows: KeyedState::new(ROWS),
         })
     }
 
-    /// Number of keys currently in the table.
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    /// Whether the table is empty.
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+    /// Number of keys currently held in memory.
+    pub fn cached(&self) -> usize {
+        self.rows.cached()
     }
 }
 
@@ -98,7 +106,9 @@ impl Operator for TableUpsert {
             };
             match batch.change(i) {
                 ChangeKind::Delete => {
-                    if let Some(mut old) = self.rows.remove(&key) {
+                    let old = self.rows.get_or_load(&key, decode_row)?.cloned();
+                    if let Some(mut old) = old {
+                        self.rows.remove(&key);
                         push(&old, ChangeKind::UpdateBefore);
                         if let Some(rt) = self.rowtime {
                             old[rt] = ScalarValue::try_from_array(batch.data.column(rt), i)?;
@@ -108,7 +118,14 @@ impl Operator for TableUpsert {
                 }
                 _ => {
                     let new = row()?;
-                    match self.rows.insert(key, new.clone()) {
+                    let old = match self.rows.get_or_load(&key, decode_row)? {
+                        Some(slot) => Some(std::mem::replace(slot, new.clone())),
+                        None => {
+                            self.rows.insert(key, new.clone());
+                            None
+                        }
+                    };
+                    match old {
                         Some(old) => {
                             push(&old, ChangeKind::UpdateBefore);
                             push(&new, ChangeKind::UpdateAfter);
@@ -137,6 +154,15 @@ impl Operator for TableUpsert {
             data: RecordBatch::try_new(self.schema.clone(), arrays)?,
             changes: Some(Int8Array::from(kinds)),
         }])
+    }
+
+    fn open(&mut self, state: OperatorState) -> Result<(), DataflowError> {
+        self.rows.open(state);
+        Ok(())
+    }
+
+    fn on_checkpoint(&mut self, batch: &mut WriteBatch) -> Result<(), DataflowError> {
+        self.rows.checkpoint(batch, encode_row)
     }
 }
 
@@ -208,6 +234,36 @@ mod tests {
             30,
             "with the tombstone's time"
         );
-        assert_eq!(t.len(), 1);
+        assert_eq!(t.cached(), 1);
+    }
+
+    #[test]
+    fn rows_come_back_from_the_store() {
+        use sluice_state::{MemoryStore, StateStore};
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+        let b = batch(&["a", "b"], &[Some(1), Some(2)], &[false, false]);
+        let schema = b.data.schema();
+        let mut t = TableUpsert::new(schema.clone(), vec![0]).unwrap();
+        t.open(OperatorState::new(store.clone(), vec![1])).unwrap();
+        t.process_batch(b).unwrap();
+        let mut wb = WriteBatch::new();
+        t.on_checkpoint(&mut wb).unwrap();
+        store.commit(wb).unwrap();
+        // A new instance over the same store (a restart) knows the rows.
+        let mut t = TableUpsert::new(schema, vec![0]).unwrap();
+        t.open(OperatorState::new(store, vec![1])).unwrap();
+        let out = t
+            .process_batch(batch(&["a", "b"], &[Some(5), None], &[false, true]))
+            .unwrap();
+        let kinds: Vec<ChangeKind> = (0..out[0].num_rows()).map(|i| out[0].change(i)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ChangeKind::UpdateBefore,
+                ChangeKind::UpdateAfter,
+                ChangeKind::UpdateBefore,
+                ChangeKind::Delete
+            ]
+        );
     }
 }

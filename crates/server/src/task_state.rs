@@ -1,0 +1,224 @@
+//! A persistent query task's state: its sled store, the changelog topic behind it, and the input
+//! positions the state reflects.
+//!
+//! Commit protocol for one processed batch (see `docs/durability.md`):
+//! 1. the batch's output records are produced and acknowledged;
+//! 2. the operators' state changes and the batch's input positions are gathered in one
+//!    [`WriteBatch`];
+//! 3. its writes are produced to the changelog, followed by a commit marker carrying the
+//!    positions ([`sluice_state::changelog`]), and acknowledged;
+//! 4. the batch (plus the changelog position after the marker) is committed to sled atomically;
+//! 5. the input positions are committed to the query's consumer group.
+//!
+//! On start, [`TaskState::open`] brings the local store up to the changelog: a store that is
+//! missing (new directory, or one thrown away as corrupt) or behind (sled loses the commits of
+//! its last ~0.5 s when the process is killed) replays the changelog from its own changelog
+//! position, batch by batch, up to the last complete marker. The task then skips input records
+//! below the store's positions. Since steps 3–4 happen before step 5, the store's positions are
+//! never behind the consumer group's, so no input is ever counted twice or missed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures::future::join_all;
+use rdkafka::producer::FutureRecord;
+use sluice_kafka::{KafkaConfig, KafkaError, SluiceProducer, TopicAdmin, TopicReader};
+use sluice_state::changelog::{batch_records, Restorer};
+use sluice_state::{Positions, SledStore, StateStore, WriteBatch};
+use tracing::{debug, info, warn};
+
+use crate::error::{EngineError, Result};
+
+/// Changelog partition a task writes (one task per query today; one per input partition later).
+const CHANGELOG_PARTITION: i32 = 0;
+
+/// The state of one query task.
+pub struct TaskState {
+    store: SledStore,
+    changelog: String,
+    admin: Arc<dyn TopicAdmin>,
+    /// Whether the changelog topic is known to exist (created at the first write).
+    changelog_ready: bool,
+    producer: SluiceProducer,
+    positions: Positions,
+}
+
+impl TaskState {
+    /// Opens `store`, catching it up from `changelog` when the topic holds batches the store
+    /// has not seen.
+    pub async fn open(
+        store: SledStore,
+        changelog: String,
+        kafka: &KafkaConfig,
+        admin: Arc<dyn TopicAdmin>,
+        producer: SluiceProducer,
+    ) -> Result<Self> {
+        let changelog_ready = restore(&store, &changelog, kafka).await?;
+        let positions = store.positions().map_err(state_error)?;
+        debug!(store = store.name(), ?positions, "task state opened");
+        Ok(Self {
+            store,
+            changelog,
+            admin,
+            changelog_ready,
+            producer,
+            positions,
+        })
+    }
+
+    /// The store (operators get their prefixed views of it).
+    pub fn store(&self) -> &SledStore {
+        &self.store
+    }
+
+    /// The next input offset the state expects for `topic`/`partition`, if it has seen any.
+    pub fn position(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.positions.get(&(topic.to_string(), partition)).copied()
+    }
+
+    /// Input positions recorded in the state (excluding the changelog's own).
+    pub fn input_positions(&self) -> BTreeMap<(String, i32), i64> {
+        self.positions
+            .iter()
+            .filter(|((t, _), _)| *t != self.changelog)
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
+    }
+
+    /// Steps 3 and 4 of the commit protocol: changelog, then sled.
+    pub async fn commit(&mut self, mut batch: WriteBatch) -> Result<()> {
+        if batch.write_count() > 0 {
+            if !self.changelog_ready {
+                // Compacted, as Kafka Streams' changelogs are: the newest value of each key (and
+                // the newest commit marker) is all a restore needs.
+                let config = [("cleanup.policy".to_string(), "compact".to_string())];
+                match self
+                    .admin
+                    .create_topic(&self.changelog, 1, -1, &config)
+                    .await
+                {
+                    Ok(()) | Err(KafkaError::TopicAlreadyExists { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                self.changelog_ready = true;
+            }
+            let next = write_changelog(&self.producer, &self.changelog, &batch).await?;
+            batch.set_position(self.changelog.clone(), CHANGELOG_PARTITION, next);
+        }
+        for (k, v) in batch.positions() {
+            self.positions.insert(k.clone(), *v);
+        }
+        self.store.commit(batch).map_err(state_error)
+    }
+}
+
+fn state_error(e: sluice_state::StateError) -> EngineError {
+    EngineError::Internal(format!("state store: {e}"))
+}
+
+/// Produces `batch`'s changelog records in order and returns the offset after the marker.
+async fn write_changelog(
+    producer: &SluiceProducer,
+    topic: &str,
+    batch: &WriteBatch,
+) -> Result<i64> {
+    let records = batch_records(batch);
+    let mut pending = Vec::with_capacity(records.len());
+    for (key, value) in &records {
+        let mut rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
+            .partition(CHANGELOG_PARTITION)
+            .key(key.as_slice());
+        if let Some(v) = value {
+            rec = rec.payload(v.as_slice());
+        }
+        match producer.send_result(rec) {
+            Ok(f) => pending.push(f),
+            Err((e, _)) => {
+                return Err(EngineError::Kafka(format!(
+                    "failed to write changelog {topic}: {e}"
+                )))
+            }
+        }
+    }
+    let mut last = -1;
+    for result in join_all(pending).await {
+        match result {
+            Ok(Ok(delivery)) => last = last.max(delivery.offset),
+            Ok(Err((e, _))) => {
+                return Err(EngineError::Kafka(format!(
+                    "failed to write changelog {topic}: {e}"
+                )))
+            }
+            Err(_) => {
+                return Err(EngineError::Kafka(format!(
+                    "producer closed while writing changelog {topic}"
+                )))
+            }
+        }
+    }
+    Ok(last + 1)
+}
+
+/// Replays the changelog into `store` from the store's changelog position. Returns whether the
+/// changelog topic exists.
+async fn restore(store: &SledStore, changelog: &str, kafka: &KafkaConfig) -> Result<bool> {
+    let from = store
+        .positions()
+        .map_err(state_error)?
+        .get(&(changelog.to_string(), CHANGELOG_PARTITION))
+        .copied()
+        .unwrap_or(0);
+    let mut reader = match TopicReader::open(kafka, changelog).await {
+        Ok(r) => r,
+        Err(KafkaError::UnknownTopic { .. }) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    let high = reader
+        .watermarks()
+        .get(&CHANGELOG_PARTITION)
+        .map(|w| w.1)
+        .unwrap_or(0);
+    if high < from {
+        warn!(
+            store = store.name(),
+            changelog,
+            high,
+            from,
+            "the changelog is shorter than the local store; keeping the store"
+        );
+        return Ok(true);
+    }
+    if high == from {
+        return Ok(true);
+    }
+    let mut restorer = Restorer::new();
+    let mut batches = 0u64;
+    while let Some(records) = reader.next_batch().await? {
+        for r in records {
+            if r.partition != CHANGELOG_PARTITION || r.offset < from {
+                continue;
+            }
+            let batch = restorer
+                .push(r.key.as_deref().unwrap_or_default(), r.value.as_deref())
+                .map_err(|e| {
+                    EngineError::Internal(format!("changelog {changelog} offset {}: {e}", r.offset))
+                })?;
+            if let Some(mut batch) = batch {
+                batch.set_position(changelog.to_string(), CHANGELOG_PARTITION, r.offset + 1);
+                store.commit(batch).map_err(state_error)?;
+                batches += 1;
+            }
+        }
+    }
+    store.flush().map_err(state_error)?;
+    info!(
+        store = store.name(),
+        changelog,
+        from,
+        to = high,
+        batches,
+        discarded = restorer.incomplete(),
+        "restored state from the changelog"
+    );
+    Ok(true)
+}
