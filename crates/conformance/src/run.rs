@@ -287,6 +287,11 @@ impl Harness {
         if !v.wait_for_push_query {
             self.produce_inputs(v).await?;
             produced = true;
+            // ksqlDB's harness lets materializations catch up before the pull queries run.
+            let group = format!("conformance-pull-{}", std::process::id());
+            if let Ok(reader) = self.kafka.consumer(&group, OffsetReset::Earliest) {
+                self.wait_for_queries(&Arc::new(reader)).await;
+            }
         }
         for (i, s) in v.statements.iter().enumerate().skip(first_query) {
             let results = match self.engine.execute(&self.props, s).await {

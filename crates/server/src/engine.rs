@@ -17,6 +17,7 @@ use sluice_dataflow::sink::{SinkEncoder, WindowedKey};
 use sluice_dataflow::Batch;
 use sluice_formats::{Format, FormatKind, FormatOptions, Part};
 use sluice_kafka::{KafkaError, OffsetReset, SluiceConsumer, SluiceProducer, TopicAdmin};
+use sluice_parser::sql::ast::{GroupByExpr, SetExpr};
 use sluice_parser::{
     ColumnConstraint, CreateAsSelect, CreateSource, Emit, KsqlQuery, ParsedStatement, Properties,
     Statement,
@@ -539,6 +540,12 @@ impl Engine {
             sluice_parser::SourceKind::Stream => SourceKind::Stream,
             sluice_parser::SourceKind::Table => SourceKind::Table,
         };
+        if c.query.limit.is_some() {
+            return Err(EngineError::Invalid(format!(
+                "CREATE {} AS SELECT statements don't support LIMIT clause.",
+                kind.as_str()
+            )));
+        }
         if let Some(existing) = catalog.source(&name) {
             if c.if_not_exists {
                 return Ok(StatementResult::command(format!(
@@ -826,6 +833,7 @@ impl Engine {
         let catalog = self.catalog();
         if q.emit.is_none() {
             // A pull query: over materialized tables, any SQL DataFusion runs.
+            crate::pull::check_pseudo_columns(q)?;
             let names = crate::pull::from_names(q);
             let tables: Option<Vec<(String, Arc<Materialized>)>> = {
                 let m = self.materialized.lock().expect("materialized lock");
@@ -836,6 +844,23 @@ impl Engine {
             };
             if let Some(tables) = tables.filter(|t| !t.is_empty()) {
                 return crate::pull::pull_query(q, &tables).await;
+            }
+            // Over a stream or a table no persistent query maintains: read its topic.
+            if let [name] = names.as_slice() {
+                if let Some(source) = catalog.source(name) {
+                    if q.window.is_some() {
+                        return Err(crate::pull::unsupported_clause("WINDOW"));
+                    }
+                    if let SetExpr::Select(select) = q.query.body.as_ref() {
+                        if !matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
+                        {
+                            return Err(crate::pull::unsupported_clause("GROUP BY"));
+                        }
+                    }
+                    return crate::pull::pull_topic(q, source, &self.deps.kafka).await;
+                }
+            } else if names.len() > 1 {
+                return Err(crate::pull::unsupported_clause("JOIN"));
             }
         }
         let plan = self.planner.plan_query(q, &catalog)?;

@@ -77,6 +77,14 @@ impl Materialized {
         })
     }
 
+    /// Names of the key columns (with WINDOWSTART / WINDOWEND when windowed).
+    pub fn key_names(&self) -> Vec<String> {
+        self.schema.fields()[..self.key_width]
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+
     /// The schema pull queries see.
     pub fn schema(&self) -> &SchemaRef {
         &self.schema

@@ -1,19 +1,38 @@
-//! Pull queries: a query without `EMIT CHANGES` over materialized tables, answered from their
-//! current rows by DataFusion, so any SQL it runs works (filters, ORDER BY, aggregates, joins
-//! across materialized tables).
+//! Pull queries: a query without `EMIT CHANGES`, answered by DataFusion so any SQL it runs works
+//! (filters, ORDER BY, aggregates, joins across materialized tables).
+//!
+//! * Over tables written by persistent queries: their committed rows in the state store
+//!   ([`pull_query`]).
+//! * Over a stream or a `CREATE [SOURCE] TABLE` (no persistent query maintains its rows): the
+//!   topic is read from its beginning to its current end ([`pull_topic`]); a table keeps the
+//!   newest row of each key (tombstones delete). This costs a read of the whole topic per query;
+//!   materializing source tables in a state store is a planned improvement.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{Field, Schema};
+use std::collections::{BTreeMap, BTreeSet};
+
+use datafusion::arrow::array::{Array, ArrayRef};
+use datafusion::arrow::compute::{cast, concat_batches, interleave};
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::datasource::MemTable;
 use datafusion::execution::context::{SessionConfig, SessionContext};
-use sluice_catalog::types;
+use sluice_catalog::{types, SourceDef, SourceKind};
+use sluice_dataflow::source::{RawRecord, SourceDecoder};
+use sluice_dataflow::ChangeKind;
+use sluice_kafka::{KafkaConfig, KafkaError, TopicReader};
+use tracing::warn;
 
-use sluice_parser::sql::ast::{visit_expressions_mut, Expr, ObjectNamePart, SetExpr};
+use sluice_parser::sql::ast::{
+    visit_expressions_mut, Expr, Ident, ObjectNamePart, SelectItem, SetExpr,
+};
 use sluice_parser::KsqlQuery;
+
+/// Arrow field metadata naming a result column's role (`key`), shown as `KEY` in result headers.
+pub const ROLE_METADATA: &str = "sluice.role";
 
 use crate::error::{EngineError, Result};
 use crate::materialized::Materialized;
@@ -35,6 +54,139 @@ pub async fn pull_query(
     q: &KsqlQuery,
     tables: &[(String, Arc<Materialized>)],
 ) -> Result<StatementResult> {
+    let ctx = context()?;
+    let mut keys = BTreeSet::new();
+    for (name, table) in tables {
+        let batch = table.snapshot()?;
+        keys.extend(table.key_names());
+        register(&ctx, name, table.schema().clone(), batch)?;
+    }
+    run(&ctx, q, q.query.clone(), &keys).await
+}
+
+/// Runs `q` over the records of `source`'s topic, read from the beginning to the current end.
+pub async fn pull_topic(
+    q: &KsqlQuery,
+    source: &SourceDef,
+    kafka: &KafkaConfig,
+) -> Result<StatementResult> {
+    let mut decoder = SourceDecoder::new(source)?;
+    let schema = source.batch_schema()?;
+    let mut batches: Vec<sluice_dataflow::Batch> = Vec::new();
+    match TopicReader::open(kafka, &source.topic).await {
+        Ok(mut reader) => {
+            while let Some(records) = reader.next_batch().await? {
+                let raw: Vec<RawRecord<'_>> = records
+                    .iter()
+                    .map(|r| RawRecord {
+                        partition: r.partition,
+                        offset: r.offset,
+                        timestamp: r.timestamp,
+                        key: r.key.as_deref(),
+                        value: r.value.as_deref(),
+                    })
+                    .collect();
+                let (batch, errors) = decoder.decode(&raw)?;
+                for e in errors {
+                    warn!(
+                        target: "sluice::processing_log",
+                        topic = %source.topic,
+                        partition = e.partition,
+                        offset = e.offset,
+                        reason = %e.reason,
+                        "pull query skipped a record that could not be processed"
+                    );
+                }
+                batches.extend(batch);
+            }
+        }
+        Err(KafkaError::UnknownTopic { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let data = if source.kind == SourceKind::Table {
+        latest_by_key(source, &schema, &batches)?
+    } else {
+        let data: Vec<RecordBatch> = batches.into_iter().map(|b| b.data).collect();
+        concat_batches(&schema, &data).map_err(|e| EngineError::Internal(e.to_string()))?
+    };
+    let ctx = context()?;
+    register(&ctx, &source.name, schema, data)?;
+    // `*` means the declared columns, not the pseudo-columns the batches also carry.
+    let mut query = q.query.clone();
+    if let SetExpr::Select(select) = query.body.as_mut() {
+        let columns: Vec<SelectItem> = source
+            .columns
+            .iter()
+            .map(|c| SelectItem::UnnamedExpr(Expr::Identifier(Ident::with_quote('"', &c.name))))
+            .collect();
+        select.projection = std::mem::take(&mut select.projection)
+            .into_iter()
+            .flat_map(|item| match item {
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => columns.clone(),
+                other => vec![other],
+            })
+            .collect();
+    }
+    let keys: BTreeSet<String> = if source.kind == SourceKind::Table {
+        source.key_columns().map(|c| c.name.clone()).collect()
+    } else {
+        BTreeSet::new()
+    };
+    run(&ctx, q, query, &keys).await
+}
+
+/// A table's current rows: for each key the newest row, unless its newest record is a
+/// tombstone; in key order.
+fn latest_by_key(
+    source: &SourceDef,
+    schema: &SchemaRef,
+    batches: &[sluice_dataflow::Batch],
+) -> Result<RecordBatch> {
+    let internal = |e: datafusion::arrow::error::ArrowError| EngineError::Internal(e.to_string());
+    let key_idx: Vec<usize> = source
+        .key_columns()
+        .filter_map(|c| schema.index_of(&c.name).ok())
+        .collect();
+    let converter = RowConverter::new(
+        key_idx
+            .iter()
+            .map(|i| SortField::new(schema.field(*i).data_type().clone()))
+            .collect(),
+    )
+    .map_err(internal)?;
+    // In key order, as a table scan of ksqlDB's state store returns them.
+    let mut latest: BTreeMap<Vec<u8>, Option<(usize, usize)>> = BTreeMap::new();
+    for (b, batch) in batches.iter().enumerate() {
+        let cols: Vec<ArrayRef> = key_idx
+            .iter()
+            .map(|i| batch.data.column(*i).clone())
+            .collect();
+        let rows = converter.convert_columns(&cols).map_err(internal)?;
+        for i in 0..batch.num_rows() {
+            if cols.iter().any(|c| c.is_null(i)) {
+                continue;
+            }
+            let key = rows.row(i).as_ref().to_vec();
+            let value = (batch.change(i) != ChangeKind::Delete).then_some((b, i));
+            latest.insert(key, value);
+        }
+    }
+    let indices: Vec<(usize, usize)> = latest.values().filter_map(|v| *v).collect();
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for c in 0..schema.fields().len() {
+        let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.data.column(c).as_ref()).collect();
+        if arrays.is_empty() {
+            columns.push(datafusion::arrow::array::new_empty_array(
+                schema.field(c).data_type(),
+            ));
+        } else {
+            columns.push(interleave(&arrays, &indices).map_err(internal)?);
+        }
+    }
+    RecordBatch::try_new(schema.clone(), columns).map_err(internal)
+}
+
+fn context() -> Result<SessionContext> {
     let mut config = SessionConfig::new();
     config.options_mut().sql_parser.enable_ident_normalization = false;
     config.options_mut().sql_parser.parse_float_as_decimal = true;
@@ -45,19 +197,35 @@ pub async fn pull_query(
         sluice_functions::register_all(&mut state)
             .map_err(|e| EngineError::Internal(e.to_string()))?;
     }
-    for (name, table) in tables {
-        let batch = table.snapshot()?;
-        let provider = MemTable::try_new(table.schema().clone(), vec![vec![batch]])
-            .map_err(|e| EngineError::Internal(e.to_string()))?;
-        ctx.register_table(
-            datafusion::common::TableReference::bare(name.as_str()),
-            Arc::new(provider),
-        )
+    Ok(ctx)
+}
+
+fn register(ctx: &SessionContext, name: &str, schema: SchemaRef, batch: RecordBatch) -> Result<()> {
+    let provider = MemTable::try_new(schema, vec![vec![batch]])
         .map_err(|e| EngineError::Internal(e.to_string()))?;
-    }
+    ctx.register_table(
+        datafusion::common::TableReference::bare(name),
+        Arc::new(provider),
+    )
+    .map_err(|e| EngineError::Internal(e.to_string()))?;
+    Ok(())
+}
+
+/// Plans and runs `query` (the pull query `q`'s SELECT, possibly rewritten); result columns
+/// named in `keys` are tagged as key columns.
+async fn run(
+    ctx: &SessionContext,
+    q: &KsqlQuery,
+    mut query: sluice_parser::sql::ast::Query,
+    keys: &BTreeSet<String>,
+) -> Result<StatementResult> {
+    // KSQL types integer literals that fit 32 bits as INT (ORDER BY positions stay as written).
+    let order_by = query.order_by.take();
+    sluice_planner::rewrite::int_literals(&mut query);
+    sluice_planner::rewrite::time_unit_arguments(&mut query);
+    query.order_by = order_by;
     // KSQL names functions case-insensitively; DataFusion (with identifier normalization off,
     // so that KSQL's upper-cased column names resolve) registers them in lower case.
-    let mut query = q.query.clone();
     let _ = visit_expressions_mut(&mut query, |e| {
         if let Expr::Function(f) = e {
             if let Some(part) = f.name.0.last_mut() {
@@ -81,7 +249,15 @@ pub async fn pull_query(
     for f in source_schema.fields() {
         let ty =
             types::canonical(f.data_type()).map_err(|e| EngineError::Invalid(e.to_string()))?;
-        fields.push(Field::new(f.name(), ty, true));
+        let mut field = Field::new(f.name(), ty, true);
+        if keys.contains(f.name()) {
+            field = field.with_metadata(
+                [(ROLE_METADATA.to_string(), "key".to_string())]
+                    .into_iter()
+                    .collect(),
+            );
+        }
+        fields.push(field);
     }
     let schema = Arc::new(Schema::new(fields));
     let batches = batches
@@ -112,6 +288,57 @@ pub async fn pull_query(
         batches,
         tag: Some(tag),
     })
+}
+
+/// ksqlDB refuses ROWPARTITION and ROWOFFSET in pull queries (they have no meaning for a
+/// materialized row).
+pub fn check_pseudo_columns(q: &KsqlQuery) -> Result<()> {
+    let SetExpr::Select(select) = q.query.body.as_ref() else {
+        return Ok(());
+    };
+    let found = |exprs: Vec<&Expr>| -> Option<String> {
+        let mut hit = None;
+        for e in exprs {
+            let _ = sluice_parser::sql::ast::visit_expressions(e, |x| {
+                let name = match x {
+                    Expr::Identifier(id) => Some(id.value.to_uppercase()),
+                    Expr::CompoundIdentifier(ids) => ids.last().map(|i| i.value.to_uppercase()),
+                    _ => None,
+                };
+                if let Some(n) = name.filter(|n| n == "ROWPARTITION" || n == "ROWOFFSET") {
+                    hit.get_or_insert(n);
+                }
+                ControlFlow::<()>::Continue(())
+            });
+        }
+        hit
+    };
+    let projected: Vec<&Expr> = select
+        .projection
+        .iter()
+        .filter_map(|i| match i {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
+            _ => None,
+        })
+        .collect();
+    for (clause, exprs) in [
+        ("SELECT", projected),
+        ("WHERE", select.selection.iter().collect()),
+    ] {
+        if let Some(col) = found(exprs) {
+            return Err(EngineError::Invalid(format!(
+                "Pull queries don't support the following columns in {clause} clauses: `{col}`"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// ksqlDB's refusal of a clause that pull queries do not support.
+pub fn unsupported_clause(clause: &str) -> EngineError {
+    EngineError::Invalid(format!(
+        "Pull queries don't support {clause} clauses. See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if you intended to issue a push query."
+    ))
 }
 
 fn plan_error(e: datafusion::error::DataFusionError) -> EngineError {

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use tokio::io::AsyncBufReadExt;
+
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -135,4 +137,98 @@ where
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes: tansu and the sluice binary (durable-mode tests).
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The tansu binary, or None when the test should be skipped.
+pub fn tansu_bin() -> Option<String> {
+    match std::env::var("SLUICE_TANSU_BIN") {
+        Ok(b) if std::path::Path::new(&b).exists() => Some(b),
+        _ if std::env::var("SLUICE_REQUIRE_TANSU").is_ok() => {
+            panic!("SLUICE_REQUIRE_TANSU is set but SLUICE_TANSU_BIN does not name a tansu binary")
+        }
+        _ => None,
+    }
+}
+
+pub async fn start_tansu(bin: &str, dir: &std::path::Path) -> (tokio::process::Child, String) {
+    let port = free_port();
+    let url = format!("tcp://127.0.0.1:{port}");
+    let child = tokio::process::Command::new(bin)
+        .current_dir(dir)
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+            "--storage-engine",
+            "sqlite://tansu.db",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("tansu starts");
+    let addr = format!("127.0.0.1:{port}");
+    let up = eventually(Duration::from_secs(30), || {
+        let addr = addr.clone();
+        async move { tokio::net::TcpStream::connect(&addr).await.ok().map(|_| ()) }
+    })
+    .await;
+    assert!(up.is_some(), "tansu listens on {addr}");
+    (child, addr)
+}
+
+/// Start the `sluice` binary in durable mode; returns the child and its PostgreSQL address.
+pub async fn start_sluice(
+    kafka: &str,
+    data_dir: &std::path::Path,
+) -> (tokio::process::Child, String) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["--kafka", kafka, "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("sluice starts");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line.trim().strip_prefix("PostgreSQL protocol:") {
+                return rest.split_whitespace().next().unwrap().to_string();
+            }
+        }
+        panic!("sluice exited before it was ready");
+    })
+    .await
+    .expect("sluice becomes ready");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, addr)
+}
+
+pub async fn pg(addr: &str) -> tokio_postgres::Client {
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    let (client, conn) = tokio_postgres::connect(
+        &format!("host={host} port={port} user=test dbname=sluice"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .expect("connect");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
 }

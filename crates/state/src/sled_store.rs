@@ -21,6 +21,8 @@ use crate::flush_epoch;
 use crate::positions_codec;
 use crate::store::{StateIter, StateStore};
 
+/// sled's page cache for the whole directory.
+const CACHE_BYTES: u64 = 128 << 20;
 /// Tree holding every store's positions.
 const POSITIONS_TREE: &str = "__sluice_positions";
 /// Key in sled's default tree that marks a directory as ours.
@@ -106,7 +108,9 @@ impl SledDb {
         };
         let existing = side_epoch.is_some() || log_len > 0;
 
-        let config = sled::Config::new().path(&path);
+        // sled's page cache defaults to 1 GiB; state must fit in far less memory than that
+        // (operators keep their own caches of decoded entries in front of it).
+        let config = sled::Config::new().path(&path).cache_capacity(CACHE_BYTES);
         // sled can panic on some kinds of damaged files instead of returning
         // `Error::Corruption`; treat that as corruption too.
         let opened = catch_unwind(AssertUnwindSafe(|| config.open())).map_err(|panic| {
