@@ -162,6 +162,10 @@ async fn sigkill_at_random_moments_never_counts_an_input_twice_or_misses_one() {
 
     // A clean run of the same query over the same input agrees.
     client
+        .simple_query("SET 'auto.offset.reset'='earliest'")
+        .await
+        .expect("SET");
+    client
         .simple_query(
             "CREATE TABLE clean AS SELECT k, COUNT(*) AS n, SUM(v) AS total FROM ev GROUP BY k EMIT CHANGES",
         )
