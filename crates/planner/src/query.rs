@@ -92,6 +92,16 @@ pub struct QueryPlan {
 }
 
 impl QueryPlan {
+    /// `cache.max.bytes.buffering` > 0: aggregations emit one change per key and batch instead
+    /// of one per input row (same final state, fewer records).
+    pub fn set_coalesce(&mut self, on: bool) {
+        for op in &mut self.ops {
+            if let OpSpec::Aggregate(spec) = op {
+                spec.coalesce = on;
+            }
+        }
+    }
+
     /// A pipeline of fresh operators.
     pub fn pipeline(&self) -> Result<Pipeline, PlanError> {
         Ok(Pipeline::new(

@@ -751,10 +751,11 @@ impl Engine {
         &self,
         query_id: &str,
         text: &str,
-        plan: QueryPlan,
+        mut plan: QueryPlan,
         sink: &SourceDef,
         props: &BTreeMap<String, String>,
     ) -> Result<()> {
+        plan.set_coalesce(crate::session::coalesces(props));
         let reset = if starts_earliest(props) {
             OffsetReset::Earliest
         } else {
@@ -863,7 +864,8 @@ impl Engine {
                 return Err(crate::pull::unsupported_clause("JOIN"));
             }
         }
-        let plan = self.planner.plan_query(q, &catalog)?;
+        let mut plan = self.planner.plan_query(q, &catalog)?;
+        plan.set_coalesce(crate::session::coalesces(props));
         if plan.emit != Some(Emit::Changes) {
             return Err(EngineError::Unsupported(format!(
                 "Pull queries over {} are not supported yet. Add EMIT CHANGES to run a push query: rows are returned as they arrive.",

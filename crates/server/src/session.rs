@@ -43,3 +43,33 @@ pub fn starts_earliest(props: &BTreeMap<String, String>) -> bool {
         .map(|v| v.eq_ignore_ascii_case("earliest"))
         .unwrap_or(false)
 }
+
+/// `cache.max.bytes.buffering`: above 0 (ksqlDB's default is 10 MB), aggregations coalesce the
+/// changes to a key within a batch; 0 emits every change, in order.
+pub const CACHE_MAX_BYTES_BUFFERING: &str = "cache.max.bytes.buffering";
+
+/// Whether aggregations of a query with these properties coalesce changes per key and batch.
+pub fn coalesces(props: &BTreeMap<String, String>) -> bool {
+    props
+        .get(CACHE_MAX_BYTES_BUFFERING)
+        .map(|v| v.trim().parse::<i64>().map(|n| n > 0).unwrap_or(true))
+        .unwrap_or(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffering_is_on_unless_set_to_zero() {
+        let mut p = BTreeMap::new();
+        assert!(coalesces(&p));
+        p.insert(CACHE_MAX_BYTES_BUFFERING.to_string(), "0".to_string());
+        assert!(!coalesces(&p));
+        p.insert(
+            CACHE_MAX_BYTES_BUFFERING.to_string(),
+            "10000000".to_string(),
+        );
+        assert!(coalesces(&p));
+    }
+}
