@@ -10,6 +10,15 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sluice/target}"
 export SLUICE_TANSU_BIN="${SLUICE_TANSU_BIN:-${SLUICE_TANSU_ROOT:-$HOME/.cache/sluice/tansu}/bin/tansu}"
 export SLUICE_REQUIRE_TANSU=1
 
+# The reused target directory keeps every old test executable (~600 MB each) and incremental
+# state; drop what no build touched for a day so CI's disk does not fill up.
+if [ -d "$CARGO_TARGET_DIR/debug/deps" ]; then
+    find "$CARGO_TARGET_DIR/debug/deps" -maxdepth 1 -type f -perm -u+x \
+        ! -name '*.so' ! -name '*.rlib' ! -name '*.rmeta' ! -name '*.d' -mtime +1 -delete || true
+    find "$CARGO_TARGET_DIR/debug/incremental" -mindepth 1 -maxdepth 1 -mtime +1 \
+        -exec rm -rf {} + 2>/dev/null || true
+fi
+
 cargo test --workspace --no-fail-fast -- --test-threads=2
 
 # The conformance ratchet: ksqlDB's test corpus (../shared/ksql-tests) against the engine; fails

@@ -33,6 +33,8 @@ async fn windowed_revenue_is_materialized_and_pull_queries_see_fresh_results() {
     for sql in [
         "CREATE STREAM orders (id INT KEY, region VARCHAR, amount DOUBLE) WITH (kafka_topic='orders', value_format='JSON', partitions=1)",
         "SET 'auto.offset.reset'='earliest'",
+        // Every input change produces its output change (no coalescing per batch).
+        "SET 'cache.max.bytes.buffering'='0'",
         "CREATE TABLE revenue AS SELECT region, COUNT(*) AS n, SUM(amount) AS total FROM orders WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY region EMIT CHANGES",
         // Two windows: minute 0 and minute 1 (ROWTIME in milliseconds).
         "INSERT INTO orders (ROWTIME, id, region, amount) VALUES (1000, 1, 'EU', 10.0)",
