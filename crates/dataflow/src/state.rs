@@ -134,15 +134,6 @@ impl<V> KeyedState<V> {
         self.entries.len()
     }
 
-    /// Whether `key` exists (in memory or in the store).
-    pub fn contains(
-        &mut self,
-        key: &[u8],
-        decode: impl FnOnce(&[u8]) -> Result<V, DataflowError>,
-    ) -> Result<bool, DataflowError> {
-        Ok(self.load(key, decode)?.is_some())
-    }
-
     fn load(
         &mut self,
         key: &[u8],
@@ -185,6 +176,20 @@ impl<V> KeyedState<V> {
             e.dirty = true;
             &mut e.value
         }))
+    }
+
+    /// Like [`get_or_load`](Self::get_or_load), but a key found nowhere is set to `make()`.
+    pub fn get_or_insert_with(
+        &mut self,
+        key: &[u8],
+        decode: impl FnOnce(&[u8]) -> Result<V, DataflowError>,
+        make: impl FnOnce() -> V,
+    ) -> Result<&mut V, DataflowError> {
+        if self.get_or_load(key, decode)?.is_none() {
+            self.insert(key.to_vec(), make());
+        }
+        let entry = self.entries.get_mut(key).expect("entry just ensured");
+        Ok(&mut entry.value)
     }
 
     /// Set `key` to `value`.
@@ -240,37 +245,6 @@ impl<V> KeyedState<V> {
         if self.state.is_some() {
             self.removed.extend(gone);
         }
-    }
-
-    /// Every committed entry in the store plus those only in memory (restore of small state).
-    pub fn load_all(
-        &mut self,
-        mut decode: impl FnMut(&[u8]) -> Result<V, DataflowError>,
-    ) -> Result<(), DataflowError> {
-        let Some(state) = &self.state else {
-            return Ok(());
-        };
-        for (k, v) in state.scan_prefix(&[self.tag])? {
-            let key = k[1..].to_vec();
-            if self.entries.contains_key(&key) || self.removed.contains(&key) {
-                continue;
-            }
-            let value = decode(&v)?;
-            self.entries.insert(
-                key,
-                Entry {
-                    value,
-                    used: 0,
-                    dirty: false,
-                },
-            );
-        }
-        Ok(())
-    }
-
-    /// Entries in memory, in no particular order.
-    pub fn iter_cached(&self) -> impl Iterator<Item = (&[u8], &V)> {
-        self.entries.iter().map(|(k, e)| (k.as_slice(), &e.value))
     }
 
     /// Add every changed entry (encoded) and every removal to `batch`, then evict least recently

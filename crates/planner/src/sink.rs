@@ -56,6 +56,11 @@ pub fn plan_sink(plan: &QueryPlan, sink_name: &str) -> Result<SinkLayout, PlanEr
             value_fields.push(f.as_ref().clone());
         }
     }
+    layout(key_fields, value_fields)
+}
+
+/// The layout, once ksqlDB's rule that a sink has at least one value column holds.
+fn layout(key_fields: Vec<Field>, value_fields: Vec<Field>) -> Result<SinkLayout, PlanError> {
     if value_fields.is_empty() {
         return Err(PlanError::Invalid(
             "The projection contains no value columns.".into(),
@@ -102,15 +107,7 @@ fn plan_grouped_sink(
             &missing,
         )));
     }
-    if value_fields.is_empty() {
-        return Err(PlanError::Invalid(
-            "The projection contains no value columns.".into(),
-        ));
-    }
-    Ok(SinkLayout {
-        key_fields: key_fields.into(),
-        value_fields: value_fields.into(),
-    })
+    layout(key_fields, value_fields)
 }
 
 /// ksqlDB's error for key columns or grouping expressions missing from a projection.

@@ -790,7 +790,6 @@ impl Engine {
                 producer: self.producer.clone(),
             },
             metrics: metrics.clone(),
-            commit: true,
             state: Some(StateSpec {
                 store: self.query_store(query_id)?,
                 changelog: self.changelog_topic(query_id),
@@ -896,7 +895,6 @@ impl Engine {
             plan,
             consumer,
             metrics: Arc::new(QueryMetrics::default()),
-            commit: false,
             materialize: None,
             state: None,
         };

@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::producer::FutureRecord;
+use rdkafka::producer::{DeliveryFuture, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use sluice_dataflow::sink::OutRecord;
 use sluice_dataflow::source::RawRecord;
@@ -74,9 +74,16 @@ pub async fn produce_all(
             }
         }
     }
+    await_deliveries(pending, topic).await.map(|_| ())
+}
+
+/// Waits for every delivery of records sent to `topic`; returns the offset after the last one
+/// (0 when there were none). Fails on the first record the broker did not take.
+pub async fn await_deliveries(pending: Vec<DeliveryFuture>, topic: &str) -> Result<i64> {
+    let mut last = -1;
     for result in join_all(pending).await {
         match result {
-            Ok(Ok(_)) => {}
+            Ok(Ok(delivery)) => last = last.max(delivery.offset),
             Ok(Err((e, _))) => {
                 return Err(EngineError::Kafka(format!(
                     "failed to produce to topic {topic}: {e}"
@@ -89,7 +96,7 @@ pub async fn produce_all(
             }
         }
     }
-    Ok(())
+    Ok(last + 1)
 }
 
 /// The offset after the last of `messages`, per partition.

@@ -173,13 +173,4 @@ impl Materialized {
         RecordBatch::try_new(self.schema.clone(), columns)
             .map_err(|e| EngineError::Internal(e.to_string()))
     }
-
-    /// Number of committed rows.
-    pub fn len(&self) -> Result<usize> {
-        Ok(self
-            .store
-            .scan_prefix(&[PREFIX])
-            .map_err(|e| EngineError::Internal(e.to_string()))?
-            .count())
-    }
 }

@@ -73,11 +73,10 @@ pub struct QueryTask {
     pub consumer: SluiceConsumer,
     pub output: Output,
     pub metrics: Arc<QueryMetrics>,
-    /// Commit input positions (persistent queries) or not (transient ones).
-    pub commit: bool,
     /// The result table's rows, kept for pull queries (tables written by persistent queries).
     pub materialize: Option<Arc<Materialized>>,
-    /// The state store (persistent queries); `None` keeps state in memory.
+    /// The state store (persistent queries: state and input positions are committed after each
+    /// batch); `None` keeps state in memory and commits nothing (transient queries).
     pub state: Option<StateSpec>,
 }
 
@@ -282,8 +281,6 @@ impl QueryTask {
                 batch.set_position(topic, partition, next);
             }
             state.commit(batch).await?;
-        }
-        if self.commit {
             io::commit_after(&self.consumer, messages)?;
         }
         debug!(query_id = %self.id, records = messages.len(), "batch done");

@@ -20,7 +20,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use futures::future::join_all;
 use rdkafka::producer::FutureRecord;
 use sluice_kafka::{KafkaConfig, KafkaError, SluiceProducer, TopicAdmin, TopicReader};
 use sluice_state::changelog::{batch_records, Restorer};
@@ -140,23 +139,7 @@ async fn write_changelog(
             }
         }
     }
-    let mut last = -1;
-    for result in join_all(pending).await {
-        match result {
-            Ok(Ok(delivery)) => last = last.max(delivery.offset),
-            Ok(Err((e, _))) => {
-                return Err(EngineError::Kafka(format!(
-                    "failed to write changelog {topic}: {e}"
-                )))
-            }
-            Err(_) => {
-                return Err(EngineError::Kafka(format!(
-                    "producer closed while writing changelog {topic}"
-                )))
-            }
-        }
-    }
-    Ok(last + 1)
+    crate::io::await_deliveries(pending, topic).await
 }
 
 /// Replays the changelog into `store` from the store's changelog position. Returns whether the

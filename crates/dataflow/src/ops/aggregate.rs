@@ -148,18 +148,6 @@ impl Aggregate {
         })
     }
 
-    /// Keep at most about `entries` groups (and session keys) in memory; the rest stay in the
-    /// store.
-    pub fn set_cache_capacity(&mut self, entries: usize) {
-        self.groups.set_capacity(entries);
-        self.sessions.set_capacity(entries);
-    }
-
-    /// Groups currently held in memory.
-    pub fn cached_groups(&self) -> usize {
-        self.groups.cached() + self.sessions.cached()
-    }
-
     fn advance_stream_time(&mut self, ts: i64) {
         if ts > self.stream_time {
             self.stream_time = ts;
@@ -229,26 +217,14 @@ impl Aggregate {
             if group_cols[..w.start_group].iter().any(|c| c.is_null(i)) {
                 continue;
             }
-            let ts = times
-                .as_ref()
-                .filter(|t| !t.is_null(i))
-                .map(|t| t.value(i))
-                .unwrap_or(0);
+            let ts = row_time(times.as_ref(), i);
             self.advance_stream_time(ts);
             let close = self.stream_time.saturating_sub(w.grace_ms);
             let key = keys.row(i).as_ref().to_vec();
             let spec = &self.spec;
-            if self
-                .sessions
-                .get_or_load(&key, |b| decode_sessions(spec, b))?
-                .is_none()
-            {
-                self.sessions.insert(key.clone(), Vec::new());
-            }
-            let sessions = self
-                .sessions
-                .get_or_load(&key, |b| decode_sessions(spec, b))?
-                .expect("sessions just ensured");
+            let sessions =
+                self.sessions
+                    .get_or_insert_with(&key, |b| decode_sessions(spec, b), Vec::new)?;
             let (merged, kept): (Vec<Session>, Vec<Session>) = std::mem::take(sessions)
                 .into_iter()
                 .partition(|s| s.end >= ts - gap && s.start <= ts + gap);
@@ -429,14 +405,10 @@ impl Aggregate {
         // Windowed group keys start with the window end: windows ending at or before the
         // horizon are one range.
         if w.session_gap_ms.is_none() && horizon > self.expired_below {
-            let from = if self.state.is_some() {
-                sortable_i64(i64::MIN)
-            } else {
-                sortable_i64(self.expired_below)
-            };
-            let expired = self
-                .groups
-                .remove_range(&from, &sortable_i64(horizon.saturating_add(1)))?;
+            let expired = self.groups.remove_range(
+                &sortable_i64(i64::MIN),
+                &sortable_i64(horizon.saturating_add(1)),
+            )?;
             self.expired_below = horizon;
             if expired > 0 {
                 debug!(expired, "windows expired");
@@ -525,11 +497,7 @@ impl Operator for Aggregate {
             if kind == ChangeKind::Delete {
                 continue;
             }
-            let ts = times
-                .as_ref()
-                .filter(|t| !t.is_null(i))
-                .map(|t| t.value(i))
-                .unwrap_or(0);
+            let ts = row_time(times.as_ref(), i);
             let mut window_end = None;
             if let (Some(w), Some((_, Some(ends)))) = (&window, &window_cols) {
                 if kind != ChangeKind::UpdateBefore {
@@ -738,6 +706,14 @@ impl Operator for Aggregate {
         self.sessions.checkpoint(batch, encode_sessions)?;
         Ok(())
     }
+}
+
+/// A row's event time (0 when it has none).
+fn row_time(times: Option<&Int64Array>, i: usize) -> i64 {
+    times
+        .filter(|t| !t.is_null(i))
+        .map(|t| t.value(i))
+        .unwrap_or(0)
 }
 
 /// A group's key in the store: the window end (sortable) when windowed, then the group row.
