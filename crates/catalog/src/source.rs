@@ -128,6 +128,19 @@ impl SourceDef {
         self.columns.iter().filter(|c| c.role == ColumnRole::Value)
     }
 
+    /// Header columns (`HEADERS`, `HEADER('k')`), in order.
+    pub fn header_columns(&self) -> impl Iterator<Item = &ColumnDef> {
+        self.columns
+            .iter()
+            .filter(|c| matches!(c.role, ColumnRole::Header(_)))
+    }
+
+    /// The columns `SELECT *` means: key columns, then the others in declared order.
+    pub fn star_columns(&self) -> impl Iterator<Item = &ColumnDef> {
+        self.key_columns()
+            .chain(self.columns.iter().filter(|c| c.role != ColumnRole::Key))
+    }
+
     /// A declared column by canonical name.
     pub fn column(&self, name: &str) -> Option<&ColumnDef> {
         self.columns.iter().find(|c| c.name == name)
@@ -143,11 +156,16 @@ impl SourceDef {
         fields(self.value_columns())
     }
 
-    /// The schema of batches read from this source: key columns, value columns, then the
-    /// pseudo-columns (ROWTIME, ROWPARTITION, ROWOFFSET, and WINDOWSTART/WINDOWEND when windowed).
+    /// The schema of batches read from this source: key columns, value columns, header
+    /// columns, then the pseudo-columns (ROWTIME, ROWPARTITION, ROWOFFSET, and
+    /// WINDOWSTART/WINDOWEND when windowed).
     pub fn batch_schema(&self) -> Result<SchemaRef, CatalogError> {
         let mut out: Vec<Field> = Vec::with_capacity(self.columns.len() + 5);
-        for c in self.key_columns().chain(self.value_columns()) {
+        for c in self
+            .key_columns()
+            .chain(self.value_columns())
+            .chain(self.header_columns())
+        {
             out.push(Field::new(&c.name, types::to_arrow(&c.ty)?, true));
         }
         out.extend(pseudo_fields(self.window.is_some()));

@@ -146,11 +146,31 @@ pub struct Variant {
     pub responses: Option<Vec<Json>>,
     /// RQTT `inputConditions.waitForActivePushQuery`.
     pub wait_for_push_query: bool,
+    /// RQTT `outputConditions.verifyOrder`: query rows must come in the expected order;
+    /// otherwise they are compared as a multiset, as ksqlDB's harness does.
+    pub verify_order: bool,
     /// Why the variant is not run, if it is not.
     pub skip: Option<String>,
 }
 
 impl Variant {
+    /// Whether the variant uses a schema-registry format: its `{FORMAT}`, or a FORMAT /
+    /// KEY_FORMAT / VALUE_FORMAT property in its statements.
+    pub fn uses_schema_registry(&self) -> bool {
+        const SR: [&str; 4] = ["AVRO", "PROTOBUF", "PROTOBUF_NOSR", "JSON_SR"];
+        if let Some(f) = &self.format {
+            return SR.contains(&f.to_ascii_uppercase().as_str());
+        }
+        self.statements.iter().any(|s| {
+            let s = s.to_ascii_uppercase().replace(' ', "");
+            SR.iter().any(|f| {
+                ["FORMAT='", "FORMAT=\""]
+                    .iter()
+                    .any(|p| s.contains(&format!("{p}{f}'")) || s.contains(&format!("{p}{f}\"")))
+            })
+        })
+    }
+
     /// `file / test / FORMAT-or-dash`: the id the ratchet file lists.
     pub fn id(&self) -> String {
         variant_id(&self.file, &self.test, self.format.as_deref())
@@ -306,13 +326,22 @@ fn variant(
                 .map(Json::to_plain_text)
                 .unwrap_or_default()
         });
-    let responses = t
-        .get("responses")
-        .and_then(Json::as_array)
-        .map(|r| r.to_vec());
+    // `queryProto` responses check the REST API's protobuf encoding of query results (tests
+    // with `testPullWithProtoFormat`); pgwire has its own encoding, so they are not compared.
+    let responses = t.get("responses").and_then(Json::as_array).map(|r| {
+        r.iter()
+            .filter(|x| x.get("queryProto").is_none())
+            .cloned()
+            .collect::<Vec<_>>()
+    });
     let wait_for_push_query = t
         .get("inputConditions")
         .and_then(|c| c.get("waitForActivePushQuery"))
+        .and_then(Json::as_bool)
+        .unwrap_or(false);
+    let verify_order = t
+        .get("outputConditions")
+        .and_then(|c| c.get("verifyOrder"))
         .and_then(Json::as_bool)
         .unwrap_or(false);
     let rest = file.rest || responses.is_some() || t.get("expectedError").is_some();
@@ -331,6 +360,7 @@ fn variant(
         post: t.get("post").cloned(),
         responses,
         wait_for_push_query,
+        verify_order,
         skip,
     })
 }

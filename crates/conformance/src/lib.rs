@@ -66,6 +66,7 @@ pub fn load_variants(
                         reason: format!("cannot read the test file: {e}"),
                         details: Vec::new(),
                         elapsed: Duration::ZERO,
+                        schema_registry: false,
                     });
                 }
             }
@@ -88,6 +89,7 @@ pub async fn run_all(
         let cfg = cfg.clone();
         async move {
             let id = (v.file.clone(), v.test.clone(), v.format.clone());
+            let schema_registry = v.uses_schema_registry();
             let outcome = match tokio::spawn(async move { run::run_variant(&v, &cfg).await }).await
             {
                 Ok(o) => o,
@@ -98,6 +100,7 @@ pub async fn run_all(
                     status: Status::Fail,
                     reason: format!("the runner's task failed: {e}"),
                     details: Vec::new(),
+                    schema_registry,
                     elapsed: Duration::ZERO,
                 },
             };

@@ -91,6 +91,9 @@ pub struct Outcome {
     /// Expected and actual side by side (shown with `--verbose`).
     pub details: Vec<String>,
     pub elapsed: Duration,
+    /// The variant uses a schema-registry format (AVRO, PROTOBUF, PROTOBUF_NOSR, JSON_SR), by its
+    /// `{FORMAT}` or in its statements: issue targets count only the other formats.
+    pub schema_registry: bool,
 }
 
 impl Outcome {
@@ -135,6 +138,7 @@ pub async fn run_variant(v: &Variant, cfg: &RunConfig) -> Outcome {
         reason: String::new(),
         details: Vec::new(),
         elapsed: Duration::ZERO,
+        schema_registry: v.uses_schema_registry(),
     };
     if let Some(why) = &v.skip {
         out.status = Status::Skip;
@@ -305,6 +309,7 @@ impl Harness {
                 .as_ref()
                 .and_then(|r| r.get(i))
                 .map(expected_row_count);
+            let limit = pull_limit(s);
             for r in results {
                 let is_push = matches!(r, StatementResult::Push { .. });
                 if is_push && !produced {
@@ -317,7 +322,23 @@ impl Harness {
                     prod?;
                     responses.push(resp);
                 } else {
-                    responses.push(self.response(r, want_rows, None).await);
+                    let mut resp = self.response(r, want_rows, None).await;
+                    // ksqlDB's REST API ends a pull query whose rows reached its LIMIT with
+                    // "Limit Reached"; pgwire has no such message, so the runner translates.
+                    if let (
+                        Response::Query {
+                            rows,
+                            final_message,
+                            ..
+                        },
+                        Some(n),
+                    ) = (&mut resp, limit)
+                    {
+                        if rows.len() as u64 == n {
+                            *final_message = Some("Limit Reached".into());
+                        }
+                    }
+                    responses.push(resp);
                 }
             }
         }
@@ -328,7 +349,7 @@ impl Harness {
             self.produce_inputs(v).await?;
         }
         if let Some(expected) = &v.responses {
-            compare_responses(expected, &responses)?;
+            compare_responses(expected, &responses, v.verify_order)?;
         }
         self.verify_outputs(v).await?;
         self.check_post(v).await
@@ -573,9 +594,9 @@ impl Harness {
             let progress: u64 = queries
                 .iter()
                 .map(|q| {
-                    q.4.records_in.load(Ordering::Relaxed)
-                        + q.4.records_out.load(Ordering::Relaxed)
-                        + q.4.records_skipped.load(Ordering::Relaxed)
+                    q.metrics.records_in.load(Ordering::Relaxed)
+                        + q.metrics.records_out.load(Ordering::Relaxed)
+                        + q.metrics.records_skipped.load(Ordering::Relaxed)
                 })
                 .sum();
             let sig = (queries.len(), progress);
@@ -621,8 +642,9 @@ impl Harness {
     ) -> bool {
         let catalog = self.engine.catalog();
         let mut wanted = Vec::new();
-        for (_, statement, _, _, metrics) in self.engine.queries() {
-            let Some(source) = query_source(&statement) else {
+        for q in self.engine.queries() {
+            let metrics = q.metrics;
+            let Some(source) = query_source(&q.statement) else {
                 return false;
             };
             let Some(def) = catalog.source(&source) else {
@@ -738,6 +760,14 @@ fn expected_error_missing(message: &str) -> Failure {
     ))
 }
 
+/// The LIMIT of a pull query (a query without EMIT), if it has one.
+fn pull_limit(statement: &str) -> Option<u64> {
+    match sluice_parser::parse_one(statement).ok()?.statement {
+        sluice_parser::Statement::Query(q) if q.emit.is_none() => q.limit,
+        _ => None,
+    }
+}
+
 /// Number of `row` messages in an expected `{"query": [...]}` response.
 fn expected_row_count(r: &Json) -> usize {
     r.get("query")
@@ -746,7 +776,14 @@ fn expected_row_count(r: &Json) -> usize {
         .unwrap_or(0)
 }
 
-fn compare_responses(expected: &[Json], actual: &[Response]) -> Result<(), Failure> {
+/// Compares RQTT responses. Query rows are compared in order when `verify_order`, otherwise as
+/// a multiset (each expected row matched by one actual row), as ksqlDB's harness does unless a
+/// test sets `outputConditions.verifyOrder`.
+fn compare_responses(
+    expected: &[Json],
+    actual: &[Response],
+    verify_order: bool,
+) -> Result<(), Failure> {
     let details: Vec<String> = expected
         .iter()
         .zip(actual.iter().map(Some).chain(std::iter::repeat(None)))
@@ -806,7 +843,25 @@ fn compare_responses(expected: &[Json], actual: &[Response]) -> Result<(), Failu
                 .filter_map(|m| m.get("row"))
                 .map(|r| r.get("columns").unwrap_or(&Json::Null))
                 .collect();
+            if !verify_order && rows.len() == want_rows.len() {
+                let mut used = vec![false; rows.len()];
+                for (j, w) in want_rows.iter().enumerate() {
+                    match (0..rows.len()).find(|k| !used[*k] && matches(w, &rows[*k])) {
+                        Some(k) => used[k] = true,
+                        None => {
+                            return Err(with(format!(
+                                "response {n}, row {}: expected {w}, which no returned row matches (rows: {})",
+                                j + 1,
+                                rows.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ")
+                            )))
+                        }
+                    }
+                }
+            }
             for (j, w) in want_rows.iter().enumerate() {
+                if !verify_order && rows.len() == want_rows.len() {
+                    break; // matched as a multiset above
+                }
                 match rows.get(j) {
                     Some(got) if matches(w, got) => {}
                     Some(got) => {
@@ -1143,6 +1198,7 @@ mod tests {
             post: None,
             responses: None,
             wait_for_push_query: false,
+            verify_order: false,
             skip: None,
         };
         assert!(statement_error(&v, 0, "Source X does not exist.").is_ok());
@@ -1197,7 +1253,26 @@ mod tests {
                 final_message: Some("Limit Reached".into()),
             },
         ];
-        assert!(compare_responses(&expected, &actual).is_ok());
+        assert!(compare_responses(&expected, &actual, true).is_ok());
+        // Out of order: fine unless the test asks for order.
+        let two = |a: &str, b: &str| {
+            vec![
+                Response::Admin("currentStatus".into()),
+                Response::Query {
+                    header: "`A` INTEGER".into(),
+                    rows: vec![parse_lenient(a).unwrap(), parse_lenient(b).unwrap()],
+                    final_message: Some("Limit Reached".into()),
+                },
+            ]
+        };
+        let expected_two = vec![
+            expected[0].clone(),
+            parse_lenient(r#"{"query": [{"row": {"columns": [1]}}, {"row": {"columns": [2]}}]}"#)
+                .unwrap(),
+        ];
+        assert!(compare_responses(&expected_two, &two("[2]", "[1]"), false).is_ok());
+        assert!(compare_responses(&expected_two, &two("[2]", "[1]"), true).is_err());
+        assert!(compare_responses(&expected_two, &two("[1]", "[1]"), false).is_err());
         let actual2 = vec![
             Response::Admin("currentStatus".into()),
             Response::Query {
@@ -1206,7 +1281,7 @@ mod tests {
                 final_message: None,
             },
         ];
-        let f = compare_responses(&expected, &actual2).unwrap_err();
+        let f = compare_responses(&expected, &actual2, true).unwrap_err();
         assert!(
             f.reason.contains("row 1: expected [1], got [2]"),
             "{}",

@@ -135,6 +135,7 @@ mod tests {
             post: None,
             responses: None,
             wait_for_push_query: false,
+            verify_order: false,
             skip: None,
         }
     }

@@ -16,7 +16,7 @@ use sluice_functions::datetime::{parse_timestamp_array, JavaPattern};
 use crate::{Batch, ChangeKind, DataflowError};
 
 /// One record as read from Kafka, borrowed from the consumer's buffers.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct RawRecord<'a> {
     pub partition: i32,
     pub offset: i64,
@@ -24,6 +24,9 @@ pub struct RawRecord<'a> {
     pub timestamp: Option<i64>,
     pub key: Option<&'a [u8]>,
     pub value: Option<&'a [u8]>,
+    /// The record's headers in order (a key may repeat). Only read when the source declares
+    /// header columns; callers may leave it empty otherwise.
+    pub headers: Vec<(&'a str, Option<&'a [u8]>)>,
 }
 
 /// A record that could not be turned into a row, and why. The record is skipped.
@@ -49,6 +52,9 @@ pub struct SourceDecoder {
     /// Windowed keys: `Some(None)` for session windows (key, end, start), `Some(Some(size))`
     /// for time windows (key, start).
     windowed: Option<Option<i64>>,
+    /// Header columns in batch order: `None` for `HEADERS` (all of them), `Some(k)` for
+    /// `HEADER('k')`.
+    headers: Vec<Option<String>>,
 }
 
 impl SourceDecoder {
@@ -85,7 +91,19 @@ impl SourceDecoder {
                 .window
                 .as_ref()
                 .map(|w| (!w.is_session()).then(|| w.size_ms.unwrap_or(0))),
+            headers: source
+                .header_columns()
+                .map(|c| match &c.role {
+                    sluice_catalog::ColumnRole::Header(k) => k.clone(),
+                    _ => None,
+                })
+                .collect(),
         })
+    }
+
+    /// Whether the source has header columns (records must carry their headers).
+    pub fn needs_headers(&self) -> bool {
+        !self.headers.is_empty()
     }
 
     /// The schema of the batches this decoder produces.
@@ -173,6 +191,9 @@ impl SourceDecoder {
         }
         let mut columns: Vec<ArrayRef> = self.key.finish();
         columns.extend(self.value.finish());
+        for h in &self.headers {
+            columns.push(header_column(records, h.as_deref()));
+        }
         let mut keep = keep.finish();
 
         // Event time from a column, when declared: rows without a usable time are dropped.
@@ -272,5 +293,154 @@ impl SourceDecoder {
             return Ok((None, errors));
         }
         Ok((Some(Batch { data, changes }), errors))
+    }
+}
+
+/// A header column's array: `HEADERS` (`key` None) as `ARRAY<STRUCT<KEY STRING, VALUE BYTES>>`,
+/// empty for a record without headers; `HEADER('k')` as the BYTES value of the last header
+/// with key `k`, null when there is none.
+fn header_column(records: &[RawRecord<'_>], key: Option<&str>) -> ArrayRef {
+    use datafusion::arrow::array::{BinaryBuilder, ListBuilder, StringBuilder, StructBuilder};
+    use datafusion::arrow::datatypes::Field;
+    match key {
+        Some(k) => {
+            let mut b = BinaryBuilder::with_capacity(records.len(), 0);
+            for r in records {
+                match r.headers.iter().rev().find(|(hk, _)| *hk == k) {
+                    Some((_, Some(v))) => b.append_value(v),
+                    _ => b.append_null(),
+                }
+            }
+            Arc::new(b.finish())
+        }
+        None => {
+            let fields = vec![
+                Field::new("KEY", DataType::Utf8, true),
+                Field::new("VALUE", DataType::Binary, true),
+            ];
+            let entry = StructBuilder::new(
+                fields.clone(),
+                vec![
+                    Box::new(StringBuilder::new()),
+                    Box::new(BinaryBuilder::new()),
+                ],
+            );
+            let mut b = ListBuilder::new(entry).with_field(Arc::new(Field::new(
+                "item",
+                DataType::Struct(fields.into()),
+                true,
+            )));
+            for r in records {
+                let s = b.values();
+                for (k, v) in &r.headers {
+                    s.field_builder::<StringBuilder>(0)
+                        .expect("KEY builder")
+                        .append_value(k);
+                    let vb = s.field_builder::<BinaryBuilder>(1).expect("VALUE builder");
+                    match v {
+                        Some(v) => vb.append_value(v),
+                        None => vb.append_null(),
+                    }
+                    s.append(true);
+                }
+                b.append(true);
+            }
+            Arc::new(b.finish())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{BinaryArray, ListArray, StructArray};
+    use sluice_catalog::{ColumnDef, ColumnRole, SourceKind};
+    use sluice_formats::{Format, FormatKind};
+    use sluice_parser::SqlType;
+
+    fn source_with_headers() -> SourceDef {
+        let col = |name: &str, ty: SqlType, role: ColumnRole| ColumnDef {
+            name: name.into(),
+            ty,
+            role,
+        };
+        SourceDef {
+            name: "S".into(),
+            kind: SourceKind::Stream,
+            columns: vec![
+                col("K", SqlType::String, ColumnRole::Key),
+                col("V", SqlType::Int, ColumnRole::Value),
+                col(
+                    "HS",
+                    SqlType::Array(Box::new(SqlType::Struct(vec![
+                        ("KEY".into(), SqlType::String),
+                        ("VALUE".into(), SqlType::Bytes),
+                    ]))),
+                    ColumnRole::Header(None),
+                ),
+                col("H", SqlType::Bytes, ColumnRole::Header(Some("abc".into()))),
+            ],
+            topic: "t".into(),
+            key_format: Format::new(FormatKind::Kafka),
+            value_format: Format::new(FormatKind::Json),
+            timestamp: None,
+            window: None,
+            is_source: false,
+            partitions: 1,
+            statement: String::new(),
+            written_by: None,
+        }
+    }
+
+    #[test]
+    fn header_columns_are_decoded() {
+        let source = source_with_headers();
+        let mut d = SourceDecoder::new(&source).unwrap();
+        assert!(d.needs_headers());
+        let records = vec![
+            RawRecord {
+                key: Some(b"a"),
+                value: Some(br#"{"V": 1}"#),
+                headers: vec![("abc", Some(b"x")), ("other", None), ("abc", Some(b"y"))],
+                ..RawRecord::default()
+            },
+            RawRecord {
+                offset: 1,
+                key: Some(b"b"),
+                value: Some(br#"{"V": 2}"#),
+                ..RawRecord::default()
+            },
+        ];
+        let (batch, errors) = d.decode(&records).unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        let data = batch.unwrap().data;
+        // HEADER('abc'): the last value with that key; null without one.
+        let h = data
+            .column_by_name("H")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<BinaryArray>()
+            .unwrap();
+        assert_eq!(h.value(0), b"y");
+        assert!(h.is_null(1));
+        // HEADERS: every header in order; an empty list without headers.
+        let hs = data
+            .column_by_name("HS")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<ListArray>()
+            .unwrap();
+        assert_eq!(hs.value_length(0), 3);
+        assert_eq!(hs.value_length(1), 0);
+        assert!(!hs.is_null(1));
+        let first = hs.value(0);
+        let entries = first.as_any().downcast_ref::<StructArray>().unwrap();
+        let keys = entries
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        assert_eq!(keys.value(1), "other");
+        assert!(entries.column(1).is_null(1));
     }
 }

@@ -267,9 +267,17 @@ impl Format {
             }
             FormatKind::Kafka => {
                 if fields.len() > 1 {
+                    // ksqlDB lists key columns as `K` TYPE KEY.
+                    let suffix = if part == Part::Key { " KEY" } else { "" };
+                    let columns = fields
+                        .iter()
+                        .map(|f| {
+                            format!("`{}` {}{suffix}", f.name(), ksql_type_name(f.data_type()))
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ");
                     return Err(FormatError::Unsupported(format!(
-                        "The 'KAFKA' format only supports a single field. Got: [{}]",
-                        columns_text(fields)
+                        "The 'KAFKA' format only supports a single field. Got: [{columns}]"
                     )));
                 }
                 for f in fields {

@@ -6,6 +6,7 @@
 //!   null handling) and support retraction where ksqlDB can aggregate tables;
 //! - [`datetime`]: Java `DateTimeFormatter` patterns (as ksqlDB's `TIMESTAMP_FORMAT` and date
 //!   functions use them) and the date/time functions;
+//! - [`scalar`]: other scalar functions (`AS_VALUE`);
 //! - [`register_all`]: every function, for a DataFusion `SessionState`.
 //!
 //! Not for: planning or running queries (the planner and dataflow crates use these functions),
@@ -14,6 +15,7 @@
 pub mod aggregate;
 pub mod datetime;
 pub mod error;
+pub mod scalar;
 
 pub use error::FunctionError;
 
@@ -26,7 +28,10 @@ pub fn register_all(state: &mut SessionState) -> datafusion::error::Result<()> {
     for f in aggregate::all() {
         state.register_udaf(f)?;
     }
-    for f in datetime::scalar_functions() {
+    for f in datetime::scalar_functions()
+        .into_iter()
+        .chain(scalar::scalar_functions())
+    {
         state.register_udf(f)?;
     }
     Ok(())

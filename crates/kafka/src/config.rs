@@ -134,6 +134,24 @@ impl KafkaConfig {
         })
     }
 
+    /// A transactional producer (`transactional.id` = `id`) for exactly-once processing: what
+    /// it writes between `begin_transaction` and `commit_transaction` (outputs, changelog
+    /// records, consumer offsets) becomes visible to `read_committed` consumers atomically.
+    /// `init_transactions` is not called here (it blocks on the coordinator and fences older
+    /// producers with the same id): the caller does it.
+    pub fn transactional_producer(&self, id: &str) -> Result<SluiceProducer, KafkaError> {
+        let mut c = self.producer_config();
+        c.set("transactional.id", id)
+            .set("transaction.timeout.ms", "60000");
+        let ctx = SluiceContext::new(self.client_id("producer-txn"));
+        FutureProducer::from_config_and_context(&c, ctx).map_err(|source| {
+            KafkaError::ClientCreation {
+                role: "transactional producer",
+                source,
+            }
+        })
+    }
+
     /// The consumer's librdkafka configuration (exposed for inspection and tests).
     pub fn consumer_config(&self, group_id: &str, offset_reset: OffsetReset) -> ClientConfig {
         let mut c = self.base(&self.client_id(&format!("consumer-{group_id}")));

@@ -14,7 +14,7 @@
 //!   (commit input offsets only after the outputs were delivered: at-least-once);
 //! - replay: [`TopicReader`] / [`read_topic_to_end`] read a topic from the beginning to its
 //!   current end without a consumer group (command topic at start-up, `PRINT ... FROM
-//!   BEGINNING`);
+//!   BEGINNING`); [`topic_watermarks`] (input lag in SHOW QUERIES);
 //! - logs: every client uses [`SluiceContext`], which routes librdkafka logs into `tracing`
 //!   under target `librdkafka`;
 //! - tests: with feature `test-support`, `tansu::TansuBroker` runs a tansu broker process.
@@ -56,7 +56,7 @@ pub use error::KafkaError;
 pub use produce::{produce_batch, Delivered};
 pub use reader::{recv_batch, BatchOptions, MessageSource};
 pub use record::{KafkaRecord, ProduceRecord};
-pub use replay::{read_topic_to_end, TopicReader};
+pub use replay::{read_topic_to_end, topic_watermarks, TopicReader};
 
 /// rdkafka itself, for the traits callers need (`Consumer::subscribe`, `Producer::flush`, ...).
 pub use rdkafka;

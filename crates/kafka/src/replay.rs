@@ -164,6 +164,19 @@ pub async fn read_topic_to_end(
 }
 
 /// Blocking: partition list from metadata, then each partition's watermarks.
+/// The (low, high) watermarks of every partition of `topic`, without joining a group (input lag
+/// in SHOW QUERIES). [`KafkaError::UnknownTopic`] when the topic does not exist.
+pub async fn topic_watermarks(
+    config: &KafkaConfig,
+    topic: &str,
+) -> Result<BTreeMap<i32, (i64, i64)>, KafkaError> {
+    let consumer = config.assign_only_consumer("watermarks")?;
+    let name = topic.to_string();
+    tokio::task::spawn_blocking(move || snapshot_watermarks(&consumer, &name))
+        .await
+        .map_err(|e| KafkaError::Embedded(format!("watermark task failed: {e}")))?
+}
+
 fn snapshot_watermarks(
     consumer: &SluiceConsumer,
     topic: &str,

@@ -109,6 +109,7 @@ impl<'a> SourceMap<'a> {
                 return self.error(fallback, "Syntax Error: statement nested too deeply")
             }
         };
+        let raw = raw.strip_prefix(FINAL_MARK).unwrap_or(&raw).to_string();
         let (detail, loc) = split_location(&raw);
         let loc = loc.unwrap_or(fallback);
         match detail.strip_prefix(SEMANTIC_MARK) {
@@ -124,6 +125,23 @@ impl<'a> SourceMap<'a> {
 
 /// Marks a [`ParserError`] message that is not a syntax error (no `Syntax Error` prefix).
 const SEMANTIC_MARK: char = '\u{1}';
+
+/// Marks a [`ParserError`] that stands even when the statement would parse as PostgreSQL:
+/// the statement is KSQL (e.g. a pull query with `LIMIT -1`) and this is what is wrong with it.
+const FINAL_MARK: char = '\u{2}';
+
+/// `e`, marked as final (see [`is_final`]).
+pub(crate) fn final_error(e: ParserError) -> ParserError {
+    match e {
+        ParserError::ParserError(s) => ParserError::ParserError(format!("{FINAL_MARK}{s}")),
+        other => other,
+    }
+}
+
+/// Whether `e` was marked with [`final_error`]: no PostgreSQL fallback.
+pub(crate) fn is_final(e: &ParserError) -> bool {
+    matches!(e, ParserError::ParserError(s) if s.starts_with(FINAL_MARK))
+}
 
 /// A syntax error at `loc`, as a sqlparser error (converted by [`SourceMap::parser_error`]).
 pub(crate) fn syntax_error(loc: Location, detail: impl std::fmt::Display) -> ParserError {

@@ -178,7 +178,7 @@ pub(crate) fn parse_ksql_query(
                     return expected("CHANGES or FINAL", &t);
                 });
             }
-            ClauseKind::Limit => out.limit = Some(parse_u64(&mut p)?),
+            ClauseKind::Limit => out.limit = Some(parse_limit(&mut p)?),
         }
         expect_end(&p, end)?;
     }
@@ -574,6 +574,28 @@ fn first_location(e: &Expr) -> Option<Location> {
     (span.start.line > 0).then_some(span.start)
 }
 
+/// A query's `LIMIT n`, with ksqlDB's errors for what is not a non-negative integer. They are
+/// final: such a statement is a KSQL query, not PostgreSQL to fall back to.
+fn parse_limit(p: &mut Parser) -> Result<u64, ParserError> {
+    use crate::error::final_error;
+    let t = p.next_token();
+    match &t.token {
+        Token::Number(n, _) => n.parse::<u64>().map_err(|_| {
+            final_error(semantic_error(
+                t.span.start,
+                "Failed to prepare statement: Value must be integer for command: LIMIT",
+            ))
+        }),
+        Token::Minus if matches!(p.peek_token().token, Token::Number(..)) => {
+            Err(final_error(semantic_error(
+                t.span.start,
+                "Pull queries don't support negative integers in the LIMIT clause. See https://cnfl.io/queries for more info.",
+            )))
+        }
+        _ => Err(final_error(syntax_error(t.span.start, ""))),
+    }
+}
+
 /// `LIMIT`-style non-negative integer literal, as used by PRINT.
 pub(crate) fn parse_u64(p: &mut Parser) -> Result<u64, ParserError> {
     let t = p.next_token();
@@ -726,6 +748,22 @@ mod tests {
         assert!(parse("SELECT * FROM s WHERE a = 1 WINDOW TUMBLING (SIZE 1 SECOND);").is_err());
         assert!(parse("SELECT * FROM s WITHIN 1 SECOND;").is_err());
         assert!(parse("CREATE STREAM x AS SELECT * FROM s LIMIT -1;").is_err());
+        // A pull query's bad LIMIT is KSQL's error, not a fallback to PostgreSQL.
+        let e = parse("SELECT * FROM s LIMIT -1;").unwrap_err();
+        assert!(
+            e.message
+                .starts_with("Pull queries don't support negative integers"),
+            "{e}"
+        );
+        let e = parse("SELECT * FROM s LIMIT 1.5;").unwrap_err();
+        assert!(
+            e.message
+                .contains("Value must be integer for command: LIMIT"),
+            "{e}"
+        );
+        let e = parse("SELECT * FROM s LIMIT 'x';").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 23));
+        assert!(e.message.starts_with("Syntax Error"), "{e}");
     }
 
     #[test]

@@ -140,6 +140,7 @@ impl<'a> Ctx<'a> {
             Route::Ksql => self.ksql(toks).map_err(|e| self.err(e, eof)),
             Route::KsqlThenPostgres => match self.ksql(toks) {
                 Ok(s) => Ok(s),
+                Err(e) if crate::error::is_final(&e) => Err(self.err(e, eof)),
                 Err(e) => match self.postgres(text, offset) {
                     Ok(s) => {
                         tracing::debug!(error = %e, "not KSQL, parsed as PostgreSQL");

@@ -53,6 +53,15 @@ impl<'a> KsqlContext<'a> {
         self
     }
 
+    /// Whether `name` (any case, KSQL aliases included) is a known scalar, higher-order,
+    /// aggregate or window function.
+    pub fn knows_function(&self, name: &str) -> bool {
+        self.get_function_meta(name).is_some()
+            || self.get_higher_order_meta(name).is_some()
+            || self.get_aggregate_meta(name).is_some()
+            || self.get_window_meta(name).is_some()
+    }
+
     fn function_name(name: &str) -> String {
         let lower = name.to_ascii_lowercase();
         ALIASES

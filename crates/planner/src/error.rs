@@ -24,9 +24,28 @@ pub enum PlanError {
     /// `42000`: a query that breaks KSQL's rules (key columns, reserved names, ...).
     #[error("{0}")]
     Invalid(String),
+    /// `42803`: aggregate functions in a query without GROUP BY (ksqlDB aggregates only by
+    /// groups). Holds the aggregate calls as ksqlDB prints them (`COUNT(ROWTIME)`); the text
+    /// names the kind of statement, so callers that know it use [`PlanError::in_statement`].
+    #[error(
+        "SELECT statement does not support aggregate function [{0}] without a GROUP BY clause."
+    )]
+    AggregateWithoutGroupBy(String),
     /// `XX000`: DataFusion failed in a way we did not classify.
     #[error("{0}")]
     DataFusion(DataFusionError),
+}
+
+impl PlanError {
+    /// The error as reported for a statement of kind `statement` (`CREATE TABLE AS SELECT`).
+    pub fn in_statement(self, statement: &str) -> PlanError {
+        match self {
+            PlanError::AggregateWithoutGroupBy(f) => PlanError::Invalid(format!(
+                "{statement} statement does not support aggregate function [{f}] without a GROUP BY clause."
+            )),
+            other => other,
+        }
+    }
 }
 
 impl From<DataFusionError> for PlanError {
@@ -51,7 +70,7 @@ fn classify(e: DataFusionError) -> PlanError {
             if msg.contains("Invalid function")
                 || msg.contains("function") && msg.contains("not found")
             {
-                PlanError::UnknownFunction(msg.clone())
+                PlanError::UnknownFunction(ksql_function_message(msg))
             } else if msg.contains("type") || msg.contains("coerc") || msg.contains("Cannot") {
                 PlanError::Type(msg.clone())
             } else if msg.contains("table") && msg.contains("not found") {
@@ -66,6 +85,22 @@ fn classify(e: DataFusionError) -> PlanError {
     }
 }
 
+/// DataFusion says `Invalid function 'foo'. Did you mean 'bar'?`; ksqlDB says
+/// `Can't find any functions with the name 'FOO'`.
+fn ksql_function_message(msg: &str) -> String {
+    match msg
+        .split("Invalid function '")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+    {
+        Some(name) if !name.is_empty() => format!(
+            "Can't find any functions with the name '{}'",
+            name.to_uppercase()
+        ),
+        _ => msg.to_string(),
+    }
+}
+
 /// DataFusion says `No field named "X". Valid fields are ...`; ksqlDB says
 /// `Column 'X' cannot be resolved.`
 fn ksql_column_message(msg: &str) -> String {
@@ -77,5 +112,22 @@ fn ksql_column_message(msg: &str) -> String {
     match name {
         Some(n) if !n.is_empty() => format!("Column '{n}' cannot be resolved."),
         _ => msg.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_functions_get_ksqldb_text() {
+        let e = PlanError::from(DataFusionError::Plan(
+            "Invalid function 'wont_find_me'. Did you mean 'find_in_set'?".into(),
+        ));
+        assert!(matches!(&e, PlanError::UnknownFunction(_)));
+        assert_eq!(
+            e.to_string(),
+            "Can't find any functions with the name 'WONT_FIND_ME'"
+        );
     }
 }

@@ -4,6 +4,8 @@
 //! 1. [`rewrite`] adjusts the sqlparser AST to KSQL rules that DataFusion does not know
 //!    (`SELECT *` means the key and value columns but not the pseudo-columns; unnamed expressions
 //!    are called `KSQL_COL_n`).
+//!    [`aggregate_check`] applies ksqlDB's GROUP BY rules with ksqlDB's error texts
+//!    ([`ksql_text`] prints expressions as ksqlDB does).
 //! 2. DataFusion's `SqlToRel` turns it into a `LogicalPlan` against a [`context::KsqlContext`]
 //!    that exposes the catalog's sources (with their pseudo-columns) and DataFusion's functions
 //!    under their KSQL names.
@@ -16,8 +18,12 @@
 //!
 //! Not for: running anything (the server does), nor parsing (the parser crate does).
 
+pub mod aggregate_check;
 pub mod context;
 pub mod error;
+pub mod expr_planner;
+pub mod ksql_text;
+pub mod partition;
 pub mod query;
 pub mod rewrite;
 pub mod sink;
@@ -56,6 +62,15 @@ impl Planner {
             .options_mut()
             .sql_parser
             .enable_ident_normalization = false;
+        // KSQL operators: `'a' + 'b'` concatenates.
+        {
+            use datafusion::execution::FunctionRegistry;
+            if let Err(e) =
+                state.register_expr_planner(std::sync::Arc::new(expr_planner::KsqlExprPlanner))
+            {
+                tracing::error!(error = %e, "could not register KSQL's operator planner");
+            }
+        }
         // ksqlDB's functions, replacing DataFusion's where the names clash.
         if let Err(e) = sluice_functions::register_all(&mut state) {
             tracing::error!(error = %e, "could not register Sluice's functions");

@@ -89,6 +89,8 @@ pub struct QueryPlan {
     pub emit: Option<Emit>,
     /// Set when the query aggregates (its result is a table keyed by the GROUP BY).
     pub grouping: Option<Grouping>,
+    /// Set when the query re-keys its rows with PARTITION BY.
+    pub partitioning: Option<crate::partition::Partitioning>,
 }
 
 impl QueryPlan {
@@ -139,11 +141,6 @@ impl QueryPlan {
 impl Planner {
     /// Plan a query over the catalog's sources.
     pub fn plan_query(&self, query: &KsqlQuery, catalog: &Catalog) -> Result<QueryPlan, PlanError> {
-        if query.partition_by.is_some() {
-            return Err(PlanError::Unsupported(
-                "PARTITION BY is not supported yet".into(),
-            ));
-        }
         let mut q = query.query.clone();
         let select = select_mut(&mut q)?;
         let sources = from_sources(select)?;
@@ -157,16 +154,39 @@ impl Planner {
             catalog.require(&s.source)?;
         }
         let grouped = !matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty());
+        let partition_by = match &query.partition_by {
+            None => None,
+            Some(exprs) => Some(crate::partition::prepare(
+                exprs,
+                select,
+                catalog.require(&sources[0].source)?,
+                grouped,
+            )?),
+        };
         let group_texts: Vec<String> = match &select.group_by {
-            GroupByExpr::Expressions(e, _) => e.iter().map(|e| e.to_string()).collect(),
+            GroupByExpr::Expressions(e, _) => e.iter().map(crate::ksql_text::expr_text).collect(),
             GroupByExpr::All(_) => {
                 return Err(PlanError::Unsupported("GROUP BY ALL is not KSQL".into()))
             }
         };
+        if query.emit == Some(Emit::Final) && query.window.is_none() {
+            return Err(PlanError::Invalid(
+                "EMIT FINAL is only supported for windowed aggregations.".into(),
+            ));
+        }
         let window = match &query.window {
             None => None,
             Some(w) => {
                 if !grouped {
+                    // ksqlDB reports the SELECT's unaggregated columns first.
+                    let mut probe = select.clone();
+                    apply_projection_rules(&mut probe, catalog)?;
+                    crate::aggregate_check::check(
+                        &probe,
+                        sources[0].alias.as_deref().unwrap_or(&sources[0].source),
+                        false,
+                        &|_| true,
+                    )?;
                     return Err(PlanError::Invalid(
                         "WINDOW clause requires a GROUP BY clause.".into(),
                     ));
@@ -179,17 +199,53 @@ impl Planner {
                 if catalog.require(&sources[0].source)?.window.is_none() {
                     check_window_bounds(select)?;
                 }
-                // The window bounds are group columns: rows of different windows aggregate apart.
-                if let GroupByExpr::Expressions(e, _) = &mut select.group_by {
-                    e.push(Expr::Identifier(Ident::new(WINDOWSTART)));
-                    e.push(Expr::Identifier(Ident::new(WINDOWEND)));
-                }
                 Some(w.clone())
             }
         };
         apply_projection_rules(select, catalog)?;
+        let partitioning = match &partition_by {
+            Some(exprs) => Some(crate::partition::partitioning(
+                exprs,
+                select,
+                catalog.require(&sources[0].source)?,
+            )?),
+            None => None,
+        };
+        if grouped {
+            // GROUP BY anything but the source's key moves rows through a repartition topic
+            // in the source's value format; ksqlDB cannot write KAFKA values with several
+            // columns there.
+            let def = catalog.require(&sources[0].source)?;
+            let keys: Vec<String> = def.key_columns().map(|c| c.name.clone()).collect();
+            let by_key = matches!(&select.group_by, GroupByExpr::Expressions(e, _)
+                if e.iter().map(crate::ksql_text::expr_text).collect::<Vec<_>>()
+                    == keys.iter().map(|k| crate::ksql_text::name_text(k)).collect::<Vec<_>>());
+            if !by_key && def.value_format.kind == sluice_formats::FormatKind::Kafka {
+                return Err(PlanError::Invalid(format!(
+                    "Source(s) {} are using the 'KAFKA' value format. This format does not yet support GROUP BY.",
+                    def.name
+                )));
+            }
+        }
+        {
+            let ctx = KsqlContext::new(&self.state, catalog);
+            crate::aggregate_check::check(
+                select,
+                sources[0].alias.as_deref().unwrap_or(&sources[0].source),
+                window.is_some(),
+                &|name| ctx.knows_function(name),
+            )?;
+        }
+        if window.is_some() {
+            // The window bounds are group columns: rows of different windows aggregate apart.
+            if let GroupByExpr::Expressions(e, _) = &mut select.group_by {
+                e.push(Expr::Identifier(Ident::new(WINDOWSTART)));
+                e.push(Expr::Identifier(Ident::new(WINDOWEND)));
+            }
+        }
         crate::rewrite::time_unit_arguments(&mut q);
         crate::rewrite::int_literals(&mut q);
+        crate::rewrite::field_accesses(&mut q);
         let limit_from_query = query.limit;
 
         let mut ctx = KsqlContext::new(&self.state, catalog);
@@ -274,12 +330,13 @@ impl Planner {
             limit: limit_from_query.or(lowering.limit),
             emit: query.emit,
             grouping,
+            partitioning,
         })
     }
 }
 
 /// The first window bound (WINDOWSTART / WINDOWEND) `expr` mentions.
-fn window_bound_in(expr: &Expr) -> Option<&'static str> {
+pub(crate) fn window_bound_in(expr: &Expr) -> Option<&'static str> {
     let mut found = None;
     let _ = datafusion::sql::sqlparser::ast::visit_expressions(expr, |e| {
         if let Expr::Identifier(id) = e {

@@ -49,6 +49,18 @@ fn table_factor(t: &TableFactor) -> Result<FromSource, PlanError> {
     }
 }
 
+/// The expressions of a SELECT's projection, in order (wildcards left out).
+pub fn projected_exprs(select: &Select) -> Vec<&Expr> {
+    select
+        .projection
+        .iter()
+        .filter_map(|item| match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The SELECT of a query, or an error for set operations and VALUES.
 pub fn select_mut(query: &mut Query) -> Result<&mut Select, PlanError> {
     match query.body.as_mut() {
@@ -100,8 +112,50 @@ pub fn apply_projection_rules(select: &mut Select, catalog: &Catalog) -> Result<
             other => items.push(other),
         }
     }
+    let mut source_columns = Vec::new();
+    for s in &sources {
+        let def = catalog.require(&s.source)?;
+        source_columns.extend(def.star_columns().map(|c| c.name.clone()));
+    }
+    name_field_accesses(&mut items, source_columns);
     select.projection = items;
     Ok(())
+}
+
+/// Struct field accesses `s->f` without an alias are named after the field; a name already
+/// taken by a source column or another select item gets `_1`, `_2`, ... (ksqlDB:
+/// `B, A->B, C->B` → `B, B_1, B_2`).
+fn name_field_accesses(items: &mut [SelectItem], source_columns: Vec<String>) {
+    let mut taken: std::collections::HashSet<String> = items
+        .iter()
+        .filter_map(|i| match i {
+            SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.clone()),
+            SelectItem::UnnamedExpr(e @ (Expr::Identifier(_) | Expr::CompoundIdentifier(_))) => {
+                implicit_name(e)
+            }
+            _ => None,
+        })
+        .chain(source_columns)
+        .collect();
+    for item in items.iter_mut() {
+        let SelectItem::UnnamedExpr(e @ Expr::CompoundFieldAccess { .. }) = item else {
+            continue;
+        };
+        let Some(field) = implicit_name(e) else {
+            continue;
+        };
+        let mut name = field.clone();
+        let mut n = 0;
+        while taken.contains(&name) {
+            n += 1;
+            name = format!("{field}_{n}");
+        }
+        taken.insert(name.clone());
+        *item = SelectItem::ExprWithAlias {
+            expr: e.clone(),
+            alias: ident(&name),
+        };
+    }
 }
 
 /// The name KSQL gives an unaliased select item, when it has one of its own.
@@ -110,6 +164,13 @@ fn implicit_name(expr: &Expr) -> Option<String> {
         Expr::Identifier(i) => Some(i.value.clone()),
         Expr::CompoundIdentifier(parts) => parts.last().map(|i| i.value.clone()),
         Expr::Nested(e) => implicit_name(e),
+        // `s->f` (and `s->a->f`) is named after the last field.
+        Expr::CompoundFieldAccess { access_chain, .. } => match access_chain.last() {
+            Some(datafusion::sql::sqlparser::ast::AccessExpr::Dot(Expr::Identifier(f))) => {
+                Some(f.value.clone())
+            }
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -122,7 +183,7 @@ fn expand(
 ) -> Result<(), PlanError> {
     let def = catalog.require(&s.source)?;
     let qualifier = s.alias.clone().unwrap_or_else(|| s.source.clone());
-    for c in def.key_columns().chain(def.value_columns()) {
+    for c in def.star_columns() {
         let expr = if qualify {
             Expr::CompoundIdentifier(vec![ident(&qualifier), ident(&c.name)])
         } else {
@@ -164,6 +225,29 @@ pub fn time_unit_arguments(query: &mut Query) {
                             }
                         }
                     }
+                }
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+}
+
+/// `s->f` after a subscript (`a[1]->f`, `m['k']->f`): DataFusion resolves only the leading
+/// `->name` steps as column/field names, so later ones become named field accesses
+/// (`a[1]->'F'`), which it plans as struct field lookups.
+pub fn field_accesses(query: &mut Query) {
+    use datafusion::sql::sqlparser::ast::{visit_expressions_mut, AccessExpr, Value};
+    let _ = visit_expressions_mut(query, |e| {
+        if let Expr::CompoundFieldAccess { access_chain, .. } = e {
+            let leading = access_chain
+                .iter()
+                .position(|a| !matches!(a, AccessExpr::Dot(Expr::Identifier(_))))
+                .unwrap_or(access_chain.len());
+            for a in access_chain.iter_mut().skip(leading) {
+                if let AccessExpr::Dot(Expr::Identifier(f)) = a {
+                    *a = AccessExpr::Dot(Expr::Value(
+                        Value::SingleQuotedString(f.value.clone()).into(),
+                    ));
                 }
             }
         }

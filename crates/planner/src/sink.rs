@@ -15,9 +15,81 @@ pub struct SinkLayout {
 /// column of the source must be selected exactly once (it may be renamed), and at least one
 /// value column must remain.
 pub fn plan_sink(plan: &QueryPlan, sink_name: &str) -> Result<SinkLayout, PlanError> {
-    if let Some(g) = &plan.grouping {
-        return plan_grouped_sink(plan, g, sink_name);
+    let layout = if let Some(g) = &plan.grouping {
+        plan_grouped_sink(plan, g, sink_name)?
+    } else if let Some(p) = &plan.partitioning {
+        plan_partitioned_sink(plan, p, sink_name)?
+    } else {
+        plan_plain_sink(plan, sink_name)?
+    };
+    check_no_map_keys(&layout)?;
+    Ok(layout)
+}
+
+/// ksqlDB refuses key columns whose type contains a map (their serialization is not stable).
+fn check_no_map_keys(layout: &SinkLayout) -> Result<(), PlanError> {
+    use datafusion::arrow::datatypes::DataType;
+    fn has_map(t: &DataType) -> bool {
+        match t {
+            DataType::Map(..) => true,
+            DataType::List(f) | DataType::LargeList(f) => has_map(f.data_type()),
+            DataType::Struct(fields) => fields.iter().any(|f| has_map(f.data_type())),
+            _ => false,
+        }
     }
+    for f in layout.key_fields.iter() {
+        if has_map(f.data_type()) {
+            let ty = sluice_catalog::types::from_arrow(f.data_type())
+                .map(|t| t.to_string())
+                .unwrap_or_else(|_| f.data_type().to_string());
+            return Err(PlanError::Invalid(format!(
+                "Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{}`. Column type: {ty}. See https://github.com/confluentinc/ksql/issues/6621 for more.",
+                f.name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A PARTITION BY query's sink: the PARTITION BY expressions are the key, in their order.
+fn plan_partitioned_sink(
+    plan: &QueryPlan,
+    p: &crate::partition::Partitioning,
+    sink_name: &str,
+) -> Result<SinkLayout, PlanError> {
+    let mut keys: Vec<Option<Field>> = vec![None; p.exprs.len()];
+    let mut value_fields: Vec<Field> = Vec::new();
+    for (f, key) in plan.output.fields().iter().zip(&p.output_keys) {
+        match key {
+            Some(i) if *i < keys.len() => match &keys[*i] {
+                None => keys[*i] = Some(f.as_ref().clone()),
+                Some(first) => {
+                    return Err(PlanError::Invalid(format!(
+                        "The projection contains a key column (`{}`) more than once, aliased as: {} and {}.",
+                        p.names[*i],
+                        first.name(),
+                        f.name()
+                    )))
+                }
+            },
+            _ => value_fields.push(f.as_ref().clone()),
+        }
+    }
+    if keys.iter().any(Option::is_none) {
+        // ksqlDB names every partitioning expression when one is missing.
+        let all: Vec<&str> = p.exprs.iter().map(String::as_str).collect();
+        return Err(PlanError::Invalid(missing_keys(
+            "",
+            sink_name,
+            "partitioning expression",
+            &all,
+        )));
+    }
+    layout(keys.into_iter().flatten().collect(), value_fields)
+}
+
+/// A projection's sink: the source's key columns stay the key.
+fn plan_plain_sink(plan: &QueryPlan, sink_name: &str) -> Result<SinkLayout, PlanError> {
     let source_keys: Vec<&str> = plan.source.key_columns().map(|c| c.name.as_str()).collect();
     let mut key_fields: Vec<Field> = Vec::new();
     let mut value_fields: Vec<Field> = Vec::new();
@@ -84,9 +156,17 @@ fn plan_grouped_sink(
     let mut value_fields: Vec<Field> = Vec::new();
     for (f, group) in plan.output.fields().iter().zip(&g.output_groups) {
         match group {
-            Some(i) if *i < g.exprs.len() && keys[*i].is_none() => {
-                keys[*i] = Some(f.as_ref().clone());
-            }
+            Some(i) if *i < g.exprs.len() => match &keys[*i] {
+                None => keys[*i] = Some(f.as_ref().clone()),
+                // `AS_VALUE(k)` is a copy of the key into the value; a second plain `k` is not.
+                Some(first) => {
+                    return Err(PlanError::Invalid(format!(
+                        "The projection contains a key column more than once: `{}` and `{}`.",
+                        first.name(),
+                        f.name()
+                    )))
+                }
+            },
             _ => value_fields.push(f.as_ref().clone()),
         }
     }

@@ -91,6 +91,18 @@ impl Session for SluiceSession {
             sluice_parser::Statement::Postgres(_) => {
                 self.pg.describe(&p.text).await.map_err(pg_error)?
             }
+            // A pull query's columns come from DataFusion over the tables it reads (any SQL):
+            // it is run to learn them (a pull query is a snapshot, so this costs one more).
+            sluice_parser::Statement::Query(q) if q.emit.is_none() => {
+                match self
+                    .engine
+                    .execute_statement(&self.props, p.clone())
+                    .await?
+                {
+                    StatementResult::Rows { schema, .. } => Some(schema),
+                    _ => None,
+                }
+            }
             sluice_parser::Statement::Query(q) => {
                 let plan = self
                     .engine

@@ -44,14 +44,24 @@ pub struct EngineDeps {
 
 /// A persistent query that is running.
 pub struct RunningQuery {
+    /// What it is (`running` is filled in when asked).
+    pub info: QueryInfo,
+    stop: watch::Sender<bool>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+/// What SHOW QUERIES and DESCRIBE EXTENDED know of a running persistent query.
+#[derive(Debug, Clone)]
+pub struct QueryInfo {
     pub id: String,
     pub statement: String,
     pub sink: String,
     pub sink_topic: String,
     pub source: String,
     pub metrics: Arc<QueryMetrics>,
-    stop: watch::Sender<bool>,
-    handle: tokio::task::JoinHandle<()>,
+    /// False once the query's task has ended (it failed: persistent queries run until
+    /// terminated).
+    pub running: bool,
 }
 
 impl RunningQuery {
@@ -144,21 +154,27 @@ impl Engine {
     }
 
     /// Running persistent queries: (id, statement, sink, sink topic, metrics).
-    pub fn queries(&self) -> Vec<(String, String, String, String, Arc<QueryMetrics>)> {
+    pub fn queries(&self) -> Vec<QueryInfo> {
         self.queries
             .lock()
             .expect("queries lock")
             .values()
-            .map(|q| {
-                (
-                    q.id.clone(),
-                    q.statement.clone(),
-                    q.sink.clone(),
-                    q.sink_topic.clone(),
-                    q.metrics.clone(),
-                )
+            .map(|q| QueryInfo {
+                running: !q.handle.is_finished(),
+                ..q.info.clone()
             })
             .collect()
+    }
+
+    /// The state store of a persistent query, if it has one.
+    pub fn query_state(&self, query_id: &str) -> Option<sluice_state::SledStore> {
+        self.deps
+            .state
+            .store_names()
+            .iter()
+            .any(|n| n == query_id)
+            .then(|| self.query_store(query_id).ok())
+            .flatten()
     }
 
     /// Run every statement in `sql`, in order; stops at the first error.
@@ -224,6 +240,8 @@ impl Engine {
                     .await
             }
             Statement::SetProperty { name, value } => {
+                let check = BTreeMap::from([(name.clone(), value.clone())]);
+                crate::session::guarantee(&check)?;
                 props.set(&name, &value);
                 Ok(StatementResult::command("SET"))
             }
@@ -379,10 +397,8 @@ impl Engine {
                 (ColumnConstraint::Headers, _) => ColumnRole::Header(None),
                 (ColumnConstraint::Header(k), _) => ColumnRole::Header(Some(k.clone())),
             };
-            if matches!(role, ColumnRole::Header(_)) {
-                return Err(EngineError::Unsupported(
-                    "HEADERS columns are not supported yet".into(),
-                ));
+            if let ColumnRole::Header(key) = &role {
+                check_header_column(&c.name.value, key.as_deref(), &catalog.resolve_type(&c.ty)?)?;
             }
             if columns.iter().any(|x: &ColumnDef| x.name == c.name.value) {
                 return Err(EngineError::Invalid(format!(
@@ -563,7 +579,10 @@ impl Engine {
         }
         let p = &c.properties;
         check_properties(p, CREATE_AS_PROPERTIES)?;
-        let plan = self.planner.plan_query(&c.query, &catalog)?;
+        let plan = self
+            .planner
+            .plan_query(&c.query, &catalog)
+            .map_err(|e| e.in_statement(&format!("CREATE {} AS SELECT", kind.as_str())))?;
         if plan.source.kind == SourceKind::Table && plan.source.window.is_some() {
             return Err(EngineError::Invalid(
                 "KSQL does not support persistent queries on windowed tables.".into(),
@@ -593,7 +612,20 @@ impl Engine {
             .map(str::to_string)
             .unwrap_or_else(|| name.clone());
         let (key_format, value_format) = formats(p, Some(&plan.source))?;
-        let key_format = key_format.unwrap_or_else(|| plan.source.key_format.clone());
+        if layout.key_fields.is_empty() && key_format.is_some() && p.get_str("KEY_FORMAT").is_some()
+        {
+            return Err(EngineError::Invalid(
+                "Key format specified for stream without key columns.".into(),
+            ));
+        }
+        let key_format = key_format.unwrap_or_else(|| {
+            if layout.key_fields.is_empty() && plan.partitioning.is_some() {
+                // PARTITION BY NULL: no key at all.
+                Format::new(sluice_formats::FormatKind::None)
+            } else {
+                plan.source.key_format.clone()
+            }
+        });
         let value_format = value_format.unwrap_or_else(|| plan.source.value_format.clone());
         let mut columns = Vec::new();
         for (fields, role) in [
@@ -630,10 +662,10 @@ impl Engine {
         };
         def.key_format
             .validate(&layout.key_fields, Part::Key)
-            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+            .map_err(|e| format_error("Key", &def.key_format, &layout.key_fields, "KEY", e))?;
         def.value_format
             .validate(&layout.value_fields, Part::Value)
-            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+            .map_err(|e| format_error("Value", &def.value_format, &layout.value_fields, "", e))?;
         let partitions = p
             .get_int("PARTITIONS")
             .unwrap_or(plan.source.partitions.max(1) as i64);
@@ -648,7 +680,13 @@ impl Engine {
             )
             .await?;
         let seq = self.log(text, props, replay).await?;
-        let query_id = format!("CSAS_{name}_{seq}");
+        // ksqlDB's prefixes: CSAS_ for streams, CTAS_ for tables.
+        let prefix = if kind == SourceKind::Table {
+            "CTAS"
+        } else {
+            "CSAS"
+        };
+        let query_id = format!("{prefix}_{name}_{seq}");
         def.written_by = Some(query_id.clone());
         let sink_def = def.clone();
         if kind == SourceKind::Table {
@@ -777,7 +815,20 @@ impl Engine {
                 WindowedKey::Time
             }
         }));
-        let metrics = Arc::new(QueryMetrics::default());
+        let metrics = Arc::new(QueryMetrics::new(reset == OffsetReset::Earliest));
+        // Exactly-once: a transactional producer of the query's own (one per task; its id
+        // fences older instances), writing both the outputs and the changelog.
+        let transactional = match crate::session::guarantee(props)? {
+            crate::transaction::Guarantee::ExactlyOnceV2 => Some(
+                self.deps
+                    .kafka
+                    .transactional_producer(&format!("{}{query_id}-0", self.deps.service_id))?,
+            ),
+            crate::transaction::Guarantee::AtLeastOnce => None,
+        };
+        let producer = transactional
+            .clone()
+            .unwrap_or_else(|| self.producer.clone());
         let (stop, stop_rx) = watch::channel(false);
         let task = QueryTask {
             id: query_id.to_string(),
@@ -787,7 +838,7 @@ impl Engine {
             output: Output::Topic {
                 topic: sink.topic.clone(),
                 encoder,
-                producer: self.producer.clone(),
+                producer: producer.clone(),
             },
             metrics: metrics.clone(),
             state: Some(StateSpec {
@@ -795,8 +846,9 @@ impl Engine {
                 changelog: self.changelog_topic(query_id),
                 kafka: self.deps.kafka.clone(),
                 admin: self.deps.admin.clone(),
-                producer: self.producer.clone(),
+                producer,
             }),
+            transactional,
             materialize: self
                 .materialized
                 .lock()
@@ -809,12 +861,15 @@ impl Engine {
         self.queries.lock().expect("queries lock").insert(
             query_id.to_string(),
             RunningQuery {
-                id: query_id.to_string(),
-                statement: text.to_string(),
-                sink: sink.name.clone(),
-                sink_topic: sink.topic.clone(),
-                source,
-                metrics,
+                info: QueryInfo {
+                    id: query_id.to_string(),
+                    statement: text.to_string(),
+                    sink: sink.name.clone(),
+                    sink_topic: sink.topic.clone(),
+                    source,
+                    metrics,
+                    running: true,
+                },
                 stop,
                 handle,
             },
@@ -897,6 +952,7 @@ impl Engine {
             metrics: Arc::new(QueryMetrics::default()),
             materialize: None,
             state: None,
+            transactional: None,
         };
         tokio::spawn(async move {
             // Keep the stop sender alive as long as the task: the task ends when the client's
@@ -937,6 +993,15 @@ impl Engine {
             Some(cols) => cols.into_iter().map(|c| c.value).collect(),
             None => all.clone(),
         };
+        if let Some(h) = source
+            .header_columns()
+            .find(|h| names.iter().any(|n| *n == h.name))
+        {
+            return Err(EngineError::Invalid(format!(
+                "Cannot insert into HEADER columns: {}",
+                h.name
+            )));
+        }
         if names.len() != values.len() {
             return Err(EngineError::Invalid(format!(
                 "Failed to prepare statement: Expected number columns and values to match: {:?}, {}",
@@ -1049,13 +1114,13 @@ impl Engine {
             let queries = self.queries.lock().expect("queries lock");
             let writers: Vec<&str> = queries
                 .values()
-                .filter(|q| q.sink == name && Some(&q.id) != def.written_by.as_ref())
-                .map(|q| q.id.as_str())
+                .filter(|q| q.info.sink == name && Some(&q.info.id) != def.written_by.as_ref())
+                .map(|q| q.info.id.as_str())
                 .collect();
             let readers: Vec<&str> = queries
                 .values()
-                .filter(|q| q.source == name)
-                .map(|q| q.id.as_str())
+                .filter(|q| q.info.source == name)
+                .map(|q| q.info.id.as_str())
                 .collect();
             if !readers.is_empty() || !writers.is_empty() {
                 let mut ids: Vec<&str> = readers;
@@ -1079,18 +1144,18 @@ impl Engine {
         catalog.drop_source(name)?;
         self.log(text, props, if replaying { Some(0) } else { None })
             .await?;
+        let mut message = format!("Source `{name}` (topic: {}) was dropped.", def.topic);
         if delete_topic {
             if let Err(e) = self.deps.admin.delete_topic(&def.topic).await {
                 warn!(topic = %def.topic, error = %e, "could not delete topic");
+                // The drop stands; the client is told the topic is still there, and why.
+                message.push_str(&format!(" The topic was not deleted: {e}"));
             }
         }
         self.set_catalog(catalog);
         Ok(StatementResult::Command {
             tag,
-            message: Some(format!(
-                "Source `{name}` (topic: {}) was dropped.",
-                def.topic
-            )),
+            message: Some(message),
             query_id: None,
         })
     }
@@ -1128,7 +1193,7 @@ impl Engine {
         for id in ids {
             let q = self.queries.lock().expect("queries lock").remove(&id);
             if let Some(q) = q {
-                catalog.set_writer(&q.sink, None);
+                catalog.set_writer(&q.info.sink, None);
                 q.stop().await;
                 self.drop_query_state(&id).await;
             }
@@ -1386,4 +1451,58 @@ pub fn schema_text(key: &Fields, value: &Fields) -> String {
         }
     }
     parts.join(", ")
+}
+
+/// A `HEADERS` column is `ARRAY<STRUCT<KEY STRING, VALUE BYTES>>` (every header of the record);
+/// a `HEADER('k')` column is `BYTES` (the value of the last header with key `k`).
+fn check_header_column(name: &str, key: Option<&str>, ty: &sluice_parser::SqlType) -> Result<()> {
+    use sluice_parser::SqlType;
+    let expected = match key {
+        None => SqlType::Array(Box::new(SqlType::Struct(vec![
+            ("KEY".into(), SqlType::String),
+            ("VALUE".into(), SqlType::Bytes),
+        ]))),
+        Some(_) => SqlType::Bytes,
+    };
+    if *ty != expected {
+        let what = match key {
+            None => "HEADERS".to_string(),
+            Some(k) => format!("HEADER('{k}')"),
+        };
+        return Err(EngineError::Invalid(format!(
+            "Invalid type for {what} column `{name}`: got {ty}, expected {expected}"
+        )));
+    }
+    Ok(())
+}
+
+/// ksqlDB's error for a sink schema its format cannot hold: "Key format does not support
+/// schema.\nformat: KAFKA\nschema: Persistence{columns=[`ID` INTEGER KEY, ...], features=[]}
+/// \nreason: ...".
+fn format_error(
+    part: &str,
+    format: &Format,
+    fields: &datafusion::arrow::datatypes::Fields,
+    suffix: &str,
+    e: impl std::fmt::Display,
+) -> EngineError {
+    let columns: Vec<String> = fields
+        .iter()
+        .map(|f| {
+            let ty = types::from_arrow(f.data_type())
+                .map(|t| t.to_string())
+                .unwrap_or_else(|_| f.data_type().to_string());
+            let col = format!("`{}` {ty}", f.name());
+            if suffix.is_empty() {
+                col
+            } else {
+                format!("{col} {suffix}")
+            }
+        })
+        .collect();
+    EngineError::Invalid(format!(
+        "{part} format does not support schema.\nformat: {}\nschema: Persistence{{columns=[{}], features=[]}}\nreason: {e}",
+        format.kind,
+        columns.join(", ")
+    ))
 }

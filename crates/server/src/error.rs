@@ -49,6 +49,7 @@ impl EngineError {
                 PlanError::Type(_) => "42804",
                 PlanError::Unsupported(_) => "0A000",
                 PlanError::Invalid(_) => "42000",
+                PlanError::AggregateWithoutGroupBy(_) => "42803",
                 PlanError::DataFusion(_) => "XX000",
             },
             EngineError::Catalog(c) => catalog_state(c),

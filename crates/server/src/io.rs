@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use rdkafka::consumer::{CommitMode, Consumer};
-use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::message::{Headers, Message, OwnedMessage};
 use rdkafka::producer::{DeliveryFuture, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use sluice_dataflow::sink::OutRecord;
@@ -37,7 +37,7 @@ pub async fn next_batch(
 }
 
 /// Borrow owned messages as raw records for the decoder.
-pub fn raw_records(messages: &[OwnedMessage]) -> Vec<RawRecord<'_>> {
+pub fn raw_records(messages: &[OwnedMessage], with_headers: bool) -> Vec<RawRecord<'_>> {
     messages
         .iter()
         .map(|m| RawRecord {
@@ -46,6 +46,10 @@ pub fn raw_records(messages: &[OwnedMessage]) -> Vec<RawRecord<'_>> {
             timestamp: m.timestamp().to_millis(),
             key: m.key(),
             value: m.payload(),
+            headers: match m.headers() {
+                Some(h) if with_headers => h.iter().map(|h| (h.key, h.value)).collect(),
+                _ => Vec::new(),
+            },
         })
         .collect()
 }
@@ -101,24 +105,33 @@ pub async fn await_deliveries(pending: Vec<DeliveryFuture>, topic: &str) -> Resu
 
 /// The offset after the last of `messages`, per partition.
 pub fn next_positions(messages: &[OwnedMessage]) -> HashMap<(String, i32), i64> {
-    let mut next: HashMap<(String, i32), i64> = HashMap::new();
+    // Borrowed keys while scanning: one topic name allocated per partition, not per record.
+    let mut next: HashMap<(&str, i32), i64> = HashMap::new();
     for m in messages {
-        let e = next
-            .entry((m.topic().to_string(), m.partition()))
-            .or_insert(0);
+        let e = next.entry((m.topic(), m.partition())).or_insert(0);
         *e = (*e).max(m.offset() + 1);
     }
-    next
+    next.into_iter()
+        .map(|((t, p), o)| ((t.to_string(), p), o))
+        .collect()
 }
 
-/// Commit the position after the last of `messages` for each partition.
-pub fn commit_after(consumer: &SluiceConsumer, messages: &[OwnedMessage]) -> Result<()> {
+/// `positions` (next offset per topic and partition) as a partition list to commit.
+pub fn positions_tpl(positions: &HashMap<(String, i32), i64>) -> Result<TopicPartitionList> {
     let mut tpl = TopicPartitionList::new();
-    for ((t, p), o) in next_positions(messages) {
-        tpl.add_partition_offset(&t, p, Offset::Offset(o))
+    for ((t, p), o) in positions {
+        tpl.add_partition_offset(t, *p, Offset::Offset(*o))
             .map_err(|e| EngineError::Kafka(e.to_string()))?;
     }
+    Ok(tpl)
+}
+
+/// Commits `positions` for the consumer's group.
+pub fn commit_positions(
+    consumer: &SluiceConsumer,
+    positions: &HashMap<(String, i32), i64>,
+) -> Result<()> {
     consumer
-        .commit(&tpl, CommitMode::Sync)
+        .commit(&positions_tpl(positions)?, CommitMode::Sync)
         .map_err(|e| EngineError::Kafka(format!("offset commit failed: {e}")))
 }

@@ -22,15 +22,17 @@ pub mod io;
 pub mod materialized;
 pub mod print;
 pub mod pull;
+pub mod pull_table;
 pub mod queries;
 pub mod result;
 pub mod server;
 pub mod session;
 pub mod show;
 pub mod task_state;
+pub mod transaction;
 
 pub use config::{KafkaMode, ServerConfig};
-pub use engine::Engine;
+pub use engine::{Engine, QueryInfo};
 pub use error::EngineError;
 pub use result::StatementResult;
 pub use server::{start, RunningServer};

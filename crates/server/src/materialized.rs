@@ -16,7 +16,9 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::ScalarValue;
-use sluice_catalog::{SourceDef, WINDOWEND, WINDOWSTART, WINDOW_END_KEY, WINDOW_START_KEY};
+use sluice_catalog::{
+    SourceDef, EVENT_TIME, ROWTIME, WINDOWEND, WINDOWSTART, WINDOW_END_KEY, WINDOW_START_KEY,
+};
 use sluice_dataflow::{Batch, ChangeKind};
 use sluice_functions::aggregate::state_codec;
 use sluice_state::{SledStore, StateStore, WriteBatch};
@@ -27,13 +29,17 @@ use crate::error::{EngineError, Result};
 pub const PREFIX: u8 = 0xf0;
 
 /// The rows of one table, by key (and window).
+#[derive(Debug)]
 pub struct Materialized {
-    /// Key columns, then WINDOWSTART / WINDOWEND when windowed, then value columns.
+    /// Key columns, then WINDOWSTART / WINDOWEND when windowed, then value columns, then
+    /// ROWTIME.
     schema: SchemaRef,
     /// For each schema column, the batch column it is read from.
     sources: Vec<String>,
     /// How many leading schema columns make the key.
     key_width: usize,
+    /// How many of those are window bounds (2 for windowed tables, else 0).
+    window_width: usize,
     converter: RowConverter,
     store: SledStore,
     /// Changes applied since the last checkpoint: key → encoded row, `None` to delete.
@@ -56,10 +62,15 @@ impl Materialized {
             }
         }
         let key_width = fields.len();
+        let window_width = if def.window.is_some() { 2 } else { 0 };
         for f in def.value_fields()?.iter() {
             fields.push(f.as_ref().clone());
             sources.push(f.name().clone());
         }
+        // The row's time (its output record's timestamp), for `SELECT ROWTIME` in pull queries;
+        // `*` does not include it.
+        fields.push(Field::new(ROWTIME, DataType::Int64, true));
+        sources.push(EVENT_TIME.to_string());
         let converter = RowConverter::new(
             fields[..key_width]
                 .iter()
@@ -71,6 +82,7 @@ impl Materialized {
             schema: Arc::new(Schema::new(fields)),
             sources,
             key_width,
+            window_width,
             converter,
             store,
             pending: Mutex::new(BTreeMap::new()),
@@ -88,6 +100,16 @@ impl Materialized {
     /// The schema pull queries see.
     pub fn schema(&self) -> &SchemaRef {
         &self.schema
+    }
+
+    /// The columns `SELECT *` means: all but ROWTIME.
+    pub fn star_names(&self) -> Vec<String> {
+        self.schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .filter(|n| n != ROWTIME)
+            .collect()
     }
 
     /// Applies a batch of the query's output: upserts, and deletes for tombstones.
@@ -138,10 +160,14 @@ impl Materialized {
         }
     }
 
-    fn rows(&self) -> Result<Vec<Vec<ScalarValue>>> {
+    /// The committed rows whose key starts with `prefix` (encoded key bytes after [`PREFIX`]).
+    fn rows(&self, prefix: &[u8]) -> Result<Vec<Vec<ScalarValue>>> {
         let internal = |e: String| EngineError::Internal(format!("materialized rows: {e}"));
+        let mut full = Vec::with_capacity(prefix.len() + 1);
+        full.push(PREFIX);
+        full.extend_from_slice(prefix);
         self.store
-            .scan_prefix(&[PREFIX])
+            .scan_prefix(&full)
             .map_err(|e| internal(e.to_string()))?
             .map(|r| {
                 let (_, v) = r.map_err(|e| internal(e.to_string()))?;
@@ -150,12 +176,55 @@ impl Materialized {
             .collect()
     }
 
+    /// How many leading key columns (in key order) can be looked up by value: the declared key
+    /// columns, not the window bounds.
+    pub fn lookup_width(&self) -> usize {
+        self.key_width - self.window_width
+    }
+
+    /// The committed rows whose leading key columns equal `values` (one value per column, in key
+    /// order, at most [`lookup_width`](Self::lookup_width)): a point lookup when `values` covers
+    /// the whole key of an unwindowed table, a prefix scan otherwise. Values of another type
+    /// than the column's are cast; a value that cannot be cast matches nothing.
+    pub fn lookup(&self, values: &[ScalarValue]) -> Result<RecordBatch> {
+        let fields = &self.schema.fields()[..values.len()];
+        let mut columns = Vec::with_capacity(values.len());
+        for (v, f) in values.iter().zip(fields) {
+            match v.cast_to(f.data_type()).and_then(|v| v.to_array()) {
+                Ok(a) => columns.push(a),
+                Err(_) => return self.batch(Vec::new()),
+            }
+        }
+        let converter = RowConverter::new(
+            fields
+                .iter()
+                .map(|f| SortField::new(f.data_type().clone()))
+                .collect(),
+        )
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let rows = converter
+            .convert_columns(&columns)
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let rows = self.rows(rows.row(0).as_ref())?;
+        self.batch(rows)
+    }
+
     /// The committed rows, in key order.
     pub fn snapshot(&self) -> Result<RecordBatch> {
-        let rows = self.rows()?;
+        let rows = self.rows(&[])?;
+        self.batch(rows)
+    }
+
+    fn batch(&self, rows: Vec<Vec<ScalarValue>>) -> Result<RecordBatch> {
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
         for (c, f) in self.schema.fields().iter().enumerate() {
-            let values: Vec<ScalarValue> = rows.iter().map(|r| r[c].clone()).collect();
+            // Rows written before a column was added (ROWTIME) read it as null.
+            let null = ScalarValue::try_from(f.data_type())
+                .map_err(|e| EngineError::Internal(e.to_string()))?;
+            let values: Vec<ScalarValue> = rows
+                .iter()
+                .map(|r| r.get(c).cloned().unwrap_or_else(|| null.clone()))
+                .collect();
             let array = if values.is_empty() {
                 datafusion::arrow::array::new_empty_array(f.data_type())
             } else {

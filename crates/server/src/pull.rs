@@ -1,7 +1,8 @@
 //! Pull queries: a query without `EMIT CHANGES`, answered by DataFusion so any SQL it runs works
 //! (filters, ORDER BY, aggregates, joins across materialized tables).
 //!
-//! * Over tables written by persistent queries: their committed rows in the state store
+//! * Over tables written by persistent queries: their committed rows in the state store,
+//!   through [`crate::pull_table::MaterializedTable`] (key equalities become key lookups)
 //!   ([`pull_query`]).
 //! * Over a stream or a `CREATE [SOURCE] TABLE` (no persistent query maintains its rows): the
 //!   topic is read from its beginning to its current end ([`pull_topic`]); a table keeps the
@@ -57,11 +58,78 @@ pub async fn pull_query(
     let ctx = context()?;
     let mut keys = BTreeSet::new();
     for (name, table) in tables {
-        let batch = table.snapshot()?;
         keys.extend(table.key_names());
-        register(&ctx, name, table.schema().clone(), batch)?;
+        ctx.register_table(
+            datafusion::common::TableReference::bare(name.as_str()),
+            Arc::new(crate::pull_table::MaterializedTable::new(table.clone())),
+        )
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
     }
-    run(&ctx, q, q.query.clone(), &keys).await
+    // `*` means the table's columns, not the ROWTIME the rows also carry.
+    let mut query = q.query.clone();
+    let stars: Vec<(String, Vec<String>)> = tables
+        .iter()
+        .map(|(name, t)| (name.clone(), t.star_names()))
+        .collect();
+    expand_stars(&mut query, &stars);
+    run(&ctx, q, query, &keys).await
+}
+
+/// Replaces `*` (and `t.*`) in `query`'s projection by the named columns of the FROM tables
+/// (qualified when there are several).
+fn expand_stars(query: &mut sluice_parser::sql::ast::Query, tables: &[(String, Vec<String>)]) {
+    use sluice_parser::sql::ast::SelectItemQualifiedWildcardKind;
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return;
+    };
+    let aliases: Vec<(String, String)> = sluice_planner::rewrite::from_sources(select)
+        .map(|s| {
+            s.into_iter()
+                .map(|f| {
+                    (
+                        f.alias.clone().unwrap_or_else(|| f.source.clone()),
+                        f.source,
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let qualify = aliases.len() > 1;
+    let columns_of = |qualifier: &str, source: &str| -> Vec<SelectItem> {
+        let names = tables
+            .iter()
+            .find(|(n, _)| n == source)
+            .map(|(_, c)| c.clone())
+            .unwrap_or_default();
+        names
+            .into_iter()
+            .map(|c| {
+                let col = Ident::with_quote('"', &c);
+                SelectItem::UnnamedExpr(if qualify {
+                    Expr::CompoundIdentifier(vec![Ident::with_quote('"', qualifier), col])
+                } else {
+                    Expr::Identifier(col)
+                })
+            })
+            .collect()
+    };
+    select.projection = std::mem::take(&mut select.projection)
+        .into_iter()
+        .flat_map(|item| match item {
+            SelectItem::Wildcard(_) => aliases.iter().flat_map(|(q, s)| columns_of(q, s)).collect(),
+            SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(name), _) => {
+                let q = name.to_string().trim_matches('"').to_string();
+                match aliases.iter().find(|(a, s)| *a == q || *s == q) {
+                    Some((a, s)) => columns_of(a, s),
+                    None => vec![SelectItem::QualifiedWildcard(
+                        SelectItemQualifiedWildcardKind::ObjectName(name),
+                        Default::default(),
+                    )],
+                }
+            }
+            other => vec![other],
+        })
+        .collect();
 }
 
 /// Runs `q` over the records of `source`'s topic, read from the beginning to the current end.
@@ -84,6 +152,11 @@ pub async fn pull_topic(
                         timestamp: r.timestamp,
                         key: r.key.as_deref(),
                         value: r.value.as_deref(),
+                        headers: r
+                            .headers
+                            .iter()
+                            .map(|(k, v)| (k.as_str(), v.as_deref()))
+                            .collect(),
                     })
                     .collect();
                 let (batch, errors) = decoder.decode(&raw)?;
@@ -113,20 +186,8 @@ pub async fn pull_topic(
     register(&ctx, &source.name, schema, data)?;
     // `*` means the declared columns, not the pseudo-columns the batches also carry.
     let mut query = q.query.clone();
-    if let SetExpr::Select(select) = query.body.as_mut() {
-        let columns: Vec<SelectItem> = source
-            .columns
-            .iter()
-            .map(|c| SelectItem::UnnamedExpr(Expr::Identifier(Ident::with_quote('"', &c.name))))
-            .collect();
-        select.projection = std::mem::take(&mut select.projection)
-            .into_iter()
-            .flat_map(|item| match item {
-                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => columns.clone(),
-                other => vec![other],
-            })
-            .collect();
-    }
+    let declared = source.columns.iter().map(|c| c.name.clone()).collect();
+    expand_stars(&mut query, &[(source.name.clone(), declared)]);
     let keys: BTreeSet<String> = if source.kind == SourceKind::Table {
         source.key_columns().map(|c| c.name.clone()).collect()
     } else {
@@ -223,6 +284,7 @@ async fn run(
     let order_by = query.order_by.take();
     sluice_planner::rewrite::int_literals(&mut query);
     sluice_planner::rewrite::time_unit_arguments(&mut query);
+    sluice_planner::rewrite::field_accesses(&mut query);
     query.order_by = order_by;
     // KSQL names functions case-insensitively; DataFusion (with identifier normalization off,
     // so that KSQL's upper-cased column names resolve) registers them in lower case.
@@ -313,14 +375,7 @@ pub fn check_pseudo_columns(q: &KsqlQuery) -> Result<()> {
         }
         hit
     };
-    let projected: Vec<&Expr> = select
-        .projection
-        .iter()
-        .filter_map(|i| match i {
-            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
-            _ => None,
-        })
-        .collect();
+    let projected = sluice_planner::rewrite::projected_exprs(select);
     for (clause, exprs) in [
         ("SELECT", projected),
         ("WHERE", select.selection.iter().collect()),

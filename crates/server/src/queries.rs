@@ -7,6 +7,7 @@
 //! outputs, exactly-once on state: see [`crate::task_state`] for the commit protocol). Transient
 //! (push) queries keep their state in memory and commit nothing.
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +28,7 @@ use crate::error::{EngineError, Result};
 use crate::io;
 use crate::materialized::Materialized;
 use crate::task_state::TaskState;
+use crate::transaction::Transactions;
 
 /// Where a persistent query keeps its state.
 pub struct StateSpec {
@@ -48,6 +50,37 @@ pub struct QueryMetrics {
     pub records_in: AtomicU64,
     pub records_out: AtomicU64,
     pub records_skipped: AtomicU64,
+    /// Next offset to process per input partition, as of the last processed batch (the
+    /// positions input lag is measured from).
+    pub positions: std::sync::Mutex<BTreeMap<i32, i64>>,
+    /// The query reads its input from the beginning (`auto.offset.reset` = earliest): a
+    /// partition it has not read yet lags by all of its records, not by none.
+    pub from_earliest: bool,
+}
+
+impl QueryMetrics {
+    pub fn new(from_earliest: bool) -> Self {
+        QueryMetrics {
+            from_earliest,
+            ..QueryMetrics::default()
+        }
+    }
+
+    /// Records not yet processed, given each input partition's (low, high) watermarks.
+    pub fn lag(&self, watermarks: &BTreeMap<i32, (i64, i64)>) -> u64 {
+        let positions = self.positions.lock().expect("positions lock");
+        watermarks
+            .iter()
+            .map(|(p, (low, high))| {
+                let at = match positions.get(p) {
+                    Some(pos) => (*pos).max(*low),
+                    None if self.from_earliest => *low,
+                    None => *high,
+                };
+                (high - at).max(0) as u64
+            })
+            .sum()
+    }
 }
 
 /// Where a query's output goes.
@@ -78,6 +111,9 @@ pub struct QueryTask {
     /// The state store (persistent queries: state and input positions are committed after each
     /// batch); `None` keeps state in memory and commits nothing (transient queries).
     pub state: Option<StateSpec>,
+    /// Exactly-once: the transactional producer that writes the outputs and the changelog
+    /// (the same one as in `output` and `state`); each batch commits in one transaction.
+    pub transactional: Option<SluiceProducer>,
 }
 
 impl QueryTask {
@@ -90,6 +126,16 @@ impl QueryTask {
                 return;
             }
         };
+        let mut transactions = None;
+        if let Some(producer) = self.transactional.take() {
+            match Transactions::init(producer).await {
+                Ok(t) => transactions = Some(t),
+                Err(e) => {
+                    warn!(query_id = %self.id, error = %e, "cannot initialize transactions");
+                    return;
+                }
+            }
+        }
         let mut state = None;
         if let Some(spec) = self.state.take() {
             match open_state(spec, &mut pipeline, &self.consumer).await {
@@ -99,6 +145,10 @@ impl QueryTask {
                     return;
                 }
             }
+        }
+        if transactions.is_some() && state.is_none() {
+            warn!(query_id = %self.id, "exactly-once processing needs the query's state store");
+            return;
         }
         if let Err(e) = self.consumer.subscribe(&[self.source.topic.as_str()]) {
             warn!(query_id = %self.id, error = %e, "cannot subscribe");
@@ -143,19 +193,41 @@ impl QueryTask {
             if messages.is_empty() {
                 continue;
             }
+            if let Some(t) = &transactions {
+                if let Err(e) = t.begin() {
+                    warn!(query_id = %self.id, error = %e, "query failed");
+                    return;
+                }
+            }
+            let positions = io::next_positions(&messages);
             let outcome = self
                 .process(
                     &mut decoder,
                     &mut pipeline,
                     &messages,
+                    &positions,
                     &mut emitted,
                     state.as_mut(),
+                    transactions.as_ref(),
                 )
                 .await;
+            if let (Err(_), Some(t)) = (&outcome, &transactions) {
+                // Nothing of the batch becomes visible to read_committed readers; the query
+                // stops (its in-memory operator state already holds the batch).
+                t.abort().await;
+            }
+
             // Counted once processed: every record counted here has its output delivered.
             self.metrics
                 .records_in
                 .fetch_add(messages.len() as u64, Ordering::Relaxed);
+            {
+                let mut seen = self.metrics.positions.lock().expect("positions lock");
+                for ((_, partition), next) in &positions {
+                    let e = seen.entry(*partition).or_insert(*next);
+                    *e = (*e).max(*next);
+                }
+            }
             match outcome {
                 Ok(true) => {}
                 Ok(false) => break, // LIMIT reached or client gone
@@ -175,10 +247,12 @@ impl QueryTask {
         decoder: &mut SourceDecoder,
         pipeline: &mut Pipeline,
         messages: &[rdkafka::message::OwnedMessage],
+        positions: &HashMap<(String, i32), i64>,
         emitted: &mut u64,
         state: Option<&mut TaskState>,
+        transactions: Option<&Transactions>,
     ) -> Result<bool> {
-        let raw = io::raw_records(messages);
+        let raw = io::raw_records(messages, decoder.needs_headers());
         let (batch, errors) = decoder.decode(&raw)?;
         for e in &errors {
             // The processing log: one structured line per skipped record.
@@ -277,11 +351,22 @@ impl QueryTask {
             if let Some(m) = &self.materialize {
                 m.checkpoint(&mut batch);
             }
-            for ((topic, partition), next) in io::next_positions(messages) {
-                batch.set_position(topic, partition, next);
+            for ((topic, partition), next) in positions {
+                batch.set_position(topic.clone(), *partition, *next);
             }
-            state.commit(batch).await?;
-            io::commit_after(&self.consumer, messages)?;
+            state.write_changelog(&mut batch).await?;
+            match transactions {
+                // Outputs, changelog and input offsets become visible together; the local
+                // store follows (a crash before it is caught up from the changelog).
+                Some(t) => {
+                    t.commit(positions, &self.consumer).await?;
+                    state.commit_local(batch)?;
+                }
+                None => {
+                    state.commit_local(batch)?;
+                    io::commit_positions(&self.consumer, positions)?;
+                }
+            }
         }
         debug!(query_id = %self.id, records = messages.len(), "batch done");
         Ok(keep_going)
@@ -332,5 +417,24 @@ async fn client_gone(output: &Output) {
     match output {
         Output::Client { tx, .. } => tx.closed().await,
         Output::Topic { .. } => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lag_counts_unprocessed_records_per_partition() {
+        let m = QueryMetrics::new(true);
+        m.positions.lock().unwrap().insert(0, 7);
+        let w = BTreeMap::from([(0, (0, 10)), (1, (2, 5))]);
+        // partition 0: 10 - 7; partition 1 never read, from the beginning: 5 - 2
+        assert_eq!(m.lag(&w), 6);
+        let latest = QueryMetrics::new(false);
+        assert_eq!(latest.lag(&w), 0);
+        // a position below the low watermark (records deleted by retention) counts from low
+        latest.positions.lock().unwrap().insert(1, 0);
+        assert_eq!(latest.lag(&w), 3);
     }
 }

@@ -56,6 +56,22 @@ pub fn coalesces(props: &BTreeMap<String, String>) -> bool {
         .unwrap_or(true)
 }
 
+/// `processing.guarantee` (also accepted with ksqlDB's `ksql.streams.` prefix).
+pub const PROCESSING_GUARANTEE: &str = "processing.guarantee";
+
+/// The processing guarantee of a persistent query started with these properties.
+pub fn guarantee(
+    props: &BTreeMap<String, String>,
+) -> crate::error::Result<crate::transaction::Guarantee> {
+    let value = props
+        .get(PROCESSING_GUARANTEE)
+        .or_else(|| props.get(&format!("ksql.streams.{PROCESSING_GUARANTEE}")));
+    match value {
+        Some(v) => crate::transaction::Guarantee::parse(v),
+        None => Ok(crate::transaction::Guarantee::default()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

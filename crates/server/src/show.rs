@@ -9,7 +9,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use sluice_catalog::{ColumnRole, SourceKind};
 use sluice_parser::{DescribeTarget, ExplainTarget, ShowWhat, Statement};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, QueryInfo};
 use crate::error::{EngineError, Result};
 use crate::result::StatementResult;
 use crate::session::SessionProps;
@@ -83,23 +83,24 @@ pub async fn show(
             )
         }
         ShowWhat::Queries { .. } => {
-            let rows = engine
-                .queries()
-                .into_iter()
-                .map(|(id, stmt, sink, topic, m)| {
-                    vec![
-                        id,
-                        "PERSISTENT".into(),
-                        "RUNNING:1".into(),
-                        sink,
-                        topic,
-                        stmt,
-                        m.records_in.load(Ordering::Relaxed).to_string(),
-                        m.records_out.load(Ordering::Relaxed).to_string(),
-                        m.records_skipped.load(Ordering::Relaxed).to_string(),
-                    ]
-                })
-                .collect();
+            let mut rows = Vec::new();
+            for q in engine.queries() {
+                let rt = runtime(engine, &q).await;
+                rows.push(vec![
+                    q.id,
+                    "PERSISTENT".into(),
+                    if q.running { "RUNNING:1" } else { "ERROR:1" }.into(),
+                    q.sink,
+                    q.sink_topic,
+                    q.statement,
+                    rt.records_in.to_string(),
+                    rt.records_out.to_string(),
+                    rt.records_skipped.to_string(),
+                    rt.lag_text(),
+                    rt.state_entries_text(),
+                    rt.state_bytes_text(),
+                ]);
+            }
             text_table(
                 &[
                     "Query ID",
@@ -111,6 +112,9 @@ pub async fn show(
                     "Records In",
                     "Records Out",
                     "Records Skipped",
+                    "Input Lag",
+                    "State Entries",
+                    "State Bytes",
                 ],
                 rows,
                 "SHOW",
@@ -172,6 +176,72 @@ pub async fn show(
     }
 }
 
+/// A running query's statistics, as SHOW QUERIES and DESCRIBE EXTENDED print them.
+struct Runtime {
+    records_in: u64,
+    records_out: u64,
+    records_skipped: u64,
+    /// Records of the input not processed yet; `None` when the watermarks could not be read.
+    lag: Option<u64>,
+    /// Entries and bytes in the query's state store; `None` for a stateless query.
+    state: Option<(u64, u64)>,
+}
+
+impl Runtime {
+    fn lag_text(&self) -> String {
+        self.lag.map_or_else(|| "unknown".into(), |l| l.to_string())
+    }
+
+    fn state_entries_text(&self) -> String {
+        self.state
+            .map_or_else(|| "0".into(), |(n, _)| n.to_string())
+    }
+
+    fn state_bytes_text(&self) -> String {
+        self.state
+            .map_or_else(|| "0".into(), |(_, b)| b.to_string())
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "records-in: {}, records-out: {}, records-skipped: {}, input-lag: {}, state-entries: {}, state-bytes: {}",
+            self.records_in,
+            self.records_out,
+            self.records_skipped,
+            self.lag_text(),
+            self.state_entries_text(),
+            self.state_bytes_text()
+        )
+    }
+}
+
+/// Counters, input lag (against the source topic's high watermarks) and state size of a query.
+/// The state size walks the query's store: O(entries), fine for an introspection command.
+async fn runtime(engine: &Engine, q: &QueryInfo) -> Runtime {
+    let m = &q.metrics;
+    let lag = match engine.catalog().source(&q.source) {
+        Some(def) => sluice_kafka::topic_watermarks(engine.kafka(), &def.topic)
+            .await
+            .ok()
+            .map(|w| m.lag(&w)),
+        None => None,
+    };
+    let state = match engine.query_state(&q.id) {
+        Some(store) => tokio::task::spawn_blocking(move || store.footprint().ok())
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
+    Runtime {
+        records_in: m.records_in.load(Ordering::Relaxed),
+        records_out: m.records_out.load(Ordering::Relaxed),
+        records_skipped: m.records_skipped.load(Ordering::Relaxed),
+        lag,
+        state,
+    }
+}
+
 /// DESCRIBE.
 pub async fn describe(
     engine: &Engine,
@@ -187,13 +257,15 @@ pub async fn describe(
                 "BIGINT".to_string(),
                 "(system)".to_string(),
             ]];
-            for c in s.key_columns().chain(s.value_columns()) {
+            for c in s.star_columns() {
                 let note = match (&c.role, s.kind) {
-                    (ColumnRole::Key, SourceKind::Table) => "(primary key)",
-                    (ColumnRole::Key, SourceKind::Stream) => "(key)",
-                    _ => "",
+                    (ColumnRole::Key, SourceKind::Table) => "(primary key)".to_string(),
+                    (ColumnRole::Key, SourceKind::Stream) => "(key)".to_string(),
+                    (ColumnRole::Header(None), _) => "(headers)".to_string(),
+                    (ColumnRole::Header(Some(k)), _) => format!("(header('{k}'))"),
+                    _ => String::new(),
                 };
-                rows.push(vec![c.name.clone(), c.ty.to_string(), note.to_string()]);
+                rows.push(vec![c.name.clone(), c.ty.to_string(), note]);
             }
             if extended {
                 let info = [
@@ -218,6 +290,18 @@ pub async fn describe(
                 for (k, v) in info {
                     rows.push(vec![format!("[{k}]"), v, String::new()]);
                 }
+                // The queries that write and read the source, with their runtime statistics.
+                for q in engine.queries() {
+                    let role = if q.sink == s.name {
+                        "Written by query"
+                    } else if q.source == s.name {
+                        "Read by query"
+                    } else {
+                        continue;
+                    };
+                    let rt = runtime(engine, &q).await;
+                    rows.push(vec![format!("[{role}]"), q.id.clone(), rt.summary()]);
+                }
             }
             text_table(&["Field", "Type", "Note"], rows, "DESCRIBE")
         }
@@ -232,8 +316,7 @@ pub async fn describe(
                 .filter(|s| s.kind == kind)
                 .map(|s| {
                     let cols: Vec<String> = s
-                        .key_columns()
-                        .chain(s.value_columns())
+                        .star_columns()
                         .map(|c| format!("{} {}", c.name, c.ty))
                         .collect();
                     vec![s.name.clone(), s.topic.clone(), cols.join(", ")]
@@ -266,9 +349,9 @@ pub async fn explain(engine: &Engine, target: ExplainTarget) -> Result<Statement
             let q = engine
                 .queries()
                 .into_iter()
-                .find(|q| q.0.eq_ignore_ascii_case(&id))
+                .find(|q| q.id.eq_ignore_ascii_case(&id))
                 .ok_or_else(|| EngineError::UnknownObject(format!("Query with id:{id} does not exist, use SHOW QUERIES to view the full set of running queries.")))?;
-            let parsed = sluice_parser::parse(&q.1)?;
+            let parsed = sluice_parser::parse(&q.statement)?;
             match parsed.into_iter().next().map(|p| p.statement) {
                 Some(Statement::CreateAsSelect(c)) => *c.query,
                 Some(Statement::InsertInto { query, .. }) => *query,

@@ -86,6 +86,14 @@ impl TaskState {
 
     /// Steps 3 and 4 of the commit protocol: changelog, then sled.
     pub async fn commit(&mut self, mut batch: WriteBatch) -> Result<()> {
+        self.write_changelog(&mut batch).await?;
+        self.commit_local(batch)
+    }
+
+    /// Step 3: `batch`'s writes and a commit marker to the changelog (through the task's
+    /// producer, so inside its transaction under exactly-once); records the changelog position
+    /// after them in `batch`.
+    pub async fn write_changelog(&mut self, batch: &mut WriteBatch) -> Result<()> {
         if batch.write_count() > 0 {
             if !self.changelog_ready {
                 // Compacted, as Kafka Streams' changelogs are: the newest value of each key (and
@@ -101,9 +109,14 @@ impl TaskState {
                 }
                 self.changelog_ready = true;
             }
-            let next = write_changelog(&self.producer, &self.changelog, &batch).await?;
+            let next = write_changelog(&self.producer, &self.changelog, batch).await?;
             batch.set_position(self.changelog.clone(), CHANGELOG_PARTITION, next);
         }
+        Ok(())
+    }
+
+    /// Step 4: `batch` (state, input positions, changelog position) into sled, atomically.
+    pub fn commit_local(&mut self, batch: WriteBatch) -> Result<()> {
         for (k, v) in batch.positions() {
             self.positions.insert(k.clone(), *v);
         }

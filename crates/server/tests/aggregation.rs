@@ -62,6 +62,26 @@ async fn windowed_revenue_is_materialized_and_pull_queries_see_fresh_results() {
         &[vec![s("EU"), s("16.0")], vec![s("US"), s("7.0")]],
     )
     .await;
+    // Each row's ROWTIME is its latest input's time; `*` does not include it.
+    eventually(
+        &client,
+        "SELECT region, WINDOWSTART, ROWTIME FROM revenue ORDER BY region, WINDOWSTART",
+        &[
+            vec![s("EU"), s("0"), s("2000")],
+            vec![s("EU"), s("60000"), s("61000")],
+            vec![s("US"), s("0"), s("3000")],
+        ],
+    )
+    .await;
+    let star = client
+        .query("SELECT * FROM revenue WHERE region = 'US'", &[])
+        .await
+        .unwrap();
+    let names: Vec<&str> = star[0].columns().iter().map(|c| c.name()).collect();
+    assert_eq!(
+        names,
+        vec!["REGION", "WINDOWSTART", "WINDOWEND", "N", "TOTAL"]
+    );
 
     // Fresh: a new order shows up in the next pull query.
     client

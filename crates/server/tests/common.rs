@@ -48,6 +48,38 @@ pub async fn connect(server: &RunningServer) -> Client {
     client
 }
 
+/// Runs `sql` on a fresh connection and returns the notices the server sent with its answer.
+pub async fn notices_of(server: &RunningServer, sql: &str) -> Vec<String> {
+    use futures::StreamExt;
+    let conn_str = format!(
+        "host={} port={} user=test dbname=sluice",
+        server.pg_addr.ip(),
+        server.pg_addr.port()
+    );
+    let (client, mut connection) = tokio_postgres::connect(&conn_str, NoTls)
+        .await
+        .expect("connects");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(m)) = messages.next().await {
+            if let tokio_postgres::AsyncMessage::Notice(n) = m {
+                let _ = tx.send(n.message().to_string());
+            }
+        }
+    });
+    client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+    drop(client);
+    let mut out = Vec::new();
+    while let Some(n) = rx.recv().await {
+        out.push(n);
+    }
+    out
+}
+
 /// Rows of a simple query as vectors of optional strings.
 pub async fn rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
     let msgs = client

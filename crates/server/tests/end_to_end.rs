@@ -53,6 +53,25 @@ async fn readme_session_filters_projects_and_writes_the_sink_topic() {
     let v: serde_json::Value = serde_json::from_str(records[1].1.as_deref().unwrap()).unwrap();
     assert_eq!(v, serde_json::json!({"PAGE": "/pay", "MS2": 600}));
 
+    // PARTITION BY re-keys: the sink's records are keyed by page, the old key is in the value.
+    client
+        .simple_query(
+            "CREATE STREAM by_page AS SELECT page, user_id, ms FROM pageviews PARTITION BY page",
+        )
+        .await
+        .unwrap();
+    let mut keyed = eventually(Duration::from_secs(30), || async {
+        let r = read_topic(&server.kafka_bootstrap, "BY_PAGE", 2);
+        (r.len() == 3).then_some(r)
+    })
+    .await
+    .expect("three re-keyed records");
+    keyed.sort();
+    assert_eq!(keyed[0].0.as_deref(), Some("/cart"));
+    let v: serde_json::Value = serde_json::from_str(keyed[0].1.as_deref().unwrap()).unwrap();
+    assert_eq!(v, serde_json::json!({"USER_ID": "u2", "MS": 80}));
+    client.simple_query("DROP STREAM by_page").await.unwrap();
+
     // SHOW / DESCRIBE describe what was created.
     let streams = rows(&client, "SHOW STREAMS").await;
     let names: Vec<_> = streams.iter().map(|r| r[0].clone().unwrap()).collect();
@@ -198,5 +217,257 @@ async fn bad_statements_get_sqlstates_and_the_server_keeps_serving() {
 
     // Still serving.
     assert_eq!(rows(&client, "SHOW STREAMS").await.len(), 1);
+    server.shutdown().await;
+}
+
+/// PRINT, SHOW TOPICS / PROPERTIES, DESCRIBE EXTENDED (with the writing query's statistics),
+/// SHOW QUERIES' lag and state columns, map and array subscripts, and DROP ... DELETE TOPIC on
+/// the embedded broker (which cannot delete: the client is told).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn introspection_print_and_subscripts() {
+    let server = start_playground().await;
+    let client = connect(&server).await;
+    for s in [
+        "CREATE STREAM m (id VARCHAR KEY, tags MAP<VARCHAR, INT>, arr ARRAY<INT>) WITH (kafka_topic='m_topic', value_format='JSON', partitions=1)",
+        "INSERT INTO m (id, tags, arr) VALUES ('a', MAP('x' := 1, 'y' := 2), ARRAY[5, 6])",
+        "INSERT INTO m (id, tags, arr) VALUES ('b', MAP('x' := 3), ARRAY[7])",
+        "SET 'auto.offset.reset'='earliest'",
+    ] {
+        client
+            .simple_query(s)
+            .await
+            .unwrap_or_else(|e| panic!("{s}: {e:?}"));
+    }
+
+    // Map subscripts (a missing key is NULL), array subscripts from the front and the back.
+    let mut got = tokio::time::timeout(
+        Duration::from_secs(30),
+        rows(
+            &client,
+            "SELECT id, tags['x'] AS x, tags['y'] AS y, arr[1] AS first, arr[-1] AS last FROM m EMIT CHANGES LIMIT 2",
+        ),
+    )
+    .await
+    .expect("push query ends");
+    got.sort();
+    let s = |v: &str| Some(v.to_string());
+    assert_eq!(
+        got,
+        vec![
+            vec![s("a"), s("1"), s("2"), s("5"), s("6")],
+            vec![s("b"), s("3"), None, s("7"), s("7")],
+        ]
+    );
+
+    // PRINT shows the raw records: time, key, value, partition.
+    let printed = tokio::time::timeout(
+        Duration::from_secs(30),
+        rows(&client, "PRINT 'm_topic' FROM BEGINNING LIMIT 2"),
+    )
+    .await
+    .expect("PRINT with LIMIT ends");
+    assert_eq!(printed.len(), 2, "{printed:?}");
+    let first = printed[0][0].clone().unwrap();
+    assert!(
+        first.starts_with("rowtime: ") && first.contains("key: a, value: {\"TAGS\":{"),
+        "{first}"
+    );
+    assert!(first.ends_with("partition: 0"), "{first}");
+
+    // SHOW TOPICS lists the topic with its partition count; internal topics stay hidden.
+    let topics = rows(&client, "SHOW TOPICS").await;
+    assert!(
+        topics.contains(&vec![s("m_topic"), s("1"), s("1")]),
+        "{topics:?}"
+    );
+    assert!(topics
+        .iter()
+        .all(|t| !t[0].as_deref().unwrap().starts_with('_')));
+
+    // SHOW PROPERTIES reflects SET.
+    let props = rows(&client, "SHOW PROPERTIES").await;
+    assert!(
+        props.contains(&vec![s("auto.offset.reset"), s("SESSION"), s("earliest")]),
+        "{props:?}"
+    );
+
+    // A persistent query: SHOW QUERIES counts its records, lag and state; DESCRIBE EXTENDED shows
+    // the source's settings and the query that writes it.
+    client
+        .simple_query("CREATE TABLE counts AS SELECT id, COUNT(*) AS n FROM m GROUP BY id")
+        .await
+        .unwrap();
+    let queries = eventually(Duration::from_secs(30), || async {
+        let q = rows(&client, "SHOW QUERIES").await;
+        (q.len() == 1 && q[0][6] == s("2")).then_some(q)
+    })
+    .await
+    .expect("the query processes both records");
+    let header = [
+        "Records In",
+        "Records Out",
+        "Records Skipped",
+        "Input Lag",
+        "State Entries",
+        "State Bytes",
+    ];
+    assert_eq!(queries[0][6..12].len(), header.len());
+    assert_eq!(
+        queries[0][9],
+        s("0"),
+        "input lag once caught up: {queries:?}"
+    );
+    let entries: u64 = queries[0][10].as_deref().unwrap().parse().unwrap();
+    let bytes: u64 = queries[0][11].as_deref().unwrap().parse().unwrap();
+    assert!(
+        entries >= 2 && bytes > 0,
+        "two groups in state: {queries:?}"
+    );
+
+    let described = rows(&client, "DESCRIBE EXTENDED counts").await;
+    let find = |k: &str| {
+        described
+            .iter()
+            .find(|r| r[0].as_deref() == Some(k))
+            .unwrap_or_else(|| panic!("{k} in {described:?}"))
+            .clone()
+    };
+    assert_eq!(find("[Type]")[1], s("TABLE"));
+    assert_eq!(find("[Kafka topic]")[1], s("COUNTS"));
+    assert_eq!(find("[Value format]")[1], s("JSON"));
+    let writer = find("[Written by query]");
+    assert!(writer[1].as_deref().unwrap().starts_with("CTAS_COUNTS_"));
+    assert!(
+        writer[2]
+            .as_deref()
+            .unwrap()
+            .starts_with("records-in: 2, records-out: 2, records-skipped: 0, input-lag: 0"),
+        "{writer:?}"
+    );
+    let reader = rows(&client, "DESCRIBE EXTENDED m").await;
+    assert!(
+        reader
+            .iter()
+            .any(|r| r[0] == s("[Read by query]") && r[1] == writer[1]),
+        "{reader:?}"
+    );
+
+    // DROP ... DELETE TOPIC: the embedded broker cannot delete topics, and says so.
+    client.simple_query("TERMINATE ALL").await.unwrap();
+    let notices = notices_of(&server, "DROP STREAM m DELETE TOPIC").await;
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.contains("was dropped") && n.contains("The topic was not deleted")),
+        "{notices:?}"
+    );
+
+    server.shutdown().await;
+}
+
+/// HEADERS and HEADER('k') columns: records produced with headers by an outside client are read
+/// into them, DESCRIBE marks them, a CSAS copies them into its value (BYTES as base64 in JSON),
+/// and INSERT VALUES refuses them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn header_columns_read_record_headers() {
+    use rdkafka::message::{Header, OwnedHeaders};
+    use rdkafka::producer::FutureRecord;
+
+    let server = start_playground().await;
+    let client = connect(&server).await;
+    for s in [
+        "CREATE STREAM h (id VARCHAR KEY, v INT, hs ARRAY<STRUCT<key STRING, value BYTES>> HEADERS, trace BYTES HEADER('trace')) WITH (kafka_topic='h_topic', value_format='JSON', partitions=1)",
+        "SET 'auto.offset.reset'='earliest'",
+        "CREATE STREAM h_out AS SELECT id, v, trace, hs FROM h",
+    ] {
+        client
+            .simple_query(s)
+            .await
+            .unwrap_or_else(|e| panic!("{s}: {e:?}"));
+    }
+    let p = producer(&server.kafka_bootstrap);
+    let headers = OwnedHeaders::new()
+        .insert(Header {
+            key: "trace",
+            value: Some("t-1"),
+        })
+        .insert(Header {
+            key: "other",
+            value: Some("o"),
+        });
+    p.send(
+        FutureRecord::to("h_topic")
+            .key("a")
+            .payload(r#"{"V": 1}"#)
+            .headers(headers),
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("produce");
+    produce(&p, "h_topic", Some("b"), r#"{"V": 2}"#).await;
+
+    let got = tokio::time::timeout(
+        Duration::from_secs(30),
+        rows(
+            &client,
+            "SELECT id, v, trace IS NULL AS no_trace, hs[2]->key AS second FROM h EMIT CHANGES LIMIT 2",
+        ),
+    )
+    .await
+    .expect("push query ends");
+    let s = |v: &str| Some(v.to_string());
+    assert_eq!(
+        got,
+        vec![
+            vec![s("a"), s("1"), s("f"), s("other")],
+            vec![s("b"), s("2"), s("t"), None],
+        ]
+    );
+
+    // The CSAS sink carries the header values as value columns (BYTES are base64 in JSON).
+    let records = eventually(Duration::from_secs(30), || async {
+        let r = read_topic(&server.kafka_bootstrap, "H_OUT", 1);
+        (r.len() == 2).then_some(r)
+    })
+    .await
+    .expect("two output records");
+    let v: serde_json::Value = serde_json::from_str(records[0].1.as_deref().unwrap()).unwrap();
+    assert_eq!(v["TRACE"], serde_json::json!("dC0x")); // base64("t-1")
+    assert_eq!(
+        v["HS"],
+        serde_json::json!([{"KEY": "trace", "VALUE": "dC0x"}, {"KEY": "other", "VALUE": "bw=="}])
+    );
+
+    let described = rows(&client, "DESCRIBE h").await;
+    assert!(described.contains(&vec![s("TRACE"), s("BYTES"), s("(header('trace'))")]));
+    assert!(described
+        .iter()
+        .any(|r| r[0] == s("HS") && r[2] == s("(headers)")));
+
+    let err = client
+        .simple_query("INSERT INTO h (id, v, trace) VALUES ('c', 3, TO_BYTES('x', 'utf8'))")
+        .await
+        .unwrap_err();
+    let msg = err
+        .as_db_error()
+        .map(|e| e.message().to_string())
+        .unwrap_or_default();
+    assert!(
+        msg.contains("Cannot insert into HEADER columns: TRACE"),
+        "{err:?}"
+    );
+    let err = client
+        .simple_query("CREATE STREAM bad (id VARCHAR KEY, h STRING HEADER('x')) WITH (kafka_topic='h_topic', value_format='JSON')")
+        .await
+        .unwrap_err();
+    let msg = err
+        .as_db_error()
+        .map(|e| e.message().to_string())
+        .unwrap_or_default();
+    assert!(
+        msg.contains("Invalid type for HEADER('x') column"),
+        "{err:?}"
+    );
+
     server.shutdown().await;
 }

@@ -72,5 +72,25 @@ async fn sigkill_and_restart_keeps_catalog_and_resumes_queries() {
     ns.dedup();
     assert_eq!(ns, vec![11, 12, 13, 14]);
     assert_eq!(got.len(), 4, "each input once: {got:?}");
+
+    // DROP ... DELETE TOPIC deletes the sink topic on a real broker (the query goes with the
+    // stream it created).
+    let topics = |rows: Vec<Vec<Option<String>>>| -> Vec<String> {
+        rows.into_iter().map(|r| r[0].clone().unwrap()).collect()
+    };
+    assert!(topics(rows(&client, "SHOW TOPICS").await).contains(&"BIG".to_string()));
+    client
+        .simple_query("DROP STREAM big DELETE TOPIC")
+        .await
+        .unwrap();
+    let gone = eventually(Duration::from_secs(30), || async {
+        (!topics(rows(&client, "SHOW TOPICS").await).contains(&"BIG".to_string())).then_some(())
+    })
+    .await;
+    assert!(
+        gone.is_some(),
+        "topic BIG still listed after DROP ... DELETE TOPIC"
+    );
+    assert!(rows(&client, "SHOW QUERIES").await.is_empty());
     second.kill().await.unwrap();
 }
