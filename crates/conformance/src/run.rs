@@ -659,6 +659,13 @@ impl Harness {
                 partitions,
                 metrics.records_in.load(Ordering::Relaxed),
             ));
+            // A split query has caught up when its second task has read its repartition topic.
+            if let Some(topic) = &metrics.internal_topic {
+                match sluice_kafka::topic_watermarks(&self.kafka, topic).await {
+                    Ok(w) if metrics.internal_lag(&w) == 0 => {}
+                    _ => return false,
+                }
+            }
         }
         let reader = reader.clone();
         let positions = positions.clone();

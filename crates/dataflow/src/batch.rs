@@ -1,6 +1,7 @@
 //! The unit of work between operators.
 
-use datafusion::arrow::array::{Array, Int64Array, Int8Array};
+use datafusion::arrow::array::{Array, BooleanArray, Int32Array, Int64Array, Int8Array, UInt32Array};
+use datafusion::arrow::compute::{filter, take};
 use datafusion::arrow::record_batch::RecordBatch;
 
 use sluice_catalog::ROWTIME;
@@ -22,10 +23,51 @@ pub enum ChangeKind {
 /// Rows flowing between operators. `data` holds the columns plus the pseudo-columns (ROWTIME,
 /// ROWPARTITION, ROWOFFSET, WINDOWSTART/WINDOWEND when windowed) by name. `changes` is `None`
 /// for a batch of plain inserts (every stream batch), else one [`ChangeKind`] per row.
+/// `origin`, when set, names the input record each row derives from (see [`Origins`]).
 #[derive(Debug, Clone)]
 pub struct Batch {
     pub data: RecordBatch,
     pub changes: Option<Int8Array>,
+    pub origin: Option<Origins>,
+}
+
+/// For each row of a batch, the input record (partition and offset of the query's source
+/// topic) it derives from. Unlike the ROWPARTITION/ROWOFFSET columns, which a table's
+/// retraction rows take from the old row, this is the record whose arrival produced the row.
+/// A query split at a repartition topic uses it to apply every input record exactly once
+/// (see `sluice_dataflow::repartition`). Operators that keep rows one-to-one (filters, window
+/// assignment, table upserts) carry it along; aggregations drop it.
+#[derive(Debug, Clone)]
+pub struct Origins {
+    pub partition: Int32Array,
+    pub offset: Int64Array,
+}
+
+impl Origins {
+    /// The origins of the rows at `indices`.
+    pub fn take(&self, indices: &UInt32Array) -> Result<Self, crate::DataflowError> {
+        Ok(Self {
+            partition: downcast(take(&self.partition, indices, None)?)?,
+            offset: downcast(take(&self.offset, indices, None)?)?,
+        })
+    }
+
+    /// The origins of the rows `mask` keeps.
+    pub fn filter(&self, mask: &BooleanArray) -> Result<Self, crate::DataflowError> {
+        Ok(Self {
+            partition: downcast(filter(&self.partition, mask)?)?,
+            offset: downcast(filter(&self.offset, mask)?)?,
+        })
+    }
+}
+
+fn downcast<T: Array + Clone + 'static>(
+    a: datafusion::arrow::array::ArrayRef,
+) -> Result<T, crate::DataflowError> {
+    a.as_any()
+        .downcast_ref::<T>()
+        .cloned()
+        .ok_or_else(|| crate::DataflowError::Plan("unexpected origin array type".into()))
 }
 
 impl Batch {
@@ -34,6 +76,7 @@ impl Batch {
         Self {
             data,
             changes: None,
+            origin: None,
         }
     }
 

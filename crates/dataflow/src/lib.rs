@@ -8,7 +8,8 @@
 //! Entry points: [`Batch`], the [`Operator`] trait (one `process_batch` with default hooks for
 //! watermarks and checkpoints, in the style of Arroyo), [`Pipeline`], [`source::SourceDecoder`],
 //! [`sink::SinkEncoder`], [`state::OperatorState`] / [`state::KeyedState`] (operator state over
-//! the task's state store).
+//! the task's state store), [`repartition`] (the internal topic between the two tasks of a
+//! query whose stateful step is keyed differently from its source).
 //!
 //! Not for: talking to Kafka or clients (the server drives pipelines from consumers and to
 //! producers), nor planning (the planner builds the operators).
@@ -17,10 +18,11 @@ pub mod batch;
 pub mod error;
 pub mod ops;
 pub mod pipeline;
+pub mod repartition;
 pub mod sink;
 pub mod source;
 pub mod state;
 
-pub use batch::{Batch, ChangeKind};
+pub use batch::{Batch, ChangeKind, Origins};
 pub use error::DataflowError;
 pub use pipeline::{Operator, Pipeline};

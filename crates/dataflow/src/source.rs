@@ -292,7 +292,27 @@ impl SourceDecoder {
         if data.num_rows() == 0 {
             return Ok((None, errors));
         }
-        Ok((Some(Batch { data, changes }), errors))
+        // Every row derives from the record it was decoded from.
+        let origin = Some(crate::Origins {
+            partition: data
+                .column_by_name(sluice_catalog::ROWPARTITION)
+                .and_then(|c| c.as_any().downcast_ref::<Int32Array>())
+                .cloned()
+                .ok_or_else(|| DataflowError::Plan("bad ROWPARTITION column".into()))?,
+            offset: data
+                .column_by_name(sluice_catalog::ROWOFFSET)
+                .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+                .cloned()
+                .ok_or_else(|| DataflowError::Plan("bad ROWOFFSET column".into()))?,
+        });
+        Ok((
+            Some(Batch {
+                data,
+                changes,
+                origin,
+            }),
+            errors,
+        ))
     }
 }
 

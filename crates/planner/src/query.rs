@@ -73,6 +73,34 @@ pub struct Grouping {
     pub window: Option<WindowKind>,
 }
 
+/// Where a query's rows cross a repartition topic: its stateful step is keyed differently
+/// from its source (GROUP BY anything but the source's key), so a persistent query runs as two
+/// tasks, the operators before `at` in the first, the rest in the second (see
+/// `sluice_dataflow::repartition`).
+#[derive(Debug, Clone)]
+pub struct Repartition {
+    /// Index of the first operator of the second task (the aggregation).
+    pub at: usize,
+    /// The new key, over the rows leaving the first task (the GROUP BY expressions without
+    /// the window bounds: every window of a key is kept by the key's task).
+    pub key_exprs: Vec<Arc<dyn PhysicalExpr>>,
+    pub key_types: Vec<datafusion::arrow::datatypes::DataType>,
+    /// The operator that needs the new key, for the topic's name (ksqlDB's
+    /// `<query>-Aggregate-GroupBy-repartition`).
+    pub name: &'static str,
+}
+
+/// Which operators of a plan a task runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanPart {
+    /// All of them (one task per query).
+    Whole,
+    /// Those before the repartition topic.
+    BeforeRepartition,
+    /// Those after it.
+    AfterRepartition,
+}
+
 /// A planned continuous query.
 #[derive(Debug, Clone)]
 pub struct QueryPlan {
@@ -91,6 +119,8 @@ pub struct QueryPlan {
     pub grouping: Option<Grouping>,
     /// Set when the query re-keys its rows with PARTITION BY.
     pub partitioning: Option<crate::partition::Partitioning>,
+    /// Set when a persistent run of the query moves its rows through a repartition topic.
+    pub repartition: Option<Repartition>,
 }
 
 impl QueryPlan {
@@ -106,9 +136,20 @@ impl QueryPlan {
 
     /// A pipeline of fresh operators.
     pub fn pipeline(&self) -> Result<Pipeline, PlanError> {
+        self.pipeline_part(PlanPart::Whole)
+    }
+
+    /// A pipeline of fresh operators for one part of the plan (the whole plan when it has no
+    /// repartition topic).
+    pub fn pipeline_part(&self, part: PlanPart) -> Result<Pipeline, PlanError> {
+        let at = self.repartition.as_ref().map(|r| r.at);
+        let ops = match (part, at) {
+            (PlanPart::Whole, _) | (_, None) => &self.ops[..],
+            (PlanPart::BeforeRepartition, Some(at)) => &self.ops[..at],
+            (PlanPart::AfterRepartition, Some(at)) => &self.ops[at..],
+        };
         Ok(Pipeline::new(
-            self.ops
-                .iter()
+            ops.iter()
                 .map(OpSpec::instantiate)
                 .collect::<Result<_, _>>()?,
         ))
@@ -128,8 +169,26 @@ impl QueryPlan {
             self.source.key_format.kind,
             self.source.value_format.kind
         )];
-        if let Ok(p) = self.pipeline() {
-            lines.extend(p.describe());
+        match &self.repartition {
+            None => {
+                if let Ok(p) = self.pipeline() {
+                    lines.extend(p.describe());
+                }
+            }
+            Some(r) => {
+                if let Ok(p) = self.pipeline_part(PlanPart::BeforeRepartition) {
+                    lines.extend(p.describe());
+                }
+                let keys: Vec<String> = r.key_exprs.iter().map(|e| e.to_string()).collect();
+                lines.push(format!(
+                    "Repartition: by [{}] through topic <query>-{}-repartition (persistent queries)",
+                    keys.join(", "),
+                    r.name
+                ));
+                if let Ok(p) = self.pipeline_part(PlanPart::AfterRepartition) {
+                    lines.extend(p.describe());
+                }
+            }
         }
         if let Some(n) = self.limit {
             lines.push(format!("Limit: {n}"));
@@ -211,6 +270,7 @@ impl Planner {
             )?),
             None => None,
         };
+        let mut grouped_by_key = false;
         if grouped {
             // GROUP BY anything but the source's key moves rows through a repartition topic
             // in the source's value format; ksqlDB cannot write KAFKA values with several
@@ -220,6 +280,7 @@ impl Planner {
             let by_key = matches!(&select.group_by, GroupByExpr::Expressions(e, _)
                 if e.iter().map(crate::ksql_text::expr_text).collect::<Vec<_>>()
                     == keys.iter().map(|k| crate::ksql_text::name_text(k)).collect::<Vec<_>>());
+            grouped_by_key = by_key;
             if !by_key && def.value_format.kind == sluice_formats::FormatKind::Kafka {
                 return Err(PlanError::Invalid(format!(
                     "Source(s) {} are using the 'KAFKA' value format. This format does not yet support GROUP BY.",
@@ -271,6 +332,7 @@ impl Planner {
             window: window.clone(),
             emit_final: query.emit == Some(Emit::Final),
             source_is_table: source.kind == SourceKind::Table,
+            repartition: None,
         };
         if source.kind == SourceKind::Table {
             let schema = source.batch_schema()?;
@@ -331,6 +393,11 @@ impl Planner {
             emit: query.emit,
             grouping,
             partitioning,
+            repartition: if grouped_by_key {
+                None
+            } else {
+                lowering.repartition
+            },
         })
     }
 }
@@ -397,6 +464,8 @@ struct Lowering<'a> {
     window: Option<WindowSpec>,
     emit_final: bool,
     source_is_table: bool,
+    /// Where the rows would cross a repartition topic (set by the aggregation).
+    repartition: Option<Repartition>,
 }
 
 impl Lowering<'_> {
@@ -514,6 +583,21 @@ impl Lowering<'_> {
                         })
                     }
                 };
+                let key_len = match &window {
+                    Some(w) => w.start_group,
+                    None => n_groups,
+                };
+                let key_exprs: Vec<Arc<dyn PhysicalExpr>> = group_exprs[..key_len].to_vec();
+                let key_types = key_exprs
+                    .iter()
+                    .map(|e| e.data_type(arrow_input))
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.repartition = Some(Repartition {
+                    at: self.ops.len(),
+                    key_exprs,
+                    key_types,
+                    name: "Aggregate-GroupBy",
+                });
                 self.ops.push(OpSpec::Aggregate(AggregateSpec {
                     group_exprs,
                     aggs,

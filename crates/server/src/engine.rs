@@ -23,13 +23,14 @@ use sluice_parser::{
     Statement,
 };
 use sluice_planner::sink::plan_sink;
-use sluice_planner::{Planner, QueryPlan};
+use sluice_dataflow::repartition::RepartitionEncoder;
+use sluice_planner::{PlanPart, Planner, QueryPlan};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
 use crate::command_log::{Command, CommandLog};
 use crate::error::{EngineError, Result};
-use crate::queries::{Output, QueryMetrics, QueryTask, StateSpec};
+use crate::queries::{Input, Output, QueryMetrics, QueryTask, StateSpec};
 use crate::result::StatementResult;
 use crate::session::{starts_earliest, SessionProps};
 
@@ -773,15 +774,33 @@ impl Engine {
         )
     }
 
-    /// A terminated query's state goes: its store and its changelog topic.
+    /// The repartition topic between the two tasks of a split query (ksqlDB's name).
+    fn repartition_topic(&self, query_id: &str, step: &str) -> String {
+        format!(
+            "_confluent-ksql-{}query_{query_id}-{step}-repartition",
+            self.deps.service_id
+        )
+    }
+
+    /// A terminated query's state goes: its tasks' stores, their changelog topics, and its
+    /// repartition topic.
     async fn drop_query_state(&self, query_id: &str) {
-        if let Err(e) = self.deps.state.drop_store(query_id) {
-            warn!(query_id, error = %e, "could not drop the query's state store");
+        let front = format!("{query_id}-{FRONT_TASK}");
+        let mut topics = Vec::new();
+        for store in [query_id, front.as_str()] {
+            if self.deps.state.store_names().iter().any(|n| n == store) {
+                if let Err(e) = self.deps.state.drop_store(store) {
+                    warn!(query_id, store, error = %e, "could not drop a state store");
+                }
+            }
+            topics.push(self.changelog_topic(store));
         }
-        let topic = self.changelog_topic(query_id);
-        match self.deps.admin.delete_topic(&topic).await {
-            Ok(()) | Err(KafkaError::UnknownTopic { .. }) => {}
-            Err(e) => debug!(topic, error = %e, "could not delete the changelog topic"),
+        topics.push(self.repartition_topic(query_id, "Aggregate-GroupBy"));
+        for topic in topics {
+            match self.deps.admin.delete_topic(&topic).await {
+                Ok(()) | Err(KafkaError::UnknownTopic { .. }) => {}
+                Err(e) => debug!(topic, error = %e, "could not delete an internal topic"),
+            }
         }
     }
 
@@ -800,7 +819,6 @@ impl Engine {
             OffsetReset::Latest
         };
         let group = format!("_confluent-ksql-{}query_{query_id}", self.deps.service_id);
-        let consumer: SluiceConsumer = self.deps.kafka.consumer(&group, reset)?;
         let encoder = SinkEncoder::new(
             &sink.key_format,
             sink.key_fields()?,
@@ -815,49 +833,162 @@ impl Engine {
                 WindowedKey::Time
             }
         }));
-        let metrics = Arc::new(QueryMetrics::new(reset == OffsetReset::Earliest));
-        // Exactly-once: a transactional producer of the query's own (one per task; its id
-        // fences older instances), writing both the outputs and the changelog.
-        let transactional = match crate::session::guarantee(props)? {
-            crate::transaction::Guarantee::ExactlyOnceV2 => Some(
-                self.deps
-                    .kafka
-                    .transactional_producer(&format!("{}{query_id}-0", self.deps.service_id))?,
-            ),
-            crate::transaction::Guarantee::AtLeastOnce => None,
+        let metrics = Arc::new(QueryMetrics {
+            internal_topic: plan
+                .repartition
+                .as_ref()
+                .map(|r| self.repartition_topic(query_id, r.name)),
+            ..QueryMetrics::new(reset == OffsetReset::Earliest)
+        });
+        // Exactly-once: a transactional producer per task (its id fences older instances),
+        // writing both the task's outputs and its changelog.
+        let exactly_once = matches!(
+            crate::session::guarantee(props)?,
+            crate::transaction::Guarantee::ExactlyOnceV2
+        );
+        let transactional = |task: &str| -> Result<Option<SluiceProducer>> {
+            Ok(if exactly_once {
+                Some(
+                    self.deps
+                        .kafka
+                        .transactional_producer(&format!("{}{task}-0", self.deps.service_id))?,
+                )
+            } else {
+                None
+            })
         };
-        let producer = transactional
-            .clone()
-            .unwrap_or_else(|| self.producer.clone());
-        let (stop, stop_rx) = watch::channel(false);
-        let task = QueryTask {
-            id: query_id.to_string(),
-            source: plan.source.clone(),
-            plan,
-            consumer,
-            output: Output::Topic {
-                topic: sink.topic.clone(),
-                encoder,
-                producer: producer.clone(),
-            },
-            metrics: metrics.clone(),
-            state: Some(StateSpec {
-                store: self.query_store(query_id)?,
-                changelog: self.changelog_topic(query_id),
+        let state_spec = |store: &str, producer: &SluiceProducer| -> Result<StateSpec> {
+            Ok(StateSpec {
+                store: self.query_store(store)?,
+                changelog: self.changelog_topic(store),
                 kafka: self.deps.kafka.clone(),
                 admin: self.deps.admin.clone(),
-                producer,
-            }),
-            transactional,
-            materialize: self
-                .materialized
-                .lock()
-                .expect("materialized lock")
-                .get(&sink.name)
-                .cloned(),
+                producer: producer.clone(),
+            })
         };
-        let source = task.source.name.clone();
-        let handle = tokio::spawn(task.run(stop_rx));
+        let materialize = self
+            .materialized
+            .lock()
+            .expect("materialized lock")
+            .get(&sink.name)
+            .cloned();
+        let (stop, stop_rx) = watch::channel(false);
+        let source = plan.source.name.clone();
+        let sink_output = |producer: SluiceProducer| Output::Topic {
+            topic: sink.topic.clone(),
+            encoder,
+            producer,
+        };
+        let handle = match plan.repartition.clone() {
+            None => {
+                let transactional = transactional(query_id)?;
+                let producer = transactional.clone().unwrap_or_else(|| self.producer.clone());
+                let task = QueryTask {
+                    id: query_id.to_string(),
+                    source: plan.source.clone(),
+                    part: PlanPart::Whole,
+                    input: Input::Source,
+                    consumer: self.deps.kafka.consumer(&group, reset)?,
+                    output: sink_output(producer.clone()),
+                    metrics: metrics.clone(),
+                    state: Some(state_spec(query_id, &producer)?),
+                    transactional,
+                    materialize,
+                    plan,
+                };
+                tokio::spawn(task.run(stop_rx))
+            }
+            Some(r) => {
+                // Two tasks joined by the repartition topic: the first reads the source and
+                // writes each row to its key's partition; the second aggregates.
+                let topic = self.repartition_topic(query_id, r.name);
+                let front_id = format!("{query_id}-{FRONT_TASK}");
+                let front_tx = transactional(&front_id)?;
+                let front_producer = front_tx.clone().unwrap_or_else(|| self.producer.clone());
+                let back_tx = transactional(query_id)?;
+                let back_producer = back_tx.clone().unwrap_or_else(|| self.producer.clone());
+                let back = QueryTask {
+                    id: query_id.to_string(),
+                    source: plan.source.clone(),
+                    part: PlanPart::AfterRepartition,
+                    input: Input::Repartition {
+                        topic: topic.clone(),
+                    },
+                    // Everything written to the repartition topic is for this task.
+                    consumer: self
+                        .deps
+                        .kafka
+                        .consumer(&format!("{group}-{}", r.name), OffsetReset::Earliest)?,
+                    output: sink_output(back_producer.clone()),
+                    metrics: metrics.clone(),
+                    state: Some(state_spec(query_id, &back_producer)?),
+                    transactional: back_tx,
+                    materialize,
+                    plan: plan.clone(),
+                };
+                let front_state = state_spec(&front_id, &front_producer)?;
+                let front_consumer = self.deps.kafka.consumer(&group, reset)?;
+                let admin = self.deps.admin.clone();
+                let query_id = query_id.to_string();
+                tokio::spawn(async move {
+                    let partitions = match repartition_partitions(&admin, &plan, &topic).await {
+                        Ok(p) => p,
+                        Err(e) => {
+                            warn!(query_id, topic, error = %e, "cannot create the repartition topic");
+                            return;
+                        }
+                    };
+                    let encoder = match RepartitionEncoder::new(
+                        r.key_exprs.clone(),
+                        r.key_types.clone(),
+                        partitions,
+                    ) {
+                        Ok(e) => e,
+                        Err(e) => {
+                            warn!(query_id, error = %e, "cannot plan the repartition");
+                            return;
+                        }
+                    };
+                    let front = QueryTask {
+                        id: front_id,
+                        source: plan.source.clone(),
+                        part: PlanPart::BeforeRepartition,
+                        input: Input::Source,
+                        consumer: front_consumer,
+                        output: Output::Repartition {
+                            topic,
+                            encoder,
+                            producer: front_producer,
+                        },
+                        metrics: back.metrics.clone(),
+                        state: Some(front_state),
+                        transactional: front_tx,
+                        materialize: None,
+                        plan,
+                    };
+                    // The query runs while both run: when one ends, the other is stopped.
+                    let both = Arc::new(watch::channel(false).0);
+                    let spawn = |task: QueryTask| {
+                        let both = both.clone();
+                        let rx = both.subscribe();
+                        tokio::spawn(async move {
+                            task.run(rx).await;
+                            both.send_replace(true);
+                        })
+                    };
+                    let mut ended = both.subscribe();
+                    let (front, back) = (spawn(front), spawn(back));
+                    let mut outer = stop_rx;
+                    tokio::select! {
+                        _ = outer.changed() => {}
+                        _ = ended.changed() => {}
+                    }
+                    both.send_replace(true);
+                    let _ = front.await;
+                    let _ = back.await;
+                })
+            }
+        };
         self.queries.lock().expect("queries lock").insert(
             query_id.to_string(),
             RunningQuery {
@@ -943,6 +1074,9 @@ impl Engine {
         let task = QueryTask {
             id: group.clone(),
             source: plan.source.clone(),
+            // A push query is one task: its state lives in memory, nothing to repartition.
+            part: PlanPart::Whole,
+            input: Input::Source,
             output: Output::Client {
                 tx,
                 limit: plan.limit,
@@ -1216,6 +1350,34 @@ impl Engine {
 
 fn tokio_stream_from(mut rx: mpsc::Receiver<Result<RecordBatch>>) -> crate::result::RowStream {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
+}
+
+/// The first task of a split query (the one reading the source) is named after its query with
+/// this suffix (its state store, changelog topic and transactional id).
+const FRONT_TASK: &str = "source";
+
+/// Creates a split query's repartition topic, with as many partitions as its source topic, and
+/// returns its partition count.
+async fn repartition_partitions(
+    admin: &Arc<dyn TopicAdmin>,
+    plan: &QueryPlan,
+    topic: &str,
+) -> std::result::Result<i32, KafkaError> {
+    let partitions = admin
+        .describe_topic(&plan.source.topic)
+        .await?
+        .map(|t| t.partitions)
+        .unwrap_or(1)
+        .max(1);
+    match admin.create_topic(topic, partitions, -1, &[]).await {
+        Ok(()) | Err(KafkaError::TopicAlreadyExists { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(admin
+        .describe_topic(topic)
+        .await?
+        .map(|t| t.partitions)
+        .unwrap_or(partitions))
 }
 
 const CREATE_SOURCE_PROPERTIES: &[&str] = &[

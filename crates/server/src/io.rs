@@ -81,6 +81,39 @@ pub async fn produce_all(
     await_deliveries(pending, topic).await.map(|_| ())
 }
 
+/// A record for an explicit partition (repartition topics place rows themselves).
+pub struct PartitionedRecord {
+    pub partition: i32,
+    pub timestamp: Option<i64>,
+    pub value: Vec<u8>,
+}
+
+/// Produce every record to its partition of `topic` and wait until all are acknowledged.
+pub async fn produce_partitioned(
+    producer: &SluiceProducer,
+    topic: &str,
+    records: &[PartitionedRecord],
+) -> Result<()> {
+    let mut pending = Vec::with_capacity(records.len());
+    for r in records {
+        let mut rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
+            .partition(r.partition)
+            .payload(r.value.as_slice());
+        if let Some(ts) = r.timestamp {
+            rec = rec.timestamp(ts);
+        }
+        match producer.send_result(rec) {
+            Ok(f) => pending.push(f),
+            Err((e, _)) => {
+                return Err(EngineError::Kafka(format!(
+                    "failed to produce to topic {topic}: {e}"
+                )))
+            }
+        }
+    }
+    await_deliveries(pending, topic).await.map(|_| ())
+}
+
 /// Waits for every delivery of records sent to `topic`; returns the offset after the last one
 /// (0 when there were none). Fails on the first record the broker did not take.
 pub async fn await_deliveries(pending: Vec<DeliveryFuture>, topic: &str) -> Result<i64> {

@@ -16,11 +16,12 @@ use datafusion::arrow::record_batch::RecordBatch;
 use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;
 use sluice_catalog::SourceDef;
+use sluice_dataflow::repartition::{RepartitionDecoder, RepartitionEncoder};
 use sluice_dataflow::sink::SinkEncoder;
-use sluice_dataflow::source::SourceDecoder;
-use sluice_dataflow::Pipeline;
+use sluice_dataflow::source::{RawRecord, RecordError, SourceDecoder};
+use sluice_dataflow::{Batch, DataflowError, Pipeline};
 use sluice_kafka::{SluiceConsumer, SluiceProducer};
-use sluice_planner::QueryPlan;
+use sluice_planner::{PlanPart, QueryPlan};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
@@ -56,6 +57,10 @@ pub struct QueryMetrics {
     /// The query reads its input from the beginning (`auto.offset.reset` = earliest): a
     /// partition it has not read yet lags by all of its records, not by none.
     pub from_earliest: bool,
+    /// A split query's repartition topic, and the next offset its second task will process
+    /// per partition (records of that topic wait to be processed too).
+    pub internal_topic: Option<String>,
+    pub internal_positions: std::sync::Mutex<BTreeMap<i32, i64>>,
 }
 
 impl QueryMetrics {
@@ -69,18 +74,33 @@ impl QueryMetrics {
     /// Records not yet processed, given each input partition's (low, high) watermarks.
     pub fn lag(&self, watermarks: &BTreeMap<i32, (i64, i64)>) -> u64 {
         let positions = self.positions.lock().expect("positions lock");
-        watermarks
-            .iter()
-            .map(|(p, (low, high))| {
-                let at = match positions.get(p) {
-                    Some(pos) => (*pos).max(*low),
-                    None if self.from_earliest => *low,
-                    None => *high,
-                };
-                (high - at).max(0) as u64
-            })
-            .sum()
+        lag_of(&positions, watermarks, self.from_earliest)
     }
+
+    /// Records of the repartition topic not yet processed by the second task, given that
+    /// topic's watermarks (0 for a query that is not split).
+    pub fn internal_lag(&self, watermarks: &BTreeMap<i32, (i64, i64)>) -> u64 {
+        let positions = self.internal_positions.lock().expect("positions lock");
+        lag_of(&positions, watermarks, true)
+    }
+}
+
+fn lag_of(
+    positions: &BTreeMap<i32, i64>,
+    watermarks: &BTreeMap<i32, (i64, i64)>,
+    from_earliest: bool,
+) -> u64 {
+    watermarks
+        .iter()
+        .map(|(p, (low, high))| {
+            let at = match positions.get(p) {
+                Some(pos) => (*pos).max(*low),
+                None if from_earliest => *low,
+                None => *high,
+            };
+            (high - at).max(0) as u64
+        })
+        .sum()
 }
 
 /// Where a query's output goes.
@@ -96,6 +116,46 @@ pub enum Output {
         tx: mpsc::Sender<Result<RecordBatch>>,
         limit: Option<u64>,
     },
+    /// The query's repartition topic (the first task of a split query).
+    Repartition {
+        topic: String,
+        encoder: RepartitionEncoder,
+        producer: SluiceProducer,
+    },
+}
+
+/// What a task reads.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// The query's source topic.
+    Source,
+    /// The query's repartition topic (the second task of a split query).
+    Repartition { topic: String },
+}
+
+/// Decodes what a task reads into batches.
+enum Decoder {
+    Source(SourceDecoder),
+    Repartition(RepartitionDecoder),
+}
+
+impl Decoder {
+    fn needs_headers(&self) -> bool {
+        match self {
+            Decoder::Source(d) => d.needs_headers(),
+            Decoder::Repartition(_) => false,
+        }
+    }
+
+    fn decode(
+        &mut self,
+        raw: &[RawRecord<'_>],
+    ) -> std::result::Result<(Option<Batch>, Vec<RecordError>), DataflowError> {
+        match self {
+            Decoder::Source(d) => d.decode(raw),
+            Decoder::Repartition(d) => d.decode(raw),
+        }
+    }
 }
 
 /// Everything a query task needs.
@@ -103,6 +163,9 @@ pub struct QueryTask {
     pub id: String,
     pub source: Arc<SourceDef>,
     pub plan: QueryPlan,
+    /// The part of the plan this task runs, and what it reads.
+    pub part: PlanPart,
+    pub input: Input,
     pub consumer: SluiceConsumer,
     pub output: Output,
     pub metrics: Arc<QueryMetrics>,
@@ -119,7 +182,7 @@ pub struct QueryTask {
 impl QueryTask {
     /// Run until `stop` turns true, the client goes away, or LIMIT is reached.
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
-        let mut pipeline = match self.plan.pipeline() {
+        let mut pipeline = match self.plan.pipeline_part(self.part) {
             Ok(p) => p,
             Err(e) => {
                 self.fail(e.into()).await;
@@ -150,16 +213,32 @@ impl QueryTask {
             warn!(query_id = %self.id, "exactly-once processing needs the query's state store");
             return;
         }
-        if let Err(e) = self.consumer.subscribe(&[self.source.topic.as_str()]) {
+        let topic = match &self.input {
+            Input::Source => self.source.topic.clone(),
+            Input::Repartition { topic } => topic.clone(),
+        };
+        if let Err(e) = self.consumer.subscribe(&[topic.as_str()]) {
             warn!(query_id = %self.id, error = %e, "cannot subscribe");
             self.fail(EngineError::Kafka(e.to_string())).await;
             return;
         }
-        let mut decoder = match SourceDecoder::new(&self.source) {
-            Ok(d) => d,
-            Err(e) => {
-                self.fail(e.into()).await;
-                return;
+        let mut decoder = match &self.input {
+            Input::Source => match SourceDecoder::new(&self.source) {
+                Ok(d) => Decoder::Source(d),
+                Err(e) => {
+                    self.fail(e.into()).await;
+                    return;
+                }
+            },
+            Input::Repartition { .. } => {
+                let mut d = RepartitionDecoder::new();
+                if let Some(st) = &state {
+                    if let Err(e) = d.open(st.store()) {
+                        warn!(query_id = %self.id, error = %e, "cannot open the query's state");
+                        return;
+                    }
+                }
+                Decoder::Repartition(d)
             }
         };
         let mut emitted: u64 = 0;
@@ -218,11 +297,22 @@ impl QueryTask {
             }
 
             // Counted once processed: every record counted here has its output delivered.
-            self.metrics
-                .records_in
-                .fetch_add(messages.len() as u64, Ordering::Relaxed);
-            {
+            // (A split query counts its source records, read by its first task.)
+            if matches!(self.input, Input::Source) {
+                self.metrics
+                    .records_in
+                    .fetch_add(messages.len() as u64, Ordering::Relaxed);
                 let mut seen = self.metrics.positions.lock().expect("positions lock");
+                for ((_, partition), next) in &positions {
+                    let e = seen.entry(*partition).or_insert(*next);
+                    *e = (*e).max(*next);
+                }
+            } else {
+                let mut seen = self
+                    .metrics
+                    .internal_positions
+                    .lock()
+                    .expect("positions lock");
                 for ((_, partition), next) in &positions {
                     let e = seen.entry(*partition).or_insert(*next);
                     *e = (*e).max(*next);
@@ -244,7 +334,7 @@ impl QueryTask {
     /// Returns false when the query should end.
     async fn process(
         &mut self,
-        decoder: &mut SourceDecoder,
+        decoder: &mut Decoder,
         pipeline: &mut Pipeline,
         messages: &[rdkafka::message::OwnedMessage],
         positions: &HashMap<(String, i32), i64>,
@@ -318,6 +408,24 @@ impl QueryTask {
                         .fetch_add(records.len() as u64, Ordering::Relaxed);
                 }
             }
+            Output::Repartition {
+                topic,
+                encoder,
+                producer,
+            } => {
+                for b in &outputs {
+                    let records: Vec<io::PartitionedRecord> = encoder
+                        .encode(b)?
+                        .into_iter()
+                        .map(|r| io::PartitionedRecord {
+                            partition: r.partition,
+                            timestamp: r.timestamp,
+                            value: r.value,
+                        })
+                        .collect();
+                    io::produce_partitioned(producer, topic, &records).await?;
+                }
+            }
             Output::Client { tx, limit } => {
                 let visible = self.plan.output.fields().len();
                 for b in outputs {
@@ -348,6 +456,9 @@ impl QueryTask {
         if let Some(state) = state {
             let mut batch = sluice_state::WriteBatch::new();
             pipeline.checkpoint(&mut batch)?;
+            if let Decoder::Repartition(d) = decoder {
+                d.checkpoint(&mut batch);
+            }
             if let Some(m) = &self.materialize {
                 m.checkpoint(&mut batch);
             }
@@ -416,7 +527,7 @@ async fn open_state(
 async fn client_gone(output: &Output) {
     match output {
         Output::Client { tx, .. } => tx.closed().await,
-        Output::Topic { .. } => std::future::pending().await,
+        Output::Topic { .. } | Output::Repartition { .. } => std::future::pending().await,
     }
 }
 

@@ -7,7 +7,7 @@ use datafusion::arrow::array::{Array, ArrayRef, Int64Array, Int8Array, UInt32Arr
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::arrow::row::{RowConverter, Rows, SortField};
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Accumulator;
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
@@ -316,8 +316,7 @@ impl Aggregate {
             .collect();
         Ok(vec![Batch {
             data: self.pending_output(pending)?,
-            changes: Some(kinds),
-        }])
+            changes: Some(kinds), origin: None, }])
     }
 
     /// The GROUP BY columns and each aggregate's argument columns, evaluated over the batch.
@@ -395,8 +394,7 @@ impl Aggregate {
             if !ready.is_empty() {
                 out.push(Batch {
                     changes: Some(Int8Array::from(vec![ChangeKind::Insert as i8; ready.len()])),
-                    data: self.pending_output(ready)?,
-                });
+                    data: self.pending_output(ready)?, origin: None, });
             }
         }
         let horizon = self
@@ -414,6 +412,183 @@ impl Aggregate {
                 debug!(expired, "windows expired");
             }
         }
+        Ok(out)
+    }
+}
+
+impl Aggregate {
+    /// `process_batch` when changes are coalesced per key (`cache.max.bytes.buffering` > 0):
+    /// the batch's rows are grouped by key first, each group's rows are folded into its
+    /// accumulators with one `update_batch` (or `retract_batch`) per run of rows of the same
+    /// direction, and each group emits once, at the place of its first row, with its last
+    /// row's time. Stream time and late rows are decided row by row, in arrival order, as in
+    /// the per-row path.
+    fn process_coalesced(
+        &mut self,
+        batch: &Batch,
+        group_cols: &[ArrayRef],
+        args: &[Vec<ArrayRef>],
+        rows: &Rows,
+        times: Option<&Int64Array>,
+        ends: Option<&Int64Array>,
+    ) -> Result<Vec<Batch>, DataflowError> {
+        let window = self.spec.window.clone();
+        // Phase 1, in row order: which rows count, and each group's rows.
+        let mut slots: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut groups: Vec<(Vec<u8>, Option<i64>, Vec<u32>)> = Vec::new();
+        for i in 0..batch.num_rows() {
+            let kind = batch.change(i);
+            if kind == ChangeKind::Delete {
+                continue;
+            }
+            if kind != ChangeKind::UpdateBefore {
+                self.advance_stream_time(row_time(times, i));
+            }
+            let window_end = match (&window, ends) {
+                (Some(w), Some(ends)) => {
+                    let end = ends.value(i);
+                    if end <= self.stream_time.saturating_sub(w.grace_ms) {
+                        self.late_dropped += 1;
+                        debug!(
+                            target: "sluice::processing_log",
+                            window_end = end,
+                            stream_time = self.stream_time,
+                            "dropped a record for a closed window"
+                        );
+                        continue;
+                    }
+                    Some(end)
+                }
+                _ => None,
+            };
+            if group_cols
+                .iter()
+                .enumerate()
+                .any(|(g, c)| c.is_null(i) && window.as_ref().is_none_or(|w| g < w.start_group))
+            {
+                debug!(
+                    target: "sluice::processing_log",
+                    row = i,
+                    "dropped a record with a null grouping key"
+                );
+                continue;
+            }
+            let key = group_key(window_end, rows.row(i).as_ref());
+            let slot = match slots.get(&key) {
+                Some(s) => *s,
+                None => {
+                    slots.insert(key.clone(), groups.len());
+                    groups.push((key, window_end, Vec::new()));
+                    groups.len() - 1
+                }
+            };
+            groups[slot].2.push(i as u32);
+        }
+
+        // Phase 2, group by group: fold the rows in, then emit once.
+        let mut out_indices: Vec<u32> = Vec::new();
+        let mut out_values: Vec<Vec<ScalarValue>> = vec![Vec::new(); self.spec.aggs.len()];
+        let mut out_times: Vec<i64> = Vec::new();
+        for (key, window_end, indices) in groups {
+            let spec = &self.spec;
+            let mut exists = self
+                .groups
+                .get_or_load(&key, |b| decode_group(spec, b))?
+                .is_some();
+            let mut start = 0;
+            while start < indices.len() {
+                let retract = batch.change(indices[start] as usize) == ChangeKind::UpdateBefore;
+                let mut end = start + 1;
+                while end < indices.len()
+                    && (batch.change(indices[end] as usize) == ChangeKind::UpdateBefore) == retract
+                {
+                    end += 1;
+                }
+                let run = &indices[start..end];
+                start = end;
+                if !exists {
+                    if retract {
+                        // Nothing was ever added to this group: nothing to retract.
+                        continue;
+                    }
+                    let g = self.new_group(window_end)?;
+                    self.groups.insert(key.clone(), g);
+                    exists = true;
+                }
+                let spec = &self.spec;
+                let group = self
+                    .groups
+                    .get_or_load(&key, |b| decode_group(spec, b))?
+                    .ok_or_else(|| DataflowError::Plan("group vanished".into()))?;
+                let taken_indices = (run.len() > 1).then(|| UInt32Array::from(run.to_vec()));
+                for (acc, cols) in group.accs.iter_mut().zip(args) {
+                    let input: Vec<ArrayRef> = match &taken_indices {
+                        None => cols.iter().map(|c| c.slice(run[0] as usize, 1)).collect(),
+                        Some(idx) => cols
+                            .iter()
+                            .map(|c| take(c.as_ref(), idx, None))
+                            .collect::<Result<_, _>>()?,
+                    };
+                    if !retract {
+                        acc.update_batch(&input)?;
+                    } else if acc.supports_retract_batch() {
+                        acc.retract_batch(&input)?;
+                    }
+                }
+            }
+            if !exists {
+                continue;
+            }
+            let last = *indices.last().expect("a group has rows") as usize;
+            let ts = row_time(times, last);
+            let spec = &self.spec;
+            let group = self
+                .groups
+                .get_or_load(&key, |b| decode_group(spec, b))?
+                .ok_or_else(|| DataflowError::Plan("group vanished".into()))?;
+            let values: Vec<ScalarValue> = group
+                .accs
+                .iter_mut()
+                .map(|a| a.evaluate())
+                .collect::<Result<_, _>>()?;
+            if let (Some(w), Some(end)) = (&window, window_end) {
+                if w.emit_final {
+                    let group_values = group_cols
+                        .iter()
+                        .map(|c| ScalarValue::try_from_array(c, last))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    if self.state.is_some() {
+                        self.pending_removed.remove(&(end, key.clone()));
+                        self.pending_dirty.insert((end, key.clone()));
+                    }
+                    self.pending.insert(
+                        (end, key),
+                        Pending {
+                            group_values,
+                            agg_values: values,
+                            rowtime: ts,
+                        },
+                    );
+                    continue;
+                }
+            }
+            group.last = Some(values.clone());
+            out_indices.push(last as u32);
+            for (a, v) in values.into_iter().enumerate() {
+                out_values[a].push(v);
+            }
+            out_times.push(ts);
+        }
+        let mut out = Vec::new();
+        if !out_indices.is_empty() {
+            let kinds = Int8Array::from(vec![ChangeKind::UpdateAfter as i8; out_indices.len()]);
+            out.push(Batch {
+                data: self.output(group_cols, out_indices, out_values, out_times)?,
+                changes: Some(kinds),
+                origin: None,
+            });
+        }
+        out.extend(self.advance()?);
         Ok(out)
     }
 }
@@ -485,12 +660,15 @@ impl Operator for Aggregate {
             )
         });
 
+        if self.spec.coalesce {
+            let ends = window_cols.as_ref().and_then(|(_, e)| e.as_ref());
+            return self.process_coalesced(&batch, &group_cols, &args, &rows, times.as_ref(), ends);
+        }
+
         let mut out_indices: Vec<u32> = Vec::new();
         let mut out_values: Vec<Vec<ScalarValue>> = vec![Vec::new(); self.spec.aggs.len()];
         let mut out_times: Vec<i64> = Vec::new();
         let mut out_kinds: Vec<i8> = Vec::new();
-        // With coalescing: position in the output of each key's latest result.
-        let mut latest: HashMap<Vec<u8>, usize> = HashMap::new();
 
         for i in 0..n {
             let kind = batch.change(i);
@@ -596,17 +774,7 @@ impl Operator for Aggregate {
                 }
             }
             let previous = group.last.replace(values.clone());
-            if self.spec.coalesce {
-                if let Some(&pos) = latest.get(&key) {
-                    out_indices[pos] = i as u32;
-                    for (a, v) in values.into_iter().enumerate() {
-                        out_values[a][pos] = v;
-                    }
-                    out_times[pos] = ts;
-                    continue;
-                }
-                latest.insert(key, out_indices.len());
-            } else if let Some(previous) = previous {
+            if let Some(previous) = previous {
                 out_indices.push(i as u32);
                 for (a, v) in previous.into_iter().enumerate() {
                     out_values[a].push(v);
@@ -626,8 +794,7 @@ impl Operator for Aggregate {
         if !out_indices.is_empty() {
             out.push(Batch {
                 data: self.output(&group_cols, out_indices, out_values, out_times)?,
-                changes: Some(Int8Array::from(out_kinds)),
-            });
+                changes: Some(Int8Array::from(out_kinds)), origin: None, });
         }
         out.extend(self.advance()?);
         Ok(out)

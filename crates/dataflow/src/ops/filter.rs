@@ -42,12 +42,17 @@ impl Operator for Filter {
         if mask.true_count() == batch.num_rows() {
             return Ok(vec![batch]);
         }
+        let origin = match &batch.origin {
+            Some(o) => Some(o.filter(&mask)?),
+            None => None,
+        };
         if batch.changes.is_none() {
             // A stream: rows that do not match are gone.
-            return Ok(vec![Batch::inserts(filter_record_batch(
-                &batch.data,
-                &mask,
-            )?)]);
+            return Ok(vec![Batch {
+                data: filter_record_batch(&batch.data, &mask)?,
+                changes: None,
+                origin,
+            }]);
         }
         // A table changelog (see `ChangeKind`): a new row version that does not match deletes
         // the key downstream (a tombstone) when its previous version (the `UpdateBefore` just
@@ -96,9 +101,14 @@ impl Operator for Filter {
         }
         let keep = BooleanArray::from(keep);
         let data = filter_record_batch(&batch.data, &keep)?;
+        let origin = match &batch.origin {
+            Some(o) => Some(o.filter(&keep)?),
+            None => None,
+        };
         Ok(vec![Batch {
             data,
             changes: Some(Int8Array::from(kinds)),
+            origin,
         }])
     }
 }

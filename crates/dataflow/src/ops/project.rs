@@ -54,6 +54,7 @@ impl Operator for Project {
         Ok(vec![Batch {
             data,
             changes: batch.changes,
+            origin: batch.origin,
         }])
     }
 }

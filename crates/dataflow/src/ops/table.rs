@@ -84,11 +84,14 @@ impl Operator for TableUpsert {
         let width = self.schema.fields().len();
         let mut columns: Vec<Vec<ScalarValue>> = vec![Vec::new(); width];
         let mut kinds: Vec<i8> = Vec::new();
-        let mut push = |row: &[ScalarValue], kind: ChangeKind| {
+        // The input row each output row derives from (for `Batch::origin`).
+        let mut from: Vec<u32> = Vec::new();
+        let mut push = |row: &[ScalarValue], kind: ChangeKind, i: usize| {
             for (c, v) in columns.iter_mut().zip(row) {
                 c.push(v.clone());
             }
             kinds.push(kind as i8);
+            from.push(i as u32);
         };
         for i in 0..n {
             if key_cols.iter().any(|c| c.is_null(i)) {
@@ -109,11 +112,11 @@ impl Operator for TableUpsert {
                     let old = self.rows.get_or_load(&key, decode_row)?.cloned();
                     if let Some(mut old) = old {
                         self.rows.remove(&key);
-                        push(&old, ChangeKind::UpdateBefore);
+                        push(&old, ChangeKind::UpdateBefore, i);
                         if let Some(rt) = self.rowtime {
                             old[rt] = ScalarValue::try_from_array(batch.data.column(rt), i)?;
                         }
-                        push(&old, ChangeKind::Delete);
+                        push(&old, ChangeKind::Delete, i);
                     }
                 }
                 _ => {
@@ -127,10 +130,10 @@ impl Operator for TableUpsert {
                     };
                     match old {
                         Some(old) => {
-                            push(&old, ChangeKind::UpdateBefore);
-                            push(&new, ChangeKind::UpdateAfter);
+                            push(&old, ChangeKind::UpdateBefore, i);
+                            push(&new, ChangeKind::UpdateAfter, i);
                         }
-                        None => push(&new, ChangeKind::Insert),
+                        None => push(&new, ChangeKind::Insert, i),
                     }
                 }
             }
@@ -150,9 +153,14 @@ impl Operator for TableUpsert {
                 }
             })
             .collect::<Result<_, DataflowError>>()?;
+        let origin = match &batch.origin {
+            Some(o) => Some(o.take(&datafusion::arrow::array::UInt32Array::from(from))?),
+            None => None,
+        };
         Ok(vec![Batch {
             data: RecordBatch::try_new(self.schema.clone(), arrays)?,
             changes: Some(Int8Array::from(kinds)),
+            origin,
         }])
     }
 
@@ -196,6 +204,7 @@ mod tests {
         Batch {
             data,
             changes: Some(Int8Array::from(kinds)),
+            origin: None,
         }
     }
 

@@ -115,8 +115,16 @@ impl Operator for WindowAssign {
             ),
             None => None,
         };
+        let origin = match &batch.origin {
+            Some(o) => Some(o.take(&indices)?),
+            None => None,
+        };
         let data = RecordBatch::try_new(self.schema.clone(), columns)?;
-        Ok(vec![Batch { data, changes }])
+        Ok(vec![Batch {
+            data,
+            changes,
+            origin,
+        }])
     }
 }
 
