@@ -2,7 +2,9 @@
 //! the `sluice` server running an aggregation is killed with SIGKILL at random moments, again
 //! and again, while input keeps arriving. After the last restart the materialized table must
 //! equal both the true aggregate of the input and a clean run of the same query: no input
-//! counted twice, none missed.
+//! counted twice, none missed. Two aggregations run side by side: one grouped by the stream's
+//! key (one task), one grouped by a value column (two tasks joined by a repartition topic, whose
+//! records the first task may write again after a kill).
 //!
 //! Skipped unless `SLUICE_TANSU_BIN` names a tansu binary (`SLUICE_REQUIRE_TANSU` makes a
 //! missing binary a failure, as CI sets it). `SLUICE_CRASH_SEED` replays a run's kill times.
@@ -16,6 +18,7 @@ use common::*;
 use rdkafka::producer::FutureRecord;
 
 const KEYS: u64 = 37;
+const GROUPS: u64 = 11;
 const RECORDS: u64 = 30_000;
 const PRODUCE_CHUNK: u64 = 500;
 const KILLS: usize = 6;
@@ -34,10 +37,16 @@ impl Rng {
 
 type Table = BTreeMap<String, (i64, i64)>;
 
-fn expected() -> Table {
+/// The true aggregate per key (`by_key`) or per value group.
+fn expected(by_key: bool) -> Table {
     let mut t = Table::new();
     for i in 0..RECORDS {
-        let e = t.entry(format!("k{}", i % KEYS)).or_insert((0, 0));
+        let k = if by_key {
+            format!("k{}", i % KEYS)
+        } else {
+            format!("g{}", i % GROUPS)
+        };
+        let e = t.entry(k).or_insert((0, 0));
         e.0 += 1;
         e.1 += i as i64;
     }
@@ -45,7 +54,7 @@ fn expected() -> Table {
 }
 
 async fn table(client: &tokio_postgres::Client, name: &str) -> Option<Table> {
-    let sql = format!("SELECT K, N, TOTAL FROM {name}");
+    let sql = format!("SELECT * FROM {name}");
     let msgs = client.simple_query(&sql).await.ok()?;
     let mut t = Table::new();
     for m in msgs {
@@ -96,9 +105,10 @@ async fn sigkill_at_random_moments_never_counts_an_input_twice_or_misses_one() {
     let (mut server, addr) = start_sluice(&kafka, data_dir.path()).await;
     let client = pg(&addr).await;
     for s in [
-        "CREATE STREAM ev (k VARCHAR KEY, v BIGINT) WITH (kafka_topic='ev', value_format='JSON', partitions=1)",
+        "CREATE STREAM ev (k VARCHAR KEY, v BIGINT, g VARCHAR) WITH (kafka_topic='ev', value_format='JSON', partitions=2)",
         "SET 'auto.offset.reset'='earliest'",
         "CREATE TABLE agg AS SELECT k, COUNT(*) AS n, SUM(v) AS total FROM ev GROUP BY k EMIT CHANGES",
+        "CREATE TABLE by_g AS SELECT g, COUNT(*) AS n, SUM(v) AS total FROM ev GROUP BY g EMIT CHANGES",
     ] {
         client
             .simple_query(s)
@@ -114,7 +124,12 @@ async fn sigkill_at_random_moments_never_counts_an_input_twice_or_misses_one() {
         while i < RECORDS {
             let end = (i + PRODUCE_CHUNK).min(RECORDS);
             let records: Vec<(String, String)> = (i..end)
-                .map(|i| (format!("k{}", i % KEYS), format!("{{\"V\": {i}}}")))
+                .map(|i| {
+                    (
+                        format!("k{}", i % KEYS),
+                        format!("{{\"V\": {i}, \"G\": \"g{}\"}}", i % GROUPS),
+                    )
+                })
                 .collect();
             let sends = records.iter().map(|(k, v)| {
                 p.send(
@@ -147,7 +162,7 @@ async fn sigkill_at_random_moments_never_counts_an_input_twice_or_misses_one() {
     let (mut server, addr) = start_sluice(&kafka, data_dir.path()).await;
     let client = pg(&addr).await;
 
-    let want = expected();
+    let want = expected(true);
     let got = wait_for_table(&client, "AGG", &want).await;
     assert_eq!(got.len(), want.len(), "keys");
     let diff: Vec<_> = want
@@ -158,6 +173,12 @@ async fn sigkill_at_random_moments_never_counts_an_input_twice_or_misses_one() {
     assert!(
         diff.is_empty(),
         "seed {seed}: keys whose (count, sum) differ from the input's (key, want, got): {diff:?}"
+    );
+    let want_g = expected(false);
+    let got_g = wait_for_table(&client, "BY_G", &want_g).await;
+    assert_eq!(
+        got_g, want_g,
+        "seed {seed}: the repartitioned aggregation equals the input's"
     );
 
     // A clean run of the same query over the same input agrees.
