@@ -1,0 +1,247 @@
+//! The aggregation's two paths agree: per-row emission (`cache.max.bytes.buffering` = 0, one
+//! output change per input change) and coalesced emission (each group's rows of a batch folded
+//! with one `update_batch`/`retract_batch` per run, one change per group and batch). Both must end
+//! with the true aggregate of the input, for a stream and for a table (retractions).
+//!
+//! Queries are planned by the real planner from KSQL and fed batches from memory, as the server
+//! feeds them after decoding.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    new_null_array, Array, ArrayRef, Int64Array, Int8Array, ListArray, StringArray,
+};
+use datafusion::arrow::record_batch::RecordBatch;
+use sluice_dataflow::{Batch, ChangeKind};
+use sluice_kafka::{embedded_admin, EmbeddedBroker};
+use sluice_planner::QueryPlan;
+use sluice_server::engine::{Engine, EngineDeps};
+use sluice_server::SessionProps;
+use sluice_state::SledDb;
+
+/// A small deterministic generator (xorshift).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % below
+    }
+}
+
+async fn engine(dir: &std::path::Path) -> (EmbeddedBroker, Arc<Engine>) {
+    let broker = EmbeddedBroker::start(1).expect("broker");
+    let engine = Engine::start(EngineDeps {
+        service_id: "paths_".into(),
+        kafka: broker.kafka_config(),
+        admin: embedded_admin(&broker).unwrap(),
+        state: SledDb::open(dir.join("state")).unwrap(),
+    })
+    .await
+    .unwrap();
+    (broker, engine)
+}
+
+async fn plan(engine: &Engine, ddl: &str, query: &str) -> QueryPlan {
+    engine
+        .execute(&SessionProps::default(), ddl)
+        .await
+        .unwrap_or_else(|e| panic!("{ddl}: {e}"));
+    let parsed = sluice_parser::parse(query).unwrap().remove(0);
+    let sluice_parser::Statement::Query(q) = parsed.statement else {
+        panic!("a query")
+    };
+    engine.planner().plan_query(&q, &engine.catalog()).unwrap()
+}
+
+/// Input batches for a source with columns K (key), G, N: `rows` random rows per batch;
+/// `deletes` marks some rows as tombstones (tables).
+fn batches(plan: &QueryPlan, rng: &mut Rng, count: usize, rows: usize, deletes: bool) -> Vec<Batch> {
+    let schema = plan.source.batch_schema().unwrap();
+    let mut offset = 0i64;
+    (0..count)
+        .map(|_| {
+            let keys: Vec<String> = (0..rows).map(|_| format!("k{}", rng.next(40))).collect();
+            let groups: Vec<String> = (0..rows).map(|_| format!("g{}", rng.next(5))).collect();
+            let values: Vec<i64> = (0..rows).map(|_| rng.next(1000) as i64).collect();
+            let kinds: Vec<i8> = (0..rows)
+                .map(|_| {
+                    if deletes && rng.next(6) == 0 {
+                        ChangeKind::Delete as i8
+                    } else {
+                        ChangeKind::Insert as i8
+                    }
+                })
+                .collect();
+            let offsets: Vec<i64> = (0..rows as i64).map(|i| offset + i).collect();
+            offset += rows as i64;
+            let columns: Vec<ArrayRef> = schema
+                .fields()
+                .iter()
+                .map(|f| -> ArrayRef {
+                    match f.name().as_str() {
+                        "K" => Arc::new(StringArray::from(keys.clone())),
+                        "G" => Arc::new(StringArray::from(groups.clone())),
+                        "N" => Arc::new(Int64Array::from(values.clone())),
+                        "ROWTIME" | "ROWOFFSET" => Arc::new(Int64Array::from(offsets.clone())),
+                        _ => new_null_array(f.data_type(), rows),
+                    }
+                })
+                .collect();
+            Batch {
+                data: RecordBatch::try_new(schema.clone(), columns).unwrap(),
+                changes: deletes.then(|| Int8Array::from(kinds)),
+                origin: None,
+            }
+        })
+        .collect()
+}
+
+type Results = BTreeMap<String, Vec<String>>;
+
+/// Runs `input` through a fresh pipeline of `plan`; returns each group's last result and the
+/// number of new results emitted (retractions of earlier results not counted).
+fn run(plan: &QueryPlan, coalesce: bool, input: &[Batch]) -> (Results, usize) {
+    let mut plan = plan.clone();
+    plan.set_coalesce(coalesce);
+    let mut pipeline = plan.pipeline().unwrap();
+    let mut results = Results::new();
+    let mut changes = 0;
+    for b in input {
+        let out = pipeline.process(b.clone()).unwrap();
+        for o in out {
+            for i in 0..o.num_rows() {
+                let kind = o.change(i);
+                if kind != ChangeKind::UpdateBefore {
+                    changes += 1;
+                }
+                let cells: Vec<String> = (0..plan.output.fields().len())
+                    .map(|c| cell(o.data.column(c), i))
+                    .collect();
+                match kind {
+                    ChangeKind::UpdateBefore => {}
+                    ChangeKind::Delete => {
+                        results.remove(&cells[0]);
+                    }
+                    _ => {
+                        results.insert(cells[0].clone(), cells[1..].to_vec());
+                    }
+                }
+            }
+        }
+    }
+    (results, changes)
+}
+
+fn cell(a: &ArrayRef, i: usize) -> String {
+    if a.is_null(i) {
+        return "null".into();
+    }
+    if let Some(s) = a.as_any().downcast_ref::<StringArray>() {
+        return s.value(i).to_string();
+    }
+    if let Some(n) = a.as_any().downcast_ref::<Int64Array>() {
+        return n.value(i).to_string();
+    }
+    if let Some(l) = a.as_any().downcast_ref::<ListArray>() {
+        let v = l.value(i);
+        let items: Vec<String> = (0..v.len()).map(|j| cell(&v, j)).collect();
+        return format!("[{}]", items.join(","));
+    }
+    format!("{a:?}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_aggregation_paths_agree_with_the_true_aggregate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_broker, engine) = engine(dir.path()).await;
+    let plan = plan(
+        &engine,
+        "CREATE STREAM s (k VARCHAR KEY, g VARCHAR, n BIGINT) WITH (kafka_topic='s', value_format='JSON', partitions=1)",
+        "SELECT g, COUNT(*) AS c, SUM(n) AS total, COLLECT_LIST(n) AS ns FROM s GROUP BY g EMIT CHANGES",
+    )
+    .await;
+    let input = batches(&plan, &mut Rng(0x5eed), 6, 500, false);
+
+    // The true aggregate, row by row in arrival order.
+    let mut want: BTreeMap<String, (i64, i64, Vec<String>)> = BTreeMap::new();
+    for b in &input {
+        let g = b.data.column_by_name("G").unwrap();
+        let g = g.as_any().downcast_ref::<StringArray>().unwrap();
+        let n = b.data.column_by_name("N").unwrap();
+        let n = n.as_any().downcast_ref::<Int64Array>().unwrap();
+        for i in 0..b.num_rows() {
+            let e = want.entry(g.value(i).to_string()).or_default();
+            e.0 += 1;
+            e.1 += n.value(i);
+            e.2.push(n.value(i).to_string());
+        }
+    }
+    let want: Results = want
+        .into_iter()
+        .map(|(g, (c, s, l))| (g, vec![c.to_string(), s.to_string(), format!("[{}]", l.join(","))]))
+        .collect();
+
+    let (per_row, per_row_changes) = run(&plan, false, &input);
+    let (coalesced, coalesced_changes) = run(&plan, true, &input);
+    assert_eq!(per_row, want, "per-row path");
+    assert_eq!(coalesced, want, "coalesced path (COLLECT_LIST keeps arrival order)");
+    assert_eq!(per_row_changes, 6 * 500, "one new result per input row");
+    assert!(
+        coalesced_changes <= 6 * want.len(),
+        "at most one change per group and batch, got {coalesced_changes}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn table_aggregation_paths_retract_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_broker, engine) = engine(dir.path()).await;
+    let plan = plan(
+        &engine,
+        "CREATE TABLE t (k VARCHAR PRIMARY KEY, g VARCHAR, n BIGINT) WITH (kafka_topic='t', value_format='JSON', partitions=1)",
+        "SELECT g, COUNT(*) AS c, SUM(n) AS total FROM t GROUP BY g EMIT CHANGES",
+    )
+    .await;
+    let input = batches(&plan, &mut Rng(0xfeed), 8, 300, true);
+
+    // The true aggregate: the table's final rows, grouped.
+    let mut rows: BTreeMap<String, (String, i64)> = BTreeMap::new();
+    for b in &input {
+        let col = |name: &str| b.data.column_by_name(name).unwrap().clone();
+        let (k, g, n) = (col("K"), col("G"), col("N"));
+        let k = k.as_any().downcast_ref::<StringArray>().unwrap();
+        let g = g.as_any().downcast_ref::<StringArray>().unwrap();
+        let n = n.as_any().downcast_ref::<Int64Array>().unwrap();
+        for i in 0..b.num_rows() {
+            if b.change(i) == ChangeKind::Delete {
+                rows.remove(k.value(i));
+            } else {
+                rows.insert(k.value(i).to_string(), (g.value(i).to_string(), n.value(i)));
+            }
+        }
+    }
+    let mut want: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for (g, n) in rows.values() {
+        let e = want.entry(g.clone()).or_default();
+        e.0 += 1;
+        e.1 += n;
+    }
+
+    let (per_row, _) = run(&plan, false, &input);
+    let (coalesced, _) = run(&plan, true, &input);
+    assert_eq!(per_row, coalesced, "both paths end alike");
+    // Groups that lost all their rows stay with a count of 0, as in ksqlDB.
+    let live: Results = coalesced
+        .into_iter()
+        .filter(|(_, v)| v[0] != "0")
+        .collect();
+    let want: Results = want
+        .into_iter()
+        .map(|(g, (c, s))| (g, vec![c.to_string(), s.to_string()]))
+        .collect();
+    assert_eq!(live, want, "the table's final rows, grouped");
+}
