@@ -80,6 +80,18 @@ impl Batch {
         }
     }
 
+    /// Rows `offset..offset + len` (zero-copy).
+    pub fn slice(&self, offset: usize, len: usize) -> Self {
+        Self {
+            data: self.data.slice(offset, len),
+            changes: self.changes.as_ref().map(|c| c.slice(offset, len)),
+            origin: self.origin.as_ref().map(|o| Origins {
+                partition: o.partition.slice(offset, len),
+                offset: o.offset.slice(offset, len),
+            }),
+        }
+    }
+
     /// Number of rows.
     pub fn num_rows(&self) -> usize {
         self.data.num_rows()

@@ -250,11 +250,6 @@ impl Planner {
                         "WINDOW clause requires a GROUP BY clause.".into(),
                     ));
                 }
-                if matches!(w.kind, WindowKind::Session { .. }) && query.emit == Some(Emit::Final) {
-                    return Err(PlanError::Unsupported(
-                        "EMIT FINAL with SESSION windows is not supported yet".into(),
-                    ));
-                }
                 if catalog.require(&sources[0].source)?.window.is_none() {
                     check_window_bounds(select)?;
                 }
@@ -561,16 +556,27 @@ impl Lowering<'_> {
                             }
                             WindowKind::Session { gap } => gap.as_millis() as i64,
                         };
-                        let grace = w
-                            .grace
-                            .map(|g| g.as_millis() as i64)
-                            .unwrap_or(DEFAULT_GRACE_MS);
+                        // EMIT FINAL without a grace period closes windows at their end.
+                        let grace = w.grace.map(|g| g.as_millis() as i64).unwrap_or(
+                            if self.emit_final {
+                                0
+                            } else {
+                                DEFAULT_GRACE_MS
+                            },
+                        );
+                        // Kafka Streams' default store retention: size (or gap) plus grace.
                         let retention = w
                             .retention
                             .map(|r| r.as_millis() as i64)
-                            .unwrap_or(DEFAULT_RETENTION_MS)
+                            .unwrap_or(size + grace)
                             .max(size + grace);
                         Some(WindowPolicy {
+                            size_ms: size,
+                            advance_ms: match &w.kind {
+                                WindowKind::Tumbling { size } => size.as_millis() as i64,
+                                WindowKind::Hopping { advance, .. } => advance.as_millis() as i64,
+                                WindowKind::Session { .. } => 0,
+                            },
                             start_group: n_groups - 2,
                             end_group: n_groups - 1,
                             grace_ms: grace,
@@ -713,8 +719,6 @@ impl Lowering<'_> {
 
 /// ksqlDB's default grace period for windows (Kafka Streams' legacy default): 24 hours.
 pub const DEFAULT_GRACE_MS: i64 = 24 * 60 * 60 * 1000;
-/// Default retention of windowed state: one day, and never less than size + grace.
-pub const DEFAULT_RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The index in `schema` of the column `expr` plainly refers to.
 fn column_index(expr: &LExpr, schema: &datafusion::common::DFSchema) -> Option<usize> {

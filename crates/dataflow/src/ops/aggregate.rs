@@ -37,6 +37,10 @@ pub struct WindowPolicy {
     pub grace_ms: i64,
     /// Windows are forgotten once stream time passes their end by this much (at least the grace).
     pub retention_ms: i64,
+    /// Distance between window starts (the size for tumbling windows; 0 for sessions).
+    pub advance_ms: i64,
+    /// Window size (the gap for sessions).
+    pub size_ms: i64,
     /// `EMIT FINAL`: a window's result is emitted once, when the window closes (end + grace).
     pub emit_final: bool,
     /// Session windows with this inactivity gap: a row's session is found by merging the
@@ -219,12 +223,18 @@ impl Aggregate {
             }
             let ts = row_time(times.as_ref(), i);
             self.advance_stream_time(ts);
-            let close = self.stream_time.saturating_sub(w.grace_ms);
+            // Kafka Streams' session close time: a session ending before it cannot grow any
+            // more (a record that could extend it would itself be late).
+            let close = self.stream_time.saturating_sub(w.grace_ms).saturating_sub(gap);
             let key = keys.row(i).as_ref().to_vec();
             let spec = &self.spec;
             let sessions =
                 self.sessions
                     .get_or_insert_with(&key, |b| decode_sessions(spec, b), Vec::new)?;
+            // Sessions past the store's retention are gone before they can merge (Kafka
+            // Streams' session store: ends at or below stream time minus retention).
+            let horizon = self.stream_time.saturating_sub(w.retention_ms.max(w.grace_ms));
+            sessions.retain(|s| s.end > horizon);
             let (merged, kept): (Vec<Session>, Vec<Session>) = std::mem::take(sessions)
                 .into_iter()
                 .partition(|s| s.end >= ts - gap && s.start <= ts + gap);
@@ -263,6 +273,16 @@ impl Aggregate {
                     acc.merge_batch(&state)?;
                 }
                 rowtime = rowtime.max(old.rowtime);
+                if w.emit_final {
+                    // The merged-away session's pending result goes; nothing was emitted.
+                    let k = (old.end, session_key(&key, old.start));
+                    self.pending.remove(&k);
+                    self.pending_dirty.remove(&k);
+                    if self.state.is_some() {
+                        self.pending_removed.insert(k);
+                    }
+                    continue;
+                }
                 out.push((
                     with_window(old.start, old.end),
                     old.last,
@@ -278,12 +298,29 @@ impl Aggregate {
                 .iter_mut()
                 .map(|a| a.evaluate())
                 .collect::<Result<_, _>>()?;
-            out.push((
-                with_window(start, end),
-                values.clone(),
-                rowtime,
-                ChangeKind::UpdateAfter,
-            ));
+            if w.emit_final {
+                // EMIT FINAL: the session's result waits for the session to close.
+                let k = (end, session_key(&key, start));
+                if self.state.is_some() {
+                    self.pending_removed.remove(&k);
+                    self.pending_dirty.insert(k.clone());
+                }
+                self.pending.insert(
+                    k,
+                    Pending {
+                        group_values: with_window(start, end),
+                        agg_values: values.clone(),
+                        rowtime,
+                    },
+                );
+            } else {
+                out.push((
+                    with_window(start, end),
+                    values.clone(),
+                    rowtime,
+                    ChangeKind::UpdateAfter,
+                ));
+            }
             sessions.push(Session {
                 start,
                 end,
@@ -297,7 +334,7 @@ impl Aggregate {
             .stream_time
             .saturating_sub(w.retention_ms.max(w.grace_ms));
         self.sessions.retain(|_, list| {
-            list.retain(|s| s.end >= horizon);
+            list.retain(|s| s.end > horizon);
             !list.is_empty()
         });
         // A key whose sessions all expired while it was out of memory keeps them in the store
@@ -378,7 +415,20 @@ impl Aggregate {
         };
         let mut out = Vec::new();
         if w.emit_final && !self.pending.is_empty() {
+            // Time windows close when their end reaches stream time minus grace; sessions when
+            // their end falls below stream time minus grace and gap (Kafka Streams' rules).
             let close = self.stream_time.saturating_sub(w.grace_ms);
+            let close = match w.session_gap_ms {
+                Some(gap) => close.saturating_sub(gap).saturating_sub(1),
+                None => close,
+            };
+            // A time window that left the store's retention before it closed is never emitted
+            // (Kafka Streams fetches closed windows from its store, which keeps the windows
+            // starting no earlier than the newest window start minus the retention).
+            let oldest_start = (w.session_gap_ms.is_none() && w.advance_ms > 0).then(|| {
+                let newest_start = self.stream_time.div_euclid(w.advance_ms) * w.advance_ms;
+                newest_start.saturating_sub(w.retention_ms)
+            });
             let mut ready = Vec::new();
             while let Some(entry) = self.pending.first_entry() {
                 if entry.key().0 > close {
@@ -389,7 +439,13 @@ impl Aggregate {
                 if self.state.is_some() {
                     self.pending_removed.insert(k);
                 }
-                ready.push(v);
+                let expired = match (oldest_start, v.group_values.get(w.start_group)) {
+                    (Some(oldest), Some(ScalarValue::Int64(Some(start)))) => *start < oldest,
+                    _ => false,
+                };
+                if !expired {
+                    ready.push(v);
+                }
             }
             if !ready.is_empty() {
                 out.push(Batch {
@@ -561,12 +617,18 @@ impl Aggregate {
                         self.pending_removed.remove(&(end, key.clone()));
                         self.pending_dirty.insert((end, key.clone()));
                     }
+                    // The window's time is the newest of its rows' (Kafka Streams' window
+                    // store timestamp).
+                    let rowtime = self
+                        .pending
+                        .get(&(end, key.clone()))
+                        .map_or(ts, |p| p.rowtime.max(ts));
                     self.pending.insert(
                         (end, key),
                         Pending {
                             group_values,
                             agg_values: values,
-                            rowtime: ts,
+                            rowtime,
                         },
                     );
                     continue;
@@ -593,55 +655,49 @@ impl Aggregate {
     }
 }
 
-/// An array of `data_type` from scalars (all nulls when there are none of that type).
-fn scalars_to_array(
-    values: Vec<ScalarValue>,
-    data_type: &datafusion::arrow::datatypes::DataType,
-) -> Result<ArrayRef, DataflowError> {
-    if values.is_empty() {
-        return Ok(datafusion::arrow::array::new_empty_array(data_type));
-    }
-    let array = ScalarValue::iter_to_array(values)?;
-    if array.data_type() != data_type {
-        return Ok(datafusion::arrow::compute::cast(&array, data_type)?);
-    }
-    Ok(array)
-}
-
-impl Operator for Aggregate {
-    fn name(&self) -> String {
-        let groups: Vec<String> = self
-            .spec
-            .group_exprs
-            .iter()
-            .map(|e| e.to_string())
-            .collect();
-        let aggs: Vec<String> = self
-            .spec
-            .aggs
-            .iter()
-            .map(|a| a.name().to_string())
-            .collect();
-        let mut s = format!(
-            "Aggregate: group by [{}], aggregates [{}]",
-            groups.join(", "),
-            aggs.join(", ")
-        );
-        if let Some(w) = &self.spec.window {
-            s.push_str(&format!(
-                ", grace {}ms, retention {}ms{}",
-                w.grace_ms,
-                w.retention_ms,
-                if w.emit_final { ", emit final" } else { "" }
-            ));
+impl Aggregate {
+    /// EMIT FINAL over time windows: the batch in pieces such that windows close, and leave the
+    /// store's retention, between pieces exactly as they would record by record (a window's
+    /// end, and the newest window start, move only at multiples of the advance). One piece
+    /// otherwise.
+    fn final_chunks(&self, batch: &Batch) -> Vec<(usize, usize)> {
+        let n = batch.num_rows();
+        let w = match &self.spec.window {
+            Some(w) if w.emit_final && w.session_gap_ms.is_none() && w.advance_ms > 0 => w,
+            _ => return vec![(0, n)],
+        };
+        let times = batch.rowtime();
+        let epoch = |st: i64| {
+            let close = st.saturating_sub(w.grace_ms);
+            (
+                close.saturating_sub(w.size_ms).div_euclid(w.advance_ms),
+                st.div_euclid(w.advance_ms),
+            )
+        };
+        let mut st = self.stream_time;
+        let mut current = epoch(st);
+        let mut chunks = Vec::new();
+        let mut start = 0;
+        for i in 0..n {
+            if batch.change(i) == ChangeKind::UpdateBefore {
+                continue;
+            }
+            st = st.max(row_time(times, i));
+            let e = epoch(st);
+            if e != current {
+                // Row i moves time on: the rows before it form a piece, closed after them.
+                if i > start {
+                    chunks.push((start, i - start));
+                    start = i;
+                }
+                current = e;
+            }
         }
-        s
+        chunks.push((start, n - start));
+        chunks
     }
 
-    fn process_batch(&mut self, batch: Batch) -> Result<Vec<Batch>, DataflowError> {
-        if self.session_converter.is_some() {
-            return self.process_sessions(&batch);
-        }
+    fn process_rows(&mut self, batch: Batch) -> Result<Vec<Batch>, DataflowError> {
         let n = batch.num_rows();
         let (group_cols, args) = self.evaluate_inputs(&batch)?;
         let rows = self.converter.convert_columns(&group_cols)?;
@@ -762,12 +818,18 @@ impl Operator for Aggregate {
                         self.pending_removed.remove(&(end, key.clone()));
                         self.pending_dirty.insert((end, key.clone()));
                     }
+                    // The window's time is the newest of its rows' (Kafka Streams' window
+                    // store timestamp).
+                    let rowtime = self
+                        .pending
+                        .get(&(end, key.clone()))
+                        .map_or(ts, |p| p.rowtime.max(ts));
                     self.pending.insert(
                         (end, key),
                         Pending {
                             group_values,
                             agg_values: values,
-                            rowtime: ts,
+                            rowtime,
                         },
                     );
                     continue;
@@ -798,6 +860,69 @@ impl Operator for Aggregate {
         }
         out.extend(self.advance()?);
         Ok(out)
+    }
+}
+
+/// An array of `data_type` from scalars (all nulls when there are none of that type).
+fn scalars_to_array(
+    values: Vec<ScalarValue>,
+    data_type: &datafusion::arrow::datatypes::DataType,
+) -> Result<ArrayRef, DataflowError> {
+    if values.is_empty() {
+        return Ok(datafusion::arrow::array::new_empty_array(data_type));
+    }
+    let array = ScalarValue::iter_to_array(values)?;
+    if array.data_type() != data_type {
+        return Ok(datafusion::arrow::compute::cast(&array, data_type)?);
+    }
+    Ok(array)
+}
+
+impl Operator for Aggregate {
+    fn name(&self) -> String {
+        let groups: Vec<String> = self
+            .spec
+            .group_exprs
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        let aggs: Vec<String> = self
+            .spec
+            .aggs
+            .iter()
+            .map(|a| a.name().to_string())
+            .collect();
+        let mut s = format!(
+            "Aggregate: group by [{}], aggregates [{}]",
+            groups.join(", "),
+            aggs.join(", ")
+        );
+        if let Some(w) = &self.spec.window {
+            s.push_str(&format!(
+                ", grace {}ms, retention {}ms{}",
+                w.grace_ms,
+                w.retention_ms,
+                if w.emit_final { ", emit final" } else { "" }
+            ));
+        }
+        s
+    }
+
+    fn process_batch(&mut self, batch: Batch) -> Result<Vec<Batch>, DataflowError> {
+        if self.session_converter.is_some() {
+            let mut out = self.process_sessions(&batch)?;
+            out.extend(self.advance()?);
+            return Ok(out);
+        }
+        let chunks = self.final_chunks(&batch);
+        if chunks.len() > 1 {
+            let mut out = Vec::new();
+            for (offset, len) in chunks {
+                out.extend(self.process_rows(batch.slice(offset, len))?);
+            }
+            return Ok(out);
+        }
+        self.process_rows(batch)
     }
 
     fn on_watermark(&mut self, watermark_ms: i64) -> Result<Vec<Batch>, DataflowError> {
@@ -884,6 +1009,14 @@ fn row_time(times: Option<&Int64Array>, i: usize) -> i64 {
 }
 
 /// A group's key in the store: the window end (sortable) when windowed, then the group row.
+/// A session's key among the pending results: its group key, then its start.
+fn session_key(key: &[u8], start: i64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(key.len() + 8);
+    k.extend_from_slice(key);
+    k.extend_from_slice(&sortable_i64(start));
+    k
+}
+
 fn group_key(window_end: Option<i64>, row: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(row.len() + 8);
     if let Some(end) = window_end {
