@@ -232,6 +232,26 @@ impl<V> KeyedState<V> {
         Ok(n)
     }
 
+    /// Keys in `start..end`, in memory or in the store (not removed), in no particular order.
+    pub fn keys_in_range(&self, start: &[u8], end: &[u8]) -> Result<Vec<Vec<u8>>, DataflowError> {
+        let mut keys: Vec<Vec<u8>> = self
+            .entries
+            .keys()
+            .filter(|k| k.as_slice() >= start && k.as_slice() < end)
+            .cloned()
+            .collect();
+        if let Some(state) = &self.state {
+            let (s, e) = (self.store_key(start), self.store_key(end));
+            for k in state.keys_in_range(&s, &e)? {
+                let k = &k[1..];
+                if !self.removed.contains(k) && !self.entries.contains_key(k) {
+                    keys.push(k.to_vec());
+                }
+            }
+        }
+        Ok(keys)
+    }
+
     /// Memory-only: visit every entry (tests, and operators that keep all state in memory).
     pub fn retain(&mut self, mut keep: impl FnMut(&[u8], &mut V) -> bool) {
         let mut gone = Vec::new();

@@ -245,3 +245,62 @@ async fn table_aggregation_paths_retract_alike() {
         .collect();
     assert_eq!(live, want, "the table's final rows, grouped");
 }
+
+/// Sessions of a key never seen again leave the store once they pass the retention, found
+/// through the index of last session ends (not only when the key comes back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_of_keys_never_seen_again_expire_from_the_store() {
+    use sluice_state::{StateStore, WriteBatch};
+    let dir = tempfile::tempdir().unwrap();
+    let (_broker, engine) = engine(dir.path()).await;
+    let plan = plan(
+        &engine,
+        "CREATE STREAM s (k VARCHAR KEY, g VARCHAR, n BIGINT) WITH (kafka_topic='s', value_format='JSON', partitions=1)",
+        "SELECT g, COUNT(*) AS c FROM s WINDOW SESSION (10 MILLISECONDS, RETENTION 1 SECOND, GRACE PERIOD 5 MILLISECONDS) GROUP BY g EMIT CHANGES",
+    )
+    .await;
+    let db = SledDb::open(dir.path().join("sessions")).unwrap();
+    let store = db.store("q").unwrap();
+    let mut pipeline = plan.pipeline().unwrap();
+    pipeline.open(Arc::new(store.clone())).unwrap();
+    let schema = plan.source.batch_schema().unwrap();
+    let rows = |g: &str, ts: i64| -> Batch {
+        let columns: Vec<ArrayRef> = schema
+            .fields()
+            .iter()
+            .map(|f| -> ArrayRef {
+                match f.name().as_str() {
+                    "G" => Arc::new(StringArray::from(vec![g])),
+                    "N" | "ROWTIME" | "ROWOFFSET" => Arc::new(Int64Array::from(vec![ts])),
+                    _ => new_null_array(f.data_type(), 1),
+                }
+            })
+            .collect();
+        Batch::inserts(RecordBatch::try_new(schema.clone(), columns).unwrap())
+    };
+    let sessions_in_store = || {
+        store
+            .scan_prefix(&[])
+            .unwrap()
+            .map(|r| r.unwrap().0)
+            .filter(|k| k.len() > 1 && k[0] < 0xf0 && k[1] == b's')
+            .count()
+    };
+    let step = |pipeline: &mut sluice_dataflow::Pipeline, b: Batch| {
+        pipeline.process(b).unwrap();
+        let mut wb = WriteBatch::new();
+        pipeline.checkpoint(&mut wb).unwrap();
+        store.commit(wb).unwrap();
+    };
+    step(&mut pipeline, rows("a", 0));
+    step(&mut pipeline, rows("b", 500));
+    assert_eq!(sessions_in_store(), 2, "both keys have a live session");
+    // Stream time moves past a's session end plus the retention; a is never seen again.
+    step(&mut pipeline, rows("b", 2_000));
+    assert_eq!(sessions_in_store(), 1, "a's sessions left the store");
+    // Restarted over the same store, the index still finds b's expired sessions.
+    let mut pipeline = plan.pipeline().unwrap();
+    pipeline.open(Arc::new(store.clone())).unwrap();
+    step(&mut pipeline, rows("c", 10_000));
+    assert_eq!(sessions_in_store(), 1, "only c's session is left");
+}

@@ -22,6 +22,8 @@ use crate::{Batch, ChangeKind, DataflowError, Operator};
 /// Sub-prefixes of the aggregate's keys in its store.
 const GROUPS: u8 = b'g';
 const SESSIONS: u8 = b's';
+/// Index of each session key's last session end (for expiry): sortable end, then the key.
+const SESSION_ENDS: u8 = b'e';
 const PENDING: u8 = b'p';
 const STREAM_TIME: &[u8] = b"m";
 
@@ -114,6 +116,7 @@ pub struct Aggregate {
     late_dropped: u64,
     /// Session windows: the sessions of each key (the group columns without the window).
     sessions: KeyedState<Vec<Session>>,
+    session_ends: KeyedState<()>,
     session_converter: Option<RowConverter>,
     state: Option<OperatorState>,
     /// Windows ending before this were removed from the store already.
@@ -138,6 +141,7 @@ impl Aggregate {
         Ok(Self {
             session_converter,
             sessions: KeyedState::new(SESSIONS),
+            session_ends: KeyedState::new(SESSION_ENDS),
             converter: RowConverter::new(fields)?,
             spec,
             groups: KeyedState::new(GROUPS),
@@ -234,6 +238,7 @@ impl Aggregate {
             // Sessions past the store's retention are gone before they can merge (Kafka
             // Streams' session store: ends at or below stream time minus retention).
             let horizon = self.stream_time.saturating_sub(w.retention_ms.max(w.grace_ms));
+            let old_last_end = sessions.iter().map(|s| s.end).max();
             sessions.retain(|s| s.end > horizon);
             let (merged, kept): (Vec<Session>, Vec<Session>) = std::mem::take(sessions)
                 .into_iter()
@@ -244,6 +249,11 @@ impl Aggregate {
             if end < close {
                 self.late_dropped += 1;
                 sessions.extend(merged);
+                let last_end = sessions.iter().map(|s| s.end).max();
+                reindex(&mut self.session_ends, &key, old_last_end, last_end);
+                if last_end.is_none() {
+                    self.sessions.remove(&key);
+                }
                 continue;
             }
             let key_values = group_cols[..w.start_group]
@@ -328,17 +338,23 @@ impl Aggregate {
                 rowtime,
                 last: values,
             });
+            let last_end = sessions.iter().map(|s| s.end).max();
+            reindex(&mut self.session_ends, &key, old_last_end, last_end);
         }
-        // Sessions that ended before the retention horizon are forgotten.
+        // Keys whose sessions all ended at or before the retention horizon are forgotten,
+        // found through the index of each key's last session end (whether or not they are in
+        // memory). Older sessions of keys with a live one go when the key is next seen.
         let horizon = self
             .stream_time
             .saturating_sub(w.retention_ms.max(w.grace_ms));
-        self.sessions.retain(|_, list| {
-            list.retain(|s| s.end > horizon);
-            !list.is_empty()
-        });
-        // A key whose sessions all expired while it was out of memory keeps them in the store
-        // until the key is seen again (see the notes on issue 4).
+        let expired = self.session_ends.keys_in_range(
+            &sortable_i64(i64::MIN),
+            &sortable_i64(horizon.saturating_add(1)),
+        )?;
+        for entry in expired {
+            self.sessions.remove(&entry[8..]);
+            self.session_ends.remove(&entry);
+        }
         if out.is_empty() {
             return Ok(Vec::new());
         }
@@ -965,6 +981,7 @@ impl Operator for Aggregate {
         }
         self.groups.open(state.clone());
         self.sessions.open(state.clone());
+        self.session_ends.open(state.clone());
         self.state = Some(state);
         Ok(())
     }
@@ -996,6 +1013,7 @@ impl Operator for Aggregate {
         }
         self.groups.checkpoint(batch, encode_group)?;
         self.sessions.checkpoint(batch, encode_sessions)?;
+        self.session_ends.checkpoint(batch, |_| Ok(Vec::new()))?;
         Ok(())
     }
 }
@@ -1009,6 +1027,24 @@ fn row_time(times: Option<&Int64Array>, i: usize) -> i64 {
 }
 
 /// A group's key in the store: the window end (sortable) when windowed, then the group row.
+/// Moves `key`'s entry in the index of last session ends from `old` to `new`.
+fn reindex(index: &mut KeyedState<()>, key: &[u8], old: Option<i64>, new: Option<i64>) {
+    if old == new {
+        return;
+    }
+    let entry = |end: i64| {
+        let mut k = sortable_i64(end).to_vec();
+        k.extend_from_slice(key);
+        k
+    };
+    if let Some(old) = old {
+        index.remove(&entry(old));
+    }
+    if let Some(new) = new {
+        index.insert(entry(new), ());
+    }
+}
+
 /// A session's key among the pending results: its group key, then its start.
 fn session_key(key: &[u8], start: i64) -> Vec<u8> {
     let mut k = Vec::with_capacity(key.len() + 8);
