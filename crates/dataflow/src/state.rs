@@ -196,11 +196,18 @@ impl<V> KeyedState<V> {
     pub fn insert(&mut self, key: Vec<u8>, value: V) -> &mut V {
         self.tick += 1;
         self.removed.remove(&key);
-        let entry = self.entries.entry(key).or_insert(Entry {
-            value,
-            used: 0,
-            dirty: true,
-        });
+        let entry = match self.entries.entry(key) {
+            std::collections::hash_map::Entry::Occupied(o) => {
+                let e = o.into_mut();
+                e.value = value;
+                e
+            }
+            std::collections::hash_map::Entry::Vacant(v) => v.insert(Entry {
+                value,
+                used: 0,
+                dirty: true,
+            }),
+        };
         entry.used = self.tick;
         entry.dirty = true;
         &mut entry.value
