@@ -38,6 +38,7 @@ mod config;
 mod context;
 mod embedded;
 mod error;
+mod lag;
 mod produce;
 mod reader;
 mod record;
@@ -53,6 +54,7 @@ pub use embedded::{
     EmbeddedBroker, EMBEDDED_INITIAL_REBALANCE_DELAY_MS, EMBEDDED_SESSION_TIMEOUT_MS,
 };
 pub use error::KafkaError;
+pub use lag::{cached_watermarks, caught_up};
 pub use produce::{produce_batch, Delivered};
 pub use reader::{recv_batch, BatchOptions, MessageSource};
 pub use record::{KafkaRecord, ProduceRecord};

@@ -23,6 +23,7 @@ pub mod context;
 pub mod error;
 pub mod expr_planner;
 pub mod ksql_text;
+pub mod join;
 pub mod partition;
 pub mod query;
 pub mod rewrite;

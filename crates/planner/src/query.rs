@@ -121,6 +121,9 @@ pub struct QueryPlan {
     pub partitioning: Option<crate::partition::Partitioning>,
     /// Set when a persistent run of the query moves its rows through a repartition topic.
     pub repartition: Option<Repartition>,
+    /// Set when the query joins its source (a stream) with a table; `ops` apply to the joined
+    /// rows.
+    pub join: Option<crate::join::PlannedJoin>,
 }
 
 impl QueryPlan {
@@ -169,6 +172,15 @@ impl QueryPlan {
             self.source.key_format.kind,
             self.source.value_format.kind
         )];
+        if let Some(j) = &self.join {
+            lines.push(format!(
+                "Table: {} (topic {}, key {}, value {})",
+                j.right.name, j.right.topic, j.right.key_format.kind, j.right.value_format.kind
+            ));
+            if let Ok(op) = sluice_dataflow::ops::StreamTableJoin::new(j.spec.clone()) {
+                lines.push(op.name());
+            }
+        }
         match &self.repartition {
             None => {
                 if let Ok(p) = self.pipeline() {
@@ -206,13 +218,18 @@ impl Planner {
         if sources.is_empty() {
             return Err(PlanError::Invalid("a query needs a FROM clause".into()));
         }
-        if sources.len() > 1 {
-            return Err(PlanError::Unsupported("joins are not supported yet".into()));
-        }
         for s in &sources {
             catalog.require(&s.source)?;
         }
         let grouped = !matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty());
+        if sources.len() > 1 {
+            crate::join::check(select, &sources, catalog)?;
+            if grouped || query.window.is_some() || query.partition_by.is_some() {
+                return Err(PlanError::Unsupported(
+                    "GROUP BY, WINDOW and PARTITION BY over joins are not supported yet".into(),
+                ));
+            }
+        }
         let partition_by = match &query.partition_by {
             None => None,
             Some(exprs) => Some(crate::partition::prepare(
@@ -328,6 +345,8 @@ impl Planner {
             emit_final: query.emit == Some(Emit::Final),
             source_is_table: source.kind == SourceKind::Table,
             repartition: None,
+            join: None,
+            catalog,
         };
         if source.kind == SourceKind::Table {
             let schema = source.batch_schema()?;
@@ -393,6 +412,7 @@ impl Planner {
             } else {
                 lowering.repartition
             },
+            join: lowering.join,
         })
     }
 }
@@ -439,6 +459,8 @@ fn check_window_bounds(select: &datafusion::sql::sqlparser::ast::Select) -> Resu
 fn scanned_source(plan: &LogicalPlan) -> Result<String, PlanError> {
     match plan {
         LogicalPlan::TableScan(scan) => Ok(scan.table_name.table().to_string()),
+        // A join's stream is its left side (the table comes with the planned join).
+        LogicalPlan::Join(j) => scanned_source(&j.left),
         other => match other.inputs().as_slice() {
             [one] => scanned_source(one),
             _ => Err(PlanError::Unsupported(format!(
@@ -461,6 +483,9 @@ struct Lowering<'a> {
     source_is_table: bool,
     /// Where the rows would cross a repartition topic (set by the aggregation).
     repartition: Option<Repartition>,
+    /// The join at the bottom of the plan, if any.
+    join: Option<crate::join::PlannedJoin>,
+    catalog: &'a Catalog,
 }
 
 impl Lowering<'_> {
@@ -703,8 +728,17 @@ impl Lowering<'_> {
                 }
                 Ok(())
             }
-            LogicalPlan::Join(_) => {
-                Err(PlanError::Unsupported("joins are not supported yet".into()))
+            LogicalPlan::Join(j) => {
+                if self.join.is_some() {
+                    return Err(PlanError::Unsupported(
+                        "joins of more than two sources are not supported yet".into(),
+                    ));
+                }
+                let physical = |e: &LExpr, schema: &datafusion::common::DFSchema| {
+                    Ok(state.create_physical_expr(e.clone(), schema)?)
+                };
+                self.join = Some(crate::join::plan(j, self.catalog, &physical)?);
+                Ok(())
             }
             LogicalPlan::Sort(_) => Err(PlanError::Unsupported(
                 "ORDER BY is only supported in pull queries over materialized tables".into(),

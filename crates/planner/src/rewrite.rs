@@ -77,13 +77,27 @@ fn ident(name: &str) -> Ident {
 
 /// Apply the KSQL projection rules in place:
 /// - `*` is the key and value columns of every FROM source (no pseudo-columns), `x.*` those of
-///   source/alias `x`;
+///   source/alias `x`; in a join they, and unaliased qualified columns, are named
+///   `<source or alias>_<column>`;
 /// - an expression without an alias is named `KSQL_COL_n` (n counts such columns from 0), except
 ///   plain column references (named after the column) and struct field accesses `s->f`
 ///   (named after the field).
 pub fn apply_projection_rules(select: &mut Select, catalog: &Catalog) -> Result<(), PlanError> {
     let sources = from_sources(select)?;
     let qualify = sources.len() > 1;
+    // Column names more than one source has.
+    let mut shared = std::collections::HashSet::new();
+    if qualify {
+        let mut seen = std::collections::HashSet::new();
+        for s in &sources {
+            let def = catalog.require(&s.source)?;
+            for c in def.star_columns() {
+                if !seen.insert(c.name.clone()) {
+                    shared.insert(c.name.clone());
+                }
+            }
+        }
+    }
     let mut items = Vec::with_capacity(select.projection.len());
     let mut generated = 0usize;
     for item in std::mem::take(&mut select.projection) {
@@ -99,7 +113,18 @@ pub fn apply_projection_rules(select: &mut Select, catalog: &Catalog) -> Result<
                     .iter()
                     .find(|s| s.alias.as_deref() == Some(q.as_str()) || s.source == q)
                     .ok_or_else(|| PlanError::Invalid(format!("'{q}' is not a source in FROM")))?;
-                expand(s, catalog, true, &mut items)?;
+                expand(s, catalog, qualify, &mut items)?;
+            }
+            // In a join, a qualified column whose name more than one source has is named
+            // after its source too (ksqlDB: `o.id` → `O_ID` when both sides have an ID).
+            SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts))
+                if qualify && parts.len() == 2 && shared.contains(&parts[1].value) =>
+            {
+                let alias = ident(&format!("{}_{}", parts[0].value, parts[1].value));
+                items.push(SelectItem::ExprWithAlias {
+                    expr: Expr::CompoundIdentifier(parts),
+                    alias,
+                });
             }
             SelectItem::UnnamedExpr(expr) => match implicit_name(&expr) {
                 Some(_) => items.push(SelectItem::UnnamedExpr(expr)),
@@ -184,12 +209,14 @@ fn expand(
     let def = catalog.require(&s.source)?;
     let qualifier = s.alias.clone().unwrap_or_else(|| s.source.clone());
     for c in def.star_columns() {
-        let expr = if qualify {
-            Expr::CompoundIdentifier(vec![ident(&qualifier), ident(&c.name)])
+        if qualify {
+            items.push(SelectItem::ExprWithAlias {
+                expr: Expr::CompoundIdentifier(vec![ident(&qualifier), ident(&c.name)]),
+                alias: ident(&format!("{qualifier}_{}", c.name)),
+            });
         } else {
-            Expr::Identifier(ident(&c.name))
-        };
-        items.push(SelectItem::UnnamedExpr(expr));
+            items.push(SelectItem::UnnamedExpr(Expr::Identifier(ident(&c.name))));
+        }
     }
     Ok(())
 }

@@ -90,7 +90,15 @@ fn plan_partitioned_sink(
 
 /// A projection's sink: the source's key columns stay the key.
 fn plan_plain_sink(plan: &QueryPlan, sink_name: &str) -> Result<SinkLayout, PlanError> {
-    let source_keys: Vec<&str> = plan.source.key_columns().map(|c| c.name.as_str()).collect();
+    // A stream–table join's result is keyed by the join key: the stream column it comes from.
+    let source_keys: Vec<&str> = match &plan.join {
+        Some(j) => vec![j.left_key_column.as_deref().ok_or_else(|| {
+            PlanError::Unsupported(
+                "joins on an expression of the stream are not supported yet".into(),
+            )
+        })?],
+        None => plan.source.key_columns().map(|c| c.name.as_str()).collect(),
+    };
     let mut key_fields: Vec<Field> = Vec::new();
     let mut value_fields: Vec<Field> = Vec::new();
     let mut missing = Vec::new();

@@ -19,6 +19,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod io;
+pub mod join_input;
 pub mod materialized;
 pub mod print;
 pub mod pull;

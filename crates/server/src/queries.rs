@@ -19,6 +19,8 @@ use sluice_catalog::SourceDef;
 use sluice_dataflow::repartition::{RepartitionDecoder, RepartitionEncoder};
 use sluice_dataflow::sink::SinkEncoder;
 use sluice_dataflow::source::{RawRecord, RecordError, SourceDecoder};
+use sluice_dataflow::ops::StreamTableJoin;
+use sluice_dataflow::state::OperatorState;
 use sluice_dataflow::{Batch, DataflowError, Pipeline};
 use sluice_kafka::{SluiceConsumer, SluiceProducer};
 use sluice_planner::{PlanPart, QueryPlan};
@@ -27,6 +29,7 @@ use tracing::{debug, info, warn};
 
 use crate::error::{EngineError, Result};
 use crate::io;
+use crate::join_input::{JoinInput, Side};
 use crate::materialized::Materialized;
 use crate::task_state::TaskState;
 use crate::transaction::Transactions;
@@ -44,6 +47,8 @@ pub struct StateSpec {
 const MAX_BATCH: usize = 4096;
 /// How long to wait for more records once one has arrived.
 const LINGER: Duration = Duration::from_millis(5);
+/// How often a join task with waiting records looks again at its inputs.
+const JOIN_POLL: Duration = Duration::from_millis(20);
 
 /// Counters of a running query.
 #[derive(Debug, Default)]
@@ -133,6 +138,18 @@ pub enum Input {
     Repartition { topic: String },
 }
 
+/// A stream–table join task's extra parts: the join, the table's decoder, and the buffers
+/// that order the two inputs by time.
+pub(crate) struct JoinTask {
+    op: StreamTableJoin,
+    decoder: SourceDecoder,
+    input: JoinInput,
+}
+
+/// Key prefix of the join's table rows in the task's store (operators of the pipeline use
+/// `0x01..`, from the first).
+const JOIN_PREFIX: u8 = 0xe0;
+
 /// Decodes what a task reads into batches.
 enum Decoder {
     Source(SourceDecoder),
@@ -217,7 +234,38 @@ impl QueryTask {
             Input::Source => self.source.topic.clone(),
             Input::Repartition { topic } => topic.clone(),
         };
-        if let Err(e) = self.consumer.subscribe(&[topic.as_str()]) {
+        // A stream–table join also reads the table's topic.
+        let mut join = match &self.plan.join {
+            None => None,
+            Some(j) => {
+                let parts = StreamTableJoin::new(j.spec.clone())
+                    .and_then(|op| Ok((op, SourceDecoder::new(&j.right)?)));
+                match parts {
+                    Ok((mut op, decoder)) => {
+                        if let Some(st) = &state {
+                            op.open(OperatorState::new(
+                                Arc::new(st.store().clone()),
+                                vec![JOIN_PREFIX],
+                            ));
+                        }
+                        Some(JoinTask {
+                            op,
+                            decoder,
+                            input: JoinInput::new(topic.clone(), j.right.topic.clone()),
+                        })
+                    }
+                    Err(e) => {
+                        self.fail(e.into()).await;
+                        return;
+                    }
+                }
+            }
+        };
+        let mut topics = vec![topic.as_str()];
+        if let Some(j) = &join {
+            topics.push(j.input.table_topic());
+        }
+        if let Err(e) = self.consumer.subscribe(&topics) {
             warn!(query_id = %self.id, error = %e, "cannot subscribe");
             self.fail(EngineError::Kafka(e.to_string())).await;
             return;
@@ -244,10 +292,19 @@ impl QueryTask {
         let mut emitted: u64 = 0;
         info!(query_id = %self.id, source = %self.source.name, "query started");
         loop {
+            // A join task also wakes up without new records: a waiting input may be released
+            // once the other is known to be read, or has idled long enough.
+            let wait = if join.as_ref().is_some_and(|j| j.input.is_waiting()) {
+                JOIN_POLL
+            } else {
+                Duration::MAX
+            };
             let messages = tokio::select! {
                 _ = stop.changed() => break,
                 _ = client_gone(&self.output) => break,
-                m = io::next_batch(&self.consumer, MAX_BATCH, LINGER) => m,
+                m = tokio::time::timeout(wait, io::next_batch(&self.consumer, MAX_BATCH, LINGER)) => {
+                    m.unwrap_or_else(|_| Ok(Vec::new()))
+                }
             };
             let messages = match messages {
                 Ok(m) => m,
@@ -269,6 +326,20 @@ impl QueryTask {
                     .collect(),
                 None => messages,
             };
+            let (messages, sides): (Vec<_>, Vec<Side>) = match join.as_mut() {
+                None => {
+                    let n = messages.len();
+                    (messages, vec![Side::Stream; n])
+                }
+                Some(j) => {
+                    j.input.push(messages);
+                    j.input
+                        .ready(&self.consumer)
+                        .into_iter()
+                        .map(|(side, m)| (m, side))
+                        .unzip()
+                }
+            };
             if messages.is_empty() {
                 continue;
             }
@@ -284,6 +355,8 @@ impl QueryTask {
                     &mut decoder,
                     &mut pipeline,
                     &messages,
+                    &sides,
+                    join.as_mut(),
                     &positions,
                     &mut emitted,
                     state.as_mut(),
@@ -332,63 +405,30 @@ impl QueryTask {
     }
 
     /// Returns false when the query should end.
+    #[allow(clippy::too_many_arguments)]
     async fn process(
         &mut self,
         decoder: &mut Decoder,
         pipeline: &mut Pipeline,
         messages: &[rdkafka::message::OwnedMessage],
+        sides: &[Side],
+        mut join: Option<&mut JoinTask>,
         positions: &HashMap<(String, i32), i64>,
         emitted: &mut u64,
         state: Option<&mut TaskState>,
         transactions: Option<&Transactions>,
     ) -> Result<bool> {
-        let raw = io::raw_records(messages, decoder.needs_headers());
-        let (batch, errors) = decoder.decode(&raw)?;
-        for e in &errors {
-            // The processing log: one structured line per skipped record.
-            warn!(
-                target: "sluice::processing_log",
-                query_id = %self.id,
-                topic = %self.source.topic,
-                partition = e.partition,
-                offset = e.offset,
-                reason = %e.reason,
-                "skipped a record that could not be processed"
-            );
-        }
-        self.metrics
-            .records_skipped
-            .fetch_add(errors.len() as u64, Ordering::Relaxed);
-        let outputs = match batch {
-            Some(b) => {
-                let rows = b.num_rows();
-                // A function that panics on some input (a bug in it, or in DataFusion) must not
-                // take the query down: the batch's records are skipped and reported.
-                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pipeline.process(b)))
-                {
-                    Ok(result) => result?,
-                    Err(panic) => {
-                        let reason = panic
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_else(|| "unknown panic".into());
-                        warn!(
-                            target: "sluice::processing_log",
-                            query_id = %self.id,
-                            topic = %self.source.topic,
-                            records = rows,
-                            reason = %reason,
-                            "skipped a batch whose processing panicked"
-                        );
-                        self.metrics
-                            .records_skipped
-                            .fetch_add(rows as u64, Ordering::Relaxed);
-                        Vec::new()
-                    }
+        let outputs = match join.as_deref_mut() {
+            None => {
+                let raw = io::raw_records(messages, decoder.needs_headers());
+                let (batch, errors) = decoder.decode(&raw)?;
+                self.report(&errors, &self.source.topic);
+                match batch {
+                    Some(b) => self.run_pipeline(pipeline, b)?,
+                    None => Vec::new(),
                 }
             }
-            None => Vec::new(),
+            Some(join) => self.run_join(decoder, pipeline, join, messages, sides)?,
         };
         let mut keep_going = true;
         match &mut self.output {
@@ -459,6 +499,9 @@ impl QueryTask {
             if let Decoder::Repartition(d) = decoder {
                 d.checkpoint(&mut batch);
             }
+            if let Some(j) = join.as_deref_mut() {
+                j.op.checkpoint(&mut batch)?;
+            }
             if let Some(m) = &self.materialize {
                 m.checkpoint(&mut batch);
             }
@@ -481,6 +524,95 @@ impl QueryTask {
         }
         debug!(query_id = %self.id, records = messages.len(), "batch done");
         Ok(keep_going)
+    }
+
+    /// The processing log: one structured line per skipped record.
+    fn report(&self, errors: &[RecordError], topic: &str) {
+        for e in errors {
+            warn!(
+                target: "sluice::processing_log",
+                query_id = %self.id,
+                topic = %topic,
+                partition = e.partition,
+                offset = e.offset,
+                reason = %e.reason,
+                "skipped a record that could not be processed"
+            );
+        }
+        self.metrics
+            .records_skipped
+            .fetch_add(errors.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Runs `b` through the pipeline. A function that panics on some input (a bug in it, or in
+    /// DataFusion) must not take the query down: the batch's records are skipped and reported.
+    fn run_pipeline(&self, pipeline: &mut Pipeline, b: Batch) -> Result<Vec<Batch>> {
+        let rows = b.num_rows();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pipeline.process(b))) {
+            Ok(result) => Ok(result?),
+            Err(panic) => {
+                let reason = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "unknown panic".into());
+                warn!(
+                    target: "sluice::processing_log",
+                    query_id = %self.id,
+                    topic = %self.source.topic,
+                    records = rows,
+                    reason = %reason,
+                    "skipped a batch whose processing panicked"
+                );
+                self.metrics
+                    .records_skipped
+                    .fetch_add(rows as u64, Ordering::Relaxed);
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    /// A join task's batch, in processing order: runs of table records update the join's
+    /// table; runs of stream records are joined and go through the pipeline.
+    fn run_join(
+        &self,
+        decoder: &mut Decoder,
+        pipeline: &mut Pipeline,
+        join: &mut JoinTask,
+        messages: &[rdkafka::message::OwnedMessage],
+        sides: &[Side],
+    ) -> Result<Vec<Batch>> {
+        let mut outputs = Vec::new();
+        let mut start = 0;
+        while start < messages.len() {
+            let side = sides[start];
+            let end = (start..messages.len())
+                .find(|&i| sides[i] != side)
+                .unwrap_or(messages.len());
+            let run = &messages[start..end];
+            start = end;
+            match side {
+                Side::Table => {
+                    let raw = io::raw_records(run, join.decoder.needs_headers());
+                    let (batch, errors) = join.decoder.decode(&raw)?;
+                    self.report(&errors, join.input.table_topic());
+                    if let Some(b) = batch {
+                        join.op.process_right(&b)?;
+                    }
+                }
+                Side::Stream => {
+                    let raw = io::raw_records(run, decoder.needs_headers());
+                    let (batch, errors) = decoder.decode(&raw)?;
+                    self.report(&errors, &self.source.topic);
+                    if let Some(b) = batch {
+                        if let Some(joined) = join.op.process_left(&b)? {
+                            outputs.extend(self.run_pipeline(pipeline, joined)?);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(outputs)
     }
 
     async fn fail(&self, e: EngineError) {
