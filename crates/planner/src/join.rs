@@ -28,8 +28,9 @@ pub struct PlannedJoin {
     /// The table joined to the query's stream (the plan's source).
     pub right: Arc<SourceDef>,
     pub spec: StreamTableJoinSpec,
-    /// The stream column the join key comes from, when the join expression is a plain column
-    /// (the result's key column is the output column that selects it).
+    /// The stream column the join key comes from, as `RELATION.COLUMN`, when the join
+    /// expression is a plain column (the result's key column is the output column that selects
+    /// it).
     pub left_key_column: Option<String>,
 }
 
@@ -179,7 +180,10 @@ pub fn plan(
         .map_err(|e| PlanError::Invalid(e.to_string()))?;
     let left_key = physical(&l, join.left.schema())?;
     let left_key_column = match &l {
-        LExpr::Column(c) => Some(c.name.clone()),
+        LExpr::Column(c) => Some(match &c.relation {
+            Some(r) => format!("{}.{}", r.table(), c.name),
+            None => c.name.clone(),
+        }),
         _ => None,
     };
     Ok(PlannedJoin {

@@ -658,7 +658,12 @@ impl Lowering<'_> {
                     let ty = physical.data_type(arrow_input)?;
                     let ty = types::canonical(&ty)
                         .map_err(|e| PlanError::Type(format!("column {name}: {e}")))?;
-                    origins.push(column_origin(expr));
+                    // In a join, origins name the side too (`REL.COL`): both sides may have a
+                    // column of the same name.
+                    origins.push(match &self.join {
+                        Some(_) => qualified_origin(expr),
+                        None => column_origin(expr),
+                    });
                     output_groups.push(self.groups.as_ref().and_then(|g| {
                         column_index(expr, input_schema).and_then(|i| g.get(i).copied().flatten())
                     }));
@@ -764,6 +769,18 @@ fn column_index(expr: &LExpr, schema: &datafusion::common::DFSchema) -> Option<u
 }
 
 /// The input column an output expression is a plain (possibly aliased) reference to.
+/// Like [`column_origin`], as `RELATION.COLUMN` when the column names its relation.
+fn qualified_origin(expr: &LExpr) -> Option<String> {
+    match expr {
+        LExpr::Column(c) => Some(match &c.relation {
+            Some(r) => format!("{}.{}", r.table(), c.name),
+            None => c.name.clone(),
+        }),
+        LExpr::Alias(a) => qualified_origin(&a.expr),
+        _ => None,
+    }
+}
+
 fn column_origin(expr: &LExpr) -> Option<String> {
     match expr {
         LExpr::Column(c) => Some(c.name.clone()),

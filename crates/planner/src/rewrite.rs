@@ -97,6 +97,8 @@ pub fn apply_projection_rules(select: &mut Select, catalog: &Catalog) -> Result<
                 }
             }
         }
+        // Every source has the pseudo-columns.
+        shared.extend(sluice_catalog::PSEUDO_COLUMNS.iter().map(|c| c.to_string()));
     }
     let mut items = Vec::with_capacity(select.projection.len());
     let mut generated = 0usize;

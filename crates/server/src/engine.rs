@@ -623,6 +623,11 @@ impl Engine {
             if layout.key_fields.is_empty() && plan.partitioning.is_some() {
                 // PARTITION BY NULL: no key at all.
                 Format::new(sluice_formats::FormatKind::None)
+            } else if !layout.key_fields.is_empty()
+                && plan.source.key_format.kind == sluice_formats::FormatKind::None
+            {
+                // A keyless source's result that gets a key (a join's) uses ksqlDB's default.
+                Format::new(sluice_formats::FormatKind::Kafka)
             } else {
                 plan.source.key_format.clone()
             }

@@ -147,8 +147,8 @@ mod tests {
         )
     }
 
-    #[test]
-    fn merges_by_time_with_table_first_on_ties() {
+    #[tokio::test]
+    async fn merges_by_time_with_table_first_on_ties() {
         let mut input = JoinInput::new("s".into(), "t".into());
         input.push(vec![
             msg("t", 0, 0),
