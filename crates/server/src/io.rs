@@ -60,15 +60,32 @@ pub async fn produce_all(
     topic: &str,
     records: &[OutRecord],
 ) -> Result<()> {
-    let mut pending = Vec::with_capacity(records.len());
-    for r in records {
-        let mut rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).timestamp(r.timestamp);
-        if let Some(k) = &r.key {
-            rec = rec.key(k.as_slice());
-        }
-        if let Some(v) = &r.value {
-            rec = rec.payload(v.as_slice());
-        }
+    send_all(
+        producer,
+        topic,
+        records.iter().map(|r| {
+            let mut rec: FutureRecord<'_, [u8], [u8]> =
+                FutureRecord::to(topic).timestamp(r.timestamp);
+            if let Some(k) = &r.key {
+                rec = rec.key(k.as_slice());
+            }
+            if let Some(v) = &r.value {
+                rec = rec.payload(v.as_slice());
+            }
+            rec
+        }),
+    )
+    .await
+}
+
+/// Sends `records` to `topic` and waits until all are acknowledged.
+async fn send_all<'a>(
+    producer: &SluiceProducer,
+    topic: &str,
+    records: impl Iterator<Item = FutureRecord<'a, [u8], [u8]>>,
+) -> Result<()> {
+    let mut pending = Vec::new();
+    for rec in records {
         match producer.send_result(rec) {
             Ok(f) => pending.push(f),
             Err((e, _)) => {
@@ -94,24 +111,20 @@ pub async fn produce_partitioned(
     topic: &str,
     records: &[PartitionedRecord],
 ) -> Result<()> {
-    let mut pending = Vec::with_capacity(records.len());
-    for r in records {
-        let mut rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
-            .partition(r.partition)
-            .payload(r.value.as_slice());
-        if let Some(ts) = r.timestamp {
-            rec = rec.timestamp(ts);
-        }
-        match producer.send_result(rec) {
-            Ok(f) => pending.push(f),
-            Err((e, _)) => {
-                return Err(EngineError::Kafka(format!(
-                    "failed to produce to topic {topic}: {e}"
-                )))
+    send_all(
+        producer,
+        topic,
+        records.iter().map(|r| {
+            let mut rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
+                .partition(r.partition)
+                .payload(r.value.as_slice());
+            if let Some(ts) = r.timestamp {
+                rec = rec.timestamp(ts);
             }
-        }
-    }
-    await_deliveries(pending, topic).await.map(|_| ())
+            rec
+        }),
+    )
+    .await
 }
 
 /// Waits for every delivery of records sent to `topic`; returns the offset after the last one

@@ -156,6 +156,33 @@ impl Aggregate {
         })
     }
 
+    /// EMIT FINAL: `values` become the pending result of `key`'s window ending at `end`,
+    /// emitted when the window closes. The window's time is the newest of its rows' (Kafka
+    /// Streams' window store timestamp).
+    fn hold_until_close(
+        &mut self,
+        end: i64,
+        key: Vec<u8>,
+        group_values: Vec<ScalarValue>,
+        agg_values: Vec<ScalarValue>,
+        ts: i64,
+    ) {
+        let k = (end, key);
+        if self.state.is_some() {
+            self.pending_removed.remove(&k);
+            self.pending_dirty.insert(k.clone());
+        }
+        let rowtime = self.pending.get(&k).map_or(ts, |p| p.rowtime.max(ts));
+        self.pending.insert(
+            k,
+            Pending {
+                group_values,
+                agg_values,
+                rowtime,
+            },
+        );
+    }
+
     fn advance_stream_time(&mut self, ts: i64) {
         if ts > self.stream_time {
             self.stream_time = ts;
@@ -629,24 +656,7 @@ impl Aggregate {
                         .iter()
                         .map(|c| ScalarValue::try_from_array(c, last))
                         .collect::<Result<Vec<_>, _>>()?;
-                    if self.state.is_some() {
-                        self.pending_removed.remove(&(end, key.clone()));
-                        self.pending_dirty.insert((end, key.clone()));
-                    }
-                    // The window's time is the newest of its rows' (Kafka Streams' window
-                    // store timestamp).
-                    let rowtime = self
-                        .pending
-                        .get(&(end, key.clone()))
-                        .map_or(ts, |p| p.rowtime.max(ts));
-                    self.pending.insert(
-                        (end, key),
-                        Pending {
-                            group_values,
-                            agg_values: values,
-                            rowtime,
-                        },
-                    );
+                    self.hold_until_close(end, key, group_values, values, ts);
                     continue;
                 }
             }
@@ -830,24 +840,7 @@ impl Aggregate {
                         .iter()
                         .map(|c| ScalarValue::try_from_array(c, i))
                         .collect::<Result<Vec<_>, _>>()?;
-                    if self.state.is_some() {
-                        self.pending_removed.remove(&(end, key.clone()));
-                        self.pending_dirty.insert((end, key.clone()));
-                    }
-                    // The window's time is the newest of its rows' (Kafka Streams' window
-                    // store timestamp).
-                    let rowtime = self
-                        .pending
-                        .get(&(end, key.clone()))
-                        .map_or(ts, |p| p.rowtime.max(ts));
-                    self.pending.insert(
-                        (end, key),
-                        Pending {
-                            group_values,
-                            agg_values: values,
-                            rowtime,
-                        },
-                    );
+                    self.hold_until_close(end, key, group_values, values, ts);
                     continue;
                 }
             }
