@@ -6,7 +6,7 @@
 //! and a record is released only when every other input either has a buffered record at the
 //! same time or later, or has nothing more to read (its partitions are at their high
 //! watermarks, as of the consumer's last fetches). An input that lags without delivering holds
-//! the others back for at most [`MAX_IDLE`]. Ties go to the table first, so a table update
+//! the others back for at most [`MAX_IDLE`] (2 s). Ties go to the table first, so a table update
 //! and a stream record with the same timestamp meet in the updated row. Each input's records
 //! are released in arrival order (prefixes of its buffer), so the positions committed after a
 //! batch never skip a record still waiting.
@@ -18,7 +18,7 @@ use rdkafka::message::{Message, OwnedMessage};
 use sluice_kafka::SluiceConsumer;
 
 /// How long a lagging input may hold the other back.
-pub const MAX_IDLE: Duration = Duration::from_millis(500);
+pub const MAX_IDLE: Duration = Duration::from_secs(2);
 
 /// Which input a record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

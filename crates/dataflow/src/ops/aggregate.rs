@@ -183,6 +183,59 @@ impl Aggregate {
         );
     }
 
+    /// Whether row `i` counts, in arrival order: deletes never do (their retraction came as
+    /// an update-before); a new row moves stream time on; a row of a closed window is late
+    /// and dropped, as is a row whose grouping key (window bounds aside) is null. Returns the
+    /// row's window end (`Some(None)` when not windowed).
+    fn admit(
+        &mut self,
+        batch: &Batch,
+        i: usize,
+        group_cols: &[ArrayRef],
+        times: Option<&Int64Array>,
+        ends: Option<&Int64Array>,
+    ) -> Option<Option<i64>> {
+        let kind = batch.change(i);
+        if kind == ChangeKind::Delete {
+            return None;
+        }
+        if kind != ChangeKind::UpdateBefore {
+            self.advance_stream_time(row_time(times, i));
+        }
+        let window = self.spec.window.as_ref();
+        let window_end = match (window, ends) {
+            (Some(w), Some(ends)) => {
+                let end = ends.value(i);
+                if end <= self.stream_time.saturating_sub(w.grace_ms) {
+                    self.late_dropped += 1;
+                    debug!(
+                        target: "sluice::processing_log",
+                        window_end = end,
+                        stream_time = self.stream_time,
+                        "dropped a record for a closed window"
+                    );
+                    return None;
+                }
+                Some(end)
+            }
+            _ => None,
+        };
+        if group_cols
+            .iter()
+            .enumerate()
+            .any(|(g, c)| c.is_null(i) && window.is_none_or(|w| g < w.start_group))
+        {
+            // ksqlDB drops rows whose grouping key is null.
+            debug!(
+                target: "sluice::processing_log",
+                row = i,
+                "dropped a record with a null grouping key"
+            );
+            return None;
+        }
+        Some(window_end)
+    }
+
     fn advance_stream_time(&mut self, ts: i64) {
         if ts > self.stream_time {
             self.stream_time = ts;
@@ -536,42 +589,9 @@ impl Aggregate {
         let mut slots: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut groups: Vec<(Vec<u8>, Option<i64>, Vec<u32>)> = Vec::new();
         for i in 0..batch.num_rows() {
-            let kind = batch.change(i);
-            if kind == ChangeKind::Delete {
+            let Some(window_end) = self.admit(batch, i, group_cols, times, ends) else {
                 continue;
-            }
-            if kind != ChangeKind::UpdateBefore {
-                self.advance_stream_time(row_time(times, i));
-            }
-            let window_end = match (&window, ends) {
-                (Some(w), Some(ends)) => {
-                    let end = ends.value(i);
-                    if end <= self.stream_time.saturating_sub(w.grace_ms) {
-                        self.late_dropped += 1;
-                        debug!(
-                            target: "sluice::processing_log",
-                            window_end = end,
-                            stream_time = self.stream_time,
-                            "dropped a record for a closed window"
-                        );
-                        continue;
-                    }
-                    Some(end)
-                }
-                _ => None,
             };
-            if group_cols
-                .iter()
-                .enumerate()
-                .any(|(g, c)| c.is_null(i) && window.as_ref().is_none_or(|w| g < w.start_group))
-            {
-                debug!(
-                    target: "sluice::processing_log",
-                    row = i,
-                    "dropped a record with a null grouping key"
-                );
-                continue;
-            }
             let key = group_key(window_end, rows.row(i).as_ref());
             let slot = match slots.get(&key) {
                 Some(s) => *s,
@@ -752,45 +772,14 @@ impl Aggregate {
         let mut out_times: Vec<i64> = Vec::new();
         let mut out_kinds: Vec<i8> = Vec::new();
 
+        let ends = window_cols.as_ref().and_then(|(_, e)| e.clone());
         for i in 0..n {
             let kind = batch.change(i);
-            if kind == ChangeKind::Delete {
-                continue;
-            }
             let ts = row_time(times.as_ref(), i);
-            let mut window_end = None;
-            if let (Some(w), Some((_, Some(ends)))) = (&window, &window_cols) {
-                if kind != ChangeKind::UpdateBefore {
-                    self.advance_stream_time(ts);
-                }
-                let end = ends.value(i);
-                window_end = Some(end);
-                if end <= self.stream_time.saturating_sub(w.grace_ms) {
-                    self.late_dropped += 1;
-                    debug!(
-                        target: "sluice::processing_log",
-                        window_end = end,
-                        stream_time = self.stream_time,
-                        "dropped a record for a closed window"
-                    );
-                    continue;
-                }
-            } else if kind != ChangeKind::UpdateBefore {
-                self.advance_stream_time(ts);
-            }
-            if group_cols
-                .iter()
-                .enumerate()
-                .any(|(g, c)| c.is_null(i) && window.as_ref().is_none_or(|w| g < w.start_group))
-            {
-                // ksqlDB drops rows whose grouping key is null.
-                debug!(
-                    target: "sluice::processing_log",
-                    row = i,
-                    "dropped a record with a null grouping key"
-                );
+            let Some(window_end) = self.admit(&batch, i, &group_cols, times.as_ref(), ends.as_ref())
+            else {
                 continue;
-            }
+            };
             let key = group_key(window_end, rows.row(i).as_ref());
             let spec = &self.spec;
             let group = match self.groups.get_or_load(&key, |b| decode_group(spec, b))? {
