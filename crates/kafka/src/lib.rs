@@ -14,7 +14,9 @@
 //!   (commit input offsets only after the outputs were delivered: at-least-once);
 //! - replay: [`TopicReader`] / [`read_topic_to_end`] read a topic from the beginning to its
 //!   current end without a consumer group (command topic at start-up, `PRINT ... FROM
-//!   BEGINNING`); [`topic_watermarks`] (input lag in SHOW QUERIES);
+//!   BEGINNING`); [`topic_watermarks`] (input lag in SHOW QUERIES); [`caught_up`] tells,
+//!   from librdkafka's cached watermarks and without a broker round trip, whether a consumer
+//!   has read all of a topic (join tasks use it to order their inputs);
 //! - logs: every client uses [`SluiceContext`], which routes librdkafka logs into `tracing`
 //!   under target `librdkafka`;
 //! - tests: with feature `test-support`, `tansu::TansuBroker` runs a tansu broker process.

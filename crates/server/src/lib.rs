@@ -7,7 +7,9 @@
 //! How a statement travels: pgwire ([`backend`]) → [`engine::Engine`] → parser → planner →
 //! dataflow operators run by [`queries::QueryTask`] between Kafka consumers and producers; the
 //! catalog's history goes to the command topic ([`command_log`]); a persistent query's state is
-//! in sled behind a changelog topic ([`task_state`]). See `docs/architecture.md` and
+//! in sled behind a changelog topic ([`task_state`]); a stream–table join task orders its two
+//! inputs by event time ([`join_input`]); a GROUP BY on a non-key expression runs as two tasks
+//! joined by a repartition topic (see [`queries::Input`]). See `docs/architecture.md` and
 //! `docs/durability.md`.
 //!
 //! Not for: protocol details (the pgwire crate), SQL parsing (parser), operator internals
