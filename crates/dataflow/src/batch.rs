@@ -1,6 +1,8 @@
 //! The unit of work between operators.
 
-use datafusion::arrow::array::{Array, BooleanArray, Int32Array, Int64Array, Int8Array, UInt32Array};
+use datafusion::arrow::array::{
+    Array, BooleanArray, Int32Array, Int64Array, Int8Array, UInt32Array,
+};
 use datafusion::arrow::compute::{filter, take};
 use datafusion::arrow::record_batch::RecordBatch;
 

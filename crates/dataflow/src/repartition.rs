@@ -348,8 +348,13 @@ impl RepartitionDecoder {
     }
 
     /// One record's rows not applied before, or why the record cannot be read.
-    fn decode_one(&mut self, r: &RawRecord<'_>) -> Result<Option<(RecordBatch, Int8Array)>, String> {
-        let value = r.value.ok_or_else(|| "repartition record without a value".to_string())?;
+    fn decode_one(
+        &mut self,
+        r: &RawRecord<'_>,
+    ) -> Result<Option<(RecordBatch, Int8Array)>, String> {
+        let value = r
+            .value
+            .ok_or_else(|| "repartition record without a value".to_string())?;
         let reader = StreamReader::try_new(value, None).map_err(|e| e.to_string())?;
         let mut out: Option<(RecordBatch, Int8Array)> = None;
         for batch in reader {
@@ -496,7 +501,12 @@ mod tests {
     }
 
     fn keys_of(b: &Batch) -> Vec<String> {
-        let k = b.data.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+        let k = b
+            .data
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
         k.iter().map(|v| v.unwrap().to_string()).collect()
     }
 
@@ -507,14 +517,19 @@ mod tests {
         assert_eq!(murmur2(b"foobar"), -790332482);
         assert_eq!(murmur2(b"a-little-bit-long-string"), -985981536);
         assert_eq!(murmur2(b"a-little-bit-longer-string"), -1486304829);
-        assert_eq!(murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"), -58897971);
+        assert_eq!(
+            murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"),
+            -58897971
+        );
         assert_eq!(murmur2(&[b'a', b'b', b'c']), 479470107);
     }
 
     #[test]
     fn same_key_same_partition_and_rows_round_trip() {
         let enc = encoder(4);
-        let records = enc.encode(&batch(&["a", "b", "a", "c", "b"], &[1, 2, 3, 4, 5])).unwrap();
+        let records = enc
+            .encode(&batch(&["a", "b", "a", "c", "b"], &[1, 2, 3, 4, 5]))
+            .unwrap();
         let mut seen: HashMap<String, i32> = HashMap::new();
         let mut total = 0;
         for r in &records {

@@ -10,7 +10,11 @@ use crate::SluiceConsumer;
 
 /// The (low, high) watermarks librdkafka cached for `topic`/`partition` from its last fetch
 /// response, if it has any.
-pub fn cached_watermarks(consumer: &SluiceConsumer, topic: &str, partition: i32) -> Option<(i64, i64)> {
+pub fn cached_watermarks(
+    consumer: &SluiceConsumer,
+    topic: &str,
+    partition: i32,
+) -> Option<(i64, i64)> {
     let topic = CString::new(topic).ok()?;
     let (mut low, mut high) = (-1i64, -1i64);
     // SAFETY: the client pointer is valid for the consumer's lifetime, the topic is a valid C

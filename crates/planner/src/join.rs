@@ -13,9 +13,7 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::logical_expr::{Expr as LExpr, JoinType, LogicalPlan, Operator};
 use datafusion::physical_expr::PhysicalExpr;
-use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr, JoinConstraint, JoinOperator, Select,
-};
+use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr, JoinConstraint, JoinOperator, Select};
 use sluice_catalog::{Catalog, SourceDef, SourceKind};
 use sluice_dataflow::ops::StreamTableJoinSpec;
 
@@ -143,7 +141,10 @@ fn equality(join: &datafusion::logical_expr::Join) -> Result<(LExpr, LExpr), Pla
 pub fn plan(
     join: &datafusion::logical_expr::Join,
     catalog: &Catalog,
-    physical: &dyn Fn(&LExpr, &datafusion::common::DFSchema) -> Result<Arc<dyn PhysicalExpr>, PlanError>,
+    physical: &dyn Fn(
+        &LExpr,
+        &datafusion::common::DFSchema,
+    ) -> Result<Arc<dyn PhysicalExpr>, PlanError>,
 ) -> Result<PlannedJoin, PlanError> {
     let left_outer = match join.join_type {
         JoinType::Inner => false,
@@ -156,7 +157,9 @@ pub fn plan(
     };
     let (l, r) = equality(join)?;
     let (Some(_left_name), Some(right_name)) = (scanned(&join.left), scanned(&join.right)) else {
-        return Err(PlanError::Unsupported("joins of joins are not supported yet".into()));
+        return Err(PlanError::Unsupported(
+            "joins of joins are not supported yet".into(),
+        ));
     };
     let right = catalog.require(&right_name)?.clone();
     let key = right

@@ -582,13 +582,10 @@ impl Lowering<'_> {
                             WindowKind::Session { gap } => gap.as_millis() as i64,
                         };
                         // EMIT FINAL without a grace period closes windows at their end.
-                        let grace = w.grace.map(|g| g.as_millis() as i64).unwrap_or(
-                            if self.emit_final {
-                                0
-                            } else {
-                                DEFAULT_GRACE_MS
-                            },
-                        );
+                        let grace = w
+                            .grace
+                            .map(|g| g.as_millis() as i64)
+                            .unwrap_or(if self.emit_final { 0 } else { DEFAULT_GRACE_MS });
                         // Kafka Streams' default store retention: size (or gap) plus grace.
                         let retention = w
                             .retention

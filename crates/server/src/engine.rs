@@ -13,6 +13,7 @@ use sluice_catalog::{
     types, Catalog, ColumnDef, ColumnRole, SourceDef, SourceKind, TimestampSpec, WindowInfo,
     ROWTIME,
 };
+use sluice_dataflow::repartition::RepartitionEncoder;
 use sluice_dataflow::sink::{SinkEncoder, WindowedKey};
 use sluice_dataflow::Batch;
 use sluice_formats::{Format, FormatKind, FormatOptions, Part};
@@ -23,7 +24,6 @@ use sluice_parser::{
     Statement,
 };
 use sluice_planner::sink::plan_sink;
-use sluice_dataflow::repartition::RepartitionEncoder;
 use sluice_planner::{PlanPart, Planner, QueryPlan};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
@@ -887,7 +887,9 @@ impl Engine {
         let handle = match plan.repartition.clone() {
             None => {
                 let transactional = transactional(query_id)?;
-                let producer = transactional.clone().unwrap_or_else(|| self.producer.clone());
+                let producer = transactional
+                    .clone()
+                    .unwrap_or_else(|| self.producer.clone());
                 let task = QueryTask {
                     id: query_id.to_string(),
                     source: plan.source.clone(),

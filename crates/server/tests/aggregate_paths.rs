@@ -59,7 +59,13 @@ async fn plan(engine: &Engine, ddl: &str, query: &str) -> QueryPlan {
 
 /// Input batches for a source with columns K (key), G, N: `rows` random rows per batch;
 /// `deletes` marks some rows as tombstones (tables).
-fn batches(plan: &QueryPlan, rng: &mut Rng, count: usize, rows: usize, deletes: bool) -> Vec<Batch> {
+fn batches(
+    plan: &QueryPlan,
+    rng: &mut Rng,
+    count: usize,
+    rows: usize,
+    deletes: bool,
+) -> Vec<Batch> {
     let schema = plan.source.batch_schema().unwrap();
     let mut offset = 0i64;
     (0..count)
@@ -182,13 +188,21 @@ async fn stream_aggregation_paths_agree_with_the_true_aggregate() {
     }
     let want: Results = want
         .into_iter()
-        .map(|(g, (c, s, l))| (g, vec![c.to_string(), s.to_string(), format!("[{}]", l.join(","))]))
+        .map(|(g, (c, s, l))| {
+            (
+                g,
+                vec![c.to_string(), s.to_string(), format!("[{}]", l.join(","))],
+            )
+        })
         .collect();
 
     let (per_row, per_row_changes) = run(&plan, false, &input);
     let (coalesced, coalesced_changes) = run(&plan, true, &input);
     assert_eq!(per_row, want, "per-row path");
-    assert_eq!(coalesced, want, "coalesced path (COLLECT_LIST keeps arrival order)");
+    assert_eq!(
+        coalesced, want,
+        "coalesced path (COLLECT_LIST keeps arrival order)"
+    );
     assert_eq!(per_row_changes, 6 * 500, "one new result per input row");
     assert!(
         coalesced_changes <= 6 * want.len(),
@@ -235,10 +249,7 @@ async fn table_aggregation_paths_retract_alike() {
     let (coalesced, _) = run(&plan, true, &input);
     assert_eq!(per_row, coalesced, "both paths end alike");
     // Groups that lost all their rows stay with a count of 0, as in ksqlDB.
-    let live: Results = coalesced
-        .into_iter()
-        .filter(|(_, v)| v[0] != "0")
-        .collect();
+    let live: Results = coalesced.into_iter().filter(|(_, v)| v[0] != "0").collect();
     let want: Results = want
         .into_iter()
         .map(|(g, (c, s))| (g, vec![c.to_string(), s.to_string()]))

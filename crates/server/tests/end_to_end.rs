@@ -491,8 +491,20 @@ async fn stream_table_join_enriches_orders_with_platinum_customers() {
             .unwrap_or_else(|e| panic!("{s}: {e:?}"));
     }
     let p = producer(&server.kafka_bootstrap);
-    produce(&p, "customers", Some("c1"), r#"{"NAME": "Ada", "TYPE": "Platinum"}"#).await;
-    produce(&p, "customers", Some("c2"), r#"{"NAME": "Bob", "TYPE": "Gold"}"#).await;
+    produce(
+        &p,
+        "customers",
+        Some("c1"),
+        r#"{"NAME": "Ada", "TYPE": "Platinum"}"#,
+    )
+    .await;
+    produce(
+        &p,
+        "customers",
+        Some("c2"),
+        r#"{"NAME": "Bob", "TYPE": "Gold"}"#,
+    )
+    .await;
     // Orders arrive after the customers (later record times).
     tokio::time::sleep(Duration::from_millis(20)).await;
     for s in [
@@ -509,7 +521,11 @@ async fn stream_table_join_enriches_orders_with_platinum_customers() {
     })
     .await
     .expect("an enriched order");
-    assert_eq!(first.len(), 1, "only the platinum customer's order: {first:?}");
+    assert_eq!(
+        first.len(),
+        1,
+        "only the platinum customer's order: {first:?}"
+    );
     assert_eq!(first[0].0.as_deref(), Some("c1"), "keyed by the join key");
     let v: serde_json::Value = serde_json::from_str(first[0].1.as_deref().unwrap()).unwrap();
     assert_eq!(
@@ -518,7 +534,13 @@ async fn stream_table_join_enriches_orders_with_platinum_customers() {
     );
 
     // Bob becomes platinum: his next order is enriched, the earlier one is not replayed.
-    produce(&p, "customers", Some("c2"), r#"{"NAME": "Bob", "TYPE": "Platinum"}"#).await;
+    produce(
+        &p,
+        "customers",
+        Some("c2"),
+        r#"{"NAME": "Bob", "TYPE": "Platinum"}"#,
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     client
         .simple_query("INSERT INTO orders (id, customer_id, amount) VALUES (4, 'c2', 40)")
@@ -533,7 +555,10 @@ async fn stream_table_join_enriches_orders_with_platinum_customers() {
     assert_eq!(both.len(), 2, "{both:?}");
     assert_eq!(both[1].0.as_deref(), Some("c2"));
     let v: serde_json::Value = serde_json::from_str(both[1].1.as_deref().unwrap()).unwrap();
-    assert_eq!(v, serde_json::json!({"ORDER_ID": 4, "NAME": "Bob", "AMOUNT": 40.0}));
+    assert_eq!(
+        v,
+        serde_json::json!({"ORDER_ID": 4, "NAME": "Bob", "AMOUNT": 40.0})
+    );
 
     // EXPLAIN shows the join.
     let plan = rows(
@@ -543,7 +568,8 @@ async fn stream_table_join_enriches_orders_with_platinum_customers() {
     .await;
     let text: Vec<String> = plan.iter().filter_map(|r| r[0].clone()).collect();
     assert!(
-        text.iter().any(|l| l.contains("StreamTableJoin: LEFT JOIN")),
+        text.iter()
+            .any(|l| l.contains("StreamTableJoin: LEFT JOIN")),
         "{text:?}"
     );
     server.shutdown().await;

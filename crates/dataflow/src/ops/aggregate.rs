@@ -309,7 +309,10 @@ impl Aggregate {
             self.advance_stream_time(ts);
             // Kafka Streams' session close time: a session ending before it cannot grow any
             // more (a record that could extend it would itself be late).
-            let close = self.stream_time.saturating_sub(w.grace_ms).saturating_sub(gap);
+            let close = self
+                .stream_time
+                .saturating_sub(w.grace_ms)
+                .saturating_sub(gap);
             let key = keys.row(i).as_ref().to_vec();
             let spec = &self.spec;
             let sessions =
@@ -317,7 +320,9 @@ impl Aggregate {
                     .get_or_insert_with(&key, |b| decode_sessions(spec, b), Vec::new)?;
             // Sessions past the store's retention are gone before they can merge (Kafka
             // Streams' session store: ends at or below stream time minus retention).
-            let horizon = self.stream_time.saturating_sub(w.retention_ms.max(w.grace_ms));
+            let horizon = self
+                .stream_time
+                .saturating_sub(w.retention_ms.max(w.grace_ms));
             let old_last_end = sessions.iter().map(|s| s.end).max();
             sessions.retain(|s| s.end > horizon);
             let (merged, kept): (Vec<Session>, Vec<Session>) = std::mem::take(sessions)
@@ -449,7 +454,9 @@ impl Aggregate {
             .collect();
         Ok(vec![Batch {
             data: self.pending_output(pending)?,
-            changes: Some(kinds), origin: None, }])
+            changes: Some(kinds),
+            origin: None,
+        }])
     }
 
     /// The GROUP BY columns and each aggregate's argument columns, evaluated over the batch.
@@ -546,7 +553,9 @@ impl Aggregate {
             if !ready.is_empty() {
                 out.push(Batch {
                     changes: Some(Int8Array::from(vec![ChangeKind::Insert as i8; ready.len()])),
-                    data: self.pending_output(ready)?, origin: None, });
+                    data: self.pending_output(ready)?,
+                    origin: None,
+                });
             }
         }
         let horizon = self
@@ -776,7 +785,8 @@ impl Aggregate {
         for i in 0..n {
             let kind = batch.change(i);
             let ts = row_time(times.as_ref(), i);
-            let Some(window_end) = self.admit(&batch, i, &group_cols, times.as_ref(), ends.as_ref())
+            let Some(window_end) =
+                self.admit(&batch, i, &group_cols, times.as_ref(), ends.as_ref())
             else {
                 continue;
             };
@@ -854,7 +864,9 @@ impl Aggregate {
         if !out_indices.is_empty() {
             out.push(Batch {
                 data: self.output(&group_cols, out_indices, out_values, out_times)?,
-                changes: Some(Int8Array::from(out_kinds)), origin: None, });
+                changes: Some(Int8Array::from(out_kinds)),
+                origin: None,
+            });
         }
         out.extend(self.advance()?);
         Ok(out)

@@ -63,7 +63,11 @@ impl StreamTableJoin {
     pub fn name(&self) -> String {
         format!(
             "StreamTableJoin: {} JOIN on {} = {}",
-            if self.spec.left_outer { "LEFT" } else { "INNER" },
+            if self.spec.left_outer {
+                "LEFT"
+            } else {
+                "INNER"
+            },
             self.spec.left_key,
             self.spec.right_schema.field(self.spec.right_key).name()
         )
@@ -183,10 +187,10 @@ impl StreamTableJoin {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::arrow::array::Int8Array;
     use datafusion::arrow::array::{Int64Array, StringArray};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use datafusion::physical_expr::expressions::Column;
-    use datafusion::arrow::array::Int8Array;
 
     fn left_schema() -> SchemaRef {
         Arc::new(Schema::new(vec![
@@ -203,7 +207,11 @@ mod tests {
     }
 
     fn join(left_outer: bool) -> StreamTableJoin {
-        let mut fields: Vec<Field> = left_schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+        let mut fields: Vec<Field> = left_schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
         fields.extend(right_schema().fields().iter().map(|f| f.as_ref().clone()));
         StreamTableJoin::new(StreamTableJoinSpec {
             left_key: Arc::new(Column::new("CUSTOMER", 0)),
@@ -234,12 +242,21 @@ mod tests {
         let tiers: Vec<Option<&str>> = rows.iter().map(|r| r.1).collect();
         let kinds: Vec<i8> = rows
             .iter()
-            .map(|r| if r.1.is_none() { ChangeKind::Delete as i8 } else { ChangeKind::Insert as i8 })
+            .map(|r| {
+                if r.1.is_none() {
+                    ChangeKind::Delete as i8
+                } else {
+                    ChangeKind::Insert as i8
+                }
+            })
             .collect();
         Batch {
             data: RecordBatch::try_new(
                 right_schema(),
-                vec![Arc::new(StringArray::from(ids)), Arc::new(StringArray::from(tiers))],
+                vec![
+                    Arc::new(StringArray::from(ids)),
+                    Arc::new(StringArray::from(tiers)),
+                ],
             )
             .unwrap(),
             changes: Some(Int8Array::from(kinds)),
@@ -248,19 +265,35 @@ mod tests {
     }
 
     fn tiers(b: &Batch) -> Vec<Option<String>> {
-        let t = b.data.column(3).as_any().downcast_ref::<StringArray>().unwrap();
+        let t = b
+            .data
+            .column(3)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
         t.iter().map(|v| v.map(str::to_string)).collect()
     }
 
     #[test]
     fn inner_join_sees_the_table_as_of_each_stream_row() {
         let mut j = join(false);
-        j.process_right(&customers(&[("a", Some("gold")), ("b", Some("silver"))])).unwrap();
-        let out = j.process_left(&orders(&[Some("a"), Some("c"), None, Some("b")])).unwrap().unwrap();
-        assert_eq!(tiers(&out), vec![Some("gold".into()), Some("silver".into())]);
+        j.process_right(&customers(&[("a", Some("gold")), ("b", Some("silver"))]))
+            .unwrap();
+        let out = j
+            .process_left(&orders(&[Some("a"), Some("c"), None, Some("b")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            tiers(&out),
+            vec![Some("gold".into()), Some("silver".into())]
+        );
         // An update is seen by later rows; a tombstone removes the row.
-        j.process_right(&customers(&[("a", Some("platinum")), ("b", None)])).unwrap();
-        let out = j.process_left(&orders(&[Some("a"), Some("b")])).unwrap().unwrap();
+        j.process_right(&customers(&[("a", Some("platinum")), ("b", None)]))
+            .unwrap();
+        let out = j
+            .process_left(&orders(&[Some("a"), Some("b")]))
+            .unwrap()
+            .unwrap();
         assert_eq!(tiers(&out), vec![Some("platinum".into())]);
     }
 
@@ -268,7 +301,10 @@ mod tests {
     fn left_join_keeps_unmatched_rows_with_nulls() {
         let mut j = join(true);
         j.process_right(&customers(&[("a", Some("gold"))])).unwrap();
-        let out = j.process_left(&orders(&[Some("a"), Some("z")])).unwrap().unwrap();
+        let out = j
+            .process_left(&orders(&[Some("a"), Some("z")]))
+            .unwrap()
+            .unwrap();
         assert_eq!(tiers(&out), vec![Some("gold".into()), None]);
         assert_eq!(out.data.num_columns(), 4);
     }
