@@ -380,29 +380,28 @@ impl RepartitionDecoder {
                 .downcast_ref::<Int64Array>()
                 .cloned()
                 .ok_or("bad origin offset column")?;
-            // Keep rows of source records this partition has not delivered before.
-            let before: HashMap<i32, i64> = partitions
-                .values()
-                .iter()
-                .map(|p| {
-                    (
-                        *p,
-                        self.applied
-                            .get(&(r.partition, *p))
-                            .copied()
-                            .unwrap_or(i64::MIN),
-                    )
-                })
-                .collect();
-            let keep = BooleanArray::from_iter(
-                (0..n).map(|i| Some(offsets.value(i) > before[&partitions.value(i)])),
-            );
-            for i in 0..n {
-                let key = (r.partition, partitions.value(i));
-                let e = self.applied.entry(key).or_insert(i64::MIN);
-                if offsets.value(i) > *e {
-                    *e = offsets.value(i);
-                    self.dirty.insert(key);
+            // Keep rows of source records this partition has not delivered before: compare
+            // with what was applied before this record, per source partition (one lookup per
+            // partition, not per row), then move the applied offsets on.
+            let mut seen: HashMap<i32, (i64, i64)> = HashMap::new();
+            let keep = BooleanArray::from_iter((0..n).map(|i| {
+                let p = partitions.value(i);
+                let (before, newest) = seen.entry(p).or_insert_with(|| {
+                    let applied = self
+                        .applied
+                        .get(&(r.partition, p))
+                        .copied()
+                        .unwrap_or(i64::MIN);
+                    (applied, applied)
+                });
+                let o = offsets.value(i);
+                *newest = (*newest).max(o);
+                Some(o > *before)
+            }));
+            for (p, (before, newest)) in seen {
+                if newest > before {
+                    self.applied.insert((r.partition, p), newest);
+                    self.dirty.insert((r.partition, p));
                 }
             }
             let schema = batch.schema();

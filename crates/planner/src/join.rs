@@ -13,7 +13,7 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::logical_expr::{Expr as LExpr, JoinType, LogicalPlan, Operator};
 use datafusion::physical_expr::PhysicalExpr;
-use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr, JoinConstraint, JoinOperator, Select};
+use datafusion::sql::sqlparser::ast::{JoinConstraint, JoinOperator, Select};
 use sluice_catalog::{Catalog, SourceDef, SourceKind};
 use sluice_dataflow::ops::StreamTableJoinSpec;
 
@@ -74,20 +74,9 @@ pub fn check(select: &Select, sources: &[FromSource], catalog: &Catalog) -> Resu
             )))
         }
     };
-    let JoinConstraint::On(on) = constraint else {
+    // The ON condition's shape is checked on the planned join (`equality`).
+    if !matches!(constraint, JoinConstraint::On(_)) {
         return Err(PlanError::Invalid("a join needs an ON clause".into()));
-    };
-    match on {
-        Expr::BinaryOp {
-            op: BinaryOperator::Eq,
-            ..
-        } => {}
-        Expr::Nested(_) => {}
-        _ => {
-            return Err(PlanError::Unsupported(
-                "join conditions other than one equality are not supported yet".into(),
-            ))
-        }
     }
     if right.key_columns().count() != 1 {
         return Err(PlanError::Unsupported(

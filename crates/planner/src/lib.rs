@@ -33,7 +33,7 @@ pub mod values;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 
 pub use error::PlanError;
-pub use query::{OpSpec, PlanPart, QueryPlan, Repartition, EVENT_TIME};
+pub use query::{OpSpec, PlanPart, QueryPlan, Repartition, EVENT_TIME, GROUP_BY_REPARTITION};
 pub use sink::SinkLayout;
 
 /// Plans statements against a catalog. Holds the DataFusion session state whose functions and

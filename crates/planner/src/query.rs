@@ -90,6 +90,9 @@ pub struct Repartition {
     pub name: &'static str,
 }
 
+/// The step name of an aggregation's repartition topic (`<query>-Aggregate-GroupBy-repartition`).
+pub const GROUP_BY_REPARTITION: &str = "Aggregate-GroupBy";
+
 /// Which operators of a plan a task runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlanPart {
@@ -624,7 +627,7 @@ impl Lowering<'_> {
                     at: self.ops.len(),
                     key_exprs,
                     key_types,
-                    name: "Aggregate-GroupBy",
+                    name: GROUP_BY_REPARTITION,
                 });
                 self.ops.push(OpSpec::Aggregate(AggregateSpec {
                     group_exprs,

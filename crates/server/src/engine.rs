@@ -800,7 +800,7 @@ impl Engine {
             }
             topics.push(self.changelog_topic(store));
         }
-        topics.push(self.repartition_topic(query_id, "Aggregate-GroupBy"));
+        topics.push(self.repartition_topic(query_id, sluice_planner::GROUP_BY_REPARTITION));
         for topic in topics {
             match self.deps.admin.delete_topic(&topic).await {
                 Ok(()) | Err(KafkaError::UnknownTopic { .. }) => {}
@@ -838,11 +838,12 @@ impl Engine {
                 WindowedKey::Time
             }
         }));
+        let repartition_topic = plan
+            .repartition
+            .as_ref()
+            .map(|r| self.repartition_topic(query_id, r.name));
         let metrics = Arc::new(QueryMetrics {
-            internal_topic: plan
-                .repartition
-                .as_ref()
-                .map(|r| self.repartition_topic(query_id, r.name)),
+            internal_topic: repartition_topic.clone(),
             ..QueryMetrics::new(reset == OffsetReset::Earliest)
         });
         // Exactly-once: a transactional producer per task (its id fences older instances),
@@ -884,7 +885,7 @@ impl Engine {
             encoder,
             producer,
         };
-        let handle = match plan.repartition.clone() {
+        let handle = match plan.repartition.clone().zip(repartition_topic) {
             None => {
                 let transactional = transactional(query_id)?;
                 let producer = transactional
@@ -905,10 +906,9 @@ impl Engine {
                 };
                 tokio::spawn(task.run(stop_rx))
             }
-            Some(r) => {
+            Some((r, topic)) => {
                 // Two tasks joined by the repartition topic: the first reads the source and
                 // writes each row to its key's partition; the second aggregates.
-                let topic = self.repartition_topic(query_id, r.name);
                 let front_id = format!("{query_id}-{FRONT_TASK}");
                 let front_tx = transactional(&front_id)?;
                 let front_producer = front_tx.clone().unwrap_or_else(|| self.producer.clone());

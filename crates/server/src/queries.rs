@@ -326,11 +326,9 @@ impl QueryTask {
                     .collect(),
                 None => messages,
             };
+            // Which input each record came from (join tasks only).
             let (messages, sides): (Vec<_>, Vec<Side>) = match join.as_mut() {
-                None => {
-                    let n = messages.len();
-                    (messages, vec![Side::Stream; n])
-                }
+                None => (messages, Vec::new()),
                 Some(j) => {
                     j.input.push(messages);
                     j.input
@@ -371,21 +369,17 @@ impl QueryTask {
 
             // Counted once processed: every record counted here has its output delivered.
             // (A split query counts its source records, read by its first task.)
-            if matches!(self.input, Input::Source) {
-                self.metrics
-                    .records_in
-                    .fetch_add(messages.len() as u64, Ordering::Relaxed);
-                let mut seen = self.metrics.positions.lock().expect("positions lock");
-                for ((_, partition), next) in &positions {
-                    let e = seen.entry(*partition).or_insert(*next);
-                    *e = (*e).max(*next);
+            let seen = match self.input {
+                Input::Source => {
+                    self.metrics
+                        .records_in
+                        .fetch_add(messages.len() as u64, Ordering::Relaxed);
+                    &self.metrics.positions
                 }
-            } else {
-                let mut seen = self
-                    .metrics
-                    .internal_positions
-                    .lock()
-                    .expect("positions lock");
+                Input::Repartition { .. } => &self.metrics.internal_positions,
+            };
+            {
+                let mut seen = seen.lock().expect("positions lock");
                 for ((_, partition), next) in &positions {
                     let e = seen.entry(*partition).or_insert(*next);
                     *e = (*e).max(*next);

@@ -389,10 +389,7 @@ impl Aggregate {
                 let slice: Vec<ArrayRef> = cols.iter().map(|c| c.slice(i, 1)).collect();
                 acc.update_batch(&slice)?;
             }
-            let values: Vec<ScalarValue> = accs
-                .iter_mut()
-                .map(|a| a.evaluate())
-                .collect::<Result<_, _>>()?;
+            let values = evaluate_all(&mut accs)?;
             if w.emit_final {
                 // EMIT FINAL: the session's result waits for the session to close.
                 let k = (end, session_key(&key, start));
@@ -674,11 +671,7 @@ impl Aggregate {
                 .groups
                 .get_or_load(&key, |b| decode_group(spec, b))?
                 .ok_or_else(|| DataflowError::Plan("group vanished".into()))?;
-            let values: Vec<ScalarValue> = group
-                .accs
-                .iter_mut()
-                .map(|a| a.evaluate())
-                .collect::<Result<_, _>>()?;
+            let values = evaluate_all(&mut group.accs)?;
             if let (Some(w), Some(end)) = (&window, window_end) {
                 if w.emit_final {
                     let group_values = group_cols
@@ -828,11 +821,7 @@ impl Aggregate {
             {
                 continue;
             }
-            let values: Vec<ScalarValue> = group
-                .accs
-                .iter_mut()
-                .map(|a| a.evaluate())
-                .collect::<Result<_, _>>()?;
+            let values = evaluate_all(&mut group.accs)?;
             if let (Some(w), Some(end)) = (&window, window_end) {
                 if w.emit_final {
                     let group_values = group_cols
@@ -1021,6 +1010,14 @@ fn row_time(times: Option<&Int64Array>, i: usize) -> i64 {
 }
 
 /// A group's key in the store: the window end (sortable) when windowed, then the group row.
+/// Every accumulator's current result.
+fn evaluate_all(accs: &mut [Box<dyn Accumulator>]) -> Result<Vec<ScalarValue>, DataflowError> {
+    Ok(accs
+        .iter_mut()
+        .map(|a| a.evaluate())
+        .collect::<Result<_, _>>()?)
+}
+
 /// Moves `key`'s entry in the index of last session ends from `old` to `new`.
 fn reindex(index: &mut KeyedState<()>, key: &[u8], old: Option<i64>, new: Option<i64>) {
     if old == new {
