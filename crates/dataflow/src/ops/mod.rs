@@ -1,5 +1,5 @@
 //! Operators: stateless (filter, project) and stateful (window assignment, aggregation, table
-//! materialization, stream–table joins).
+//! materialization, joins).
 
 mod aggregate;
 mod filter;
@@ -10,7 +10,10 @@ mod window;
 
 pub use aggregate::{Aggregate, AggregateSpec, WindowPolicy};
 pub use filter::Filter;
-pub use join::{StreamTableJoin, StreamTableJoinSpec};
+pub use join::{
+    join_output_schema, JoinKind, JoinOp, JoinSpec, JoinType, JoinWindow, Side as JoinSide,
+    StreamStreamJoin, StreamTableJoin, TableTableJoin, JOIN_ROWTIME, LEGACY_JOIN_GRACE_MS,
+};
 pub use project::Project;
 pub use table::TableUpsert;
 pub use window::WindowAssign;

@@ -1,0 +1,428 @@
+//! Joins, with ksqlDB's semantics (Kafka Streams' join processors):
+//!
+//! * [`StreamTableJoin`]: each stream row meets the table's current row for its key; table
+//!   changes update the join's copy of the table and emit nothing.
+//! * [`StreamStreamJoin`]: rows of either stream meet the other stream's rows of the same key
+//!   within a time window (`WITHIN`); both sides are buffered in windowed state; outer joins
+//!   emit null-padded rows (at once without a `GRACE PERIOD`, once the window has closed with
+//!   one).
+//! * [`TableTableJoin`]: a change on either table emits the joined row for its key (or a
+//!   tombstone).
+//!
+//! Every join is built from one [`JoinSpec`] and driven through [`JoinOp`]: rows of the left
+//! input go to `process(Side::Left, ..)`, rows of the right input to `process(Side::Right, ..)`,
+//! in the order the task releases them (event time). Output rows have the left input's columns,
+//! then the right's, then [`JOIN_ROWTIME`], the result's timestamp as ksqlDB gives it.
+//!
+//! State: each join keeps its rows in [`KeyedState`](crate::state::KeyedState) caches over the
+//! task's store (one operator prefix), written at checkpoints like aggregation state. Rows are
+//! held as `ScalarValue` vectors and joined row by row (the probe is a hash lookup per row, not
+//! yet vectorized).
+
+mod stream_stream;
+mod stream_table;
+mod table_table;
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, Int64Array, Int8Array};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::row::{RowConverter, Rows, SortField};
+use datafusion::common::ScalarValue;
+use datafusion::physical_expr::PhysicalExpr;
+use sluice_functions::aggregate::state_codec;
+use sluice_state::WriteBatch;
+
+use crate::state::OperatorState;
+use crate::{Batch, ChangeKind, DataflowError};
+
+pub use stream_stream::StreamStreamJoin;
+pub use stream_table::StreamTableJoin;
+pub use table_table::TableTableJoin;
+
+/// Name of the column joins append to their rows: the joined row's timestamp.
+pub const JOIN_ROWTIME: &str = "__SLUICE_JOIN_ROWTIME";
+
+/// Which input of a join a batch comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Left,
+    Right,
+}
+
+impl Side {
+    pub fn other(self) -> Side {
+        match self {
+            Side::Left => Side::Right,
+            Side::Right => Side::Left,
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Side::Left => 0,
+            Side::Right => 1,
+        }
+    }
+}
+
+/// INNER, LEFT, RIGHT or FULL OUTER.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinType {
+    Inner,
+    Left,
+    Right,
+    Full,
+}
+
+impl JoinType {
+    /// Whether rows of `side` are kept (null-padded) when they find no partner.
+    pub fn keeps(self, side: Side) -> bool {
+        matches!(
+            (self, side),
+            (JoinType::Left, Side::Left) | (JoinType::Right, Side::Right) | (JoinType::Full, _)
+        )
+    }
+
+    pub fn sql(self) -> &'static str {
+        match self {
+            JoinType::Inner => "INNER",
+            JoinType::Left => "LEFT",
+            JoinType::Right => "RIGHT",
+            JoinType::Full => "FULL OUTER",
+        }
+    }
+}
+
+/// The time window of a stream–stream join (`WITHIN`), in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JoinWindow {
+    /// A left row at `t` meets right rows in `[t - before, t + after]`.
+    pub before_ms: i64,
+    pub after_ms: i64,
+    /// `GRACE PERIOD`: when set, outer-join rows without a partner wait until their window has
+    /// closed (Kafka Streams' join without spurious results); when not, they are emitted at
+    /// once and the grace is ksqlDB's legacy default of 24 hours.
+    pub grace_ms: Option<i64>,
+}
+
+/// ksqlDB's (Kafka Streams' legacy) default grace of a join window without GRACE PERIOD.
+pub const LEGACY_JOIN_GRACE_MS: i64 = 24 * 60 * 60 * 1000;
+
+impl JoinWindow {
+    pub fn grace(&self) -> i64 {
+        self.grace_ms.unwrap_or(LEGACY_JOIN_GRACE_MS)
+    }
+
+    /// How long each side's rows are kept: the window and its grace.
+    pub fn retention(&self) -> i64 {
+        self.before_ms + self.after_ms + self.grace()
+    }
+}
+
+/// What kind of join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    StreamTable,
+    StreamStream(JoinWindow),
+    TableTable,
+}
+
+/// What a join needs, built by the planner once per query.
+#[derive(Debug, Clone)]
+pub struct JoinSpec {
+    pub kind: JoinKind,
+    pub join_type: JoinType,
+    /// The join expression over each side's rows (as decoded, with pseudo-columns).
+    pub left_key: Arc<dyn PhysicalExpr>,
+    pub right_key: Arc<dyn PhysicalExpr>,
+    /// The type both keys are compared as.
+    pub key_type: DataType,
+    pub left_schema: SchemaRef,
+    pub right_schema: SchemaRef,
+    /// The joined rows: the left side's columns, the right side's, then [`JOIN_ROWTIME`].
+    pub output: SchemaRef,
+}
+
+impl JoinSpec {
+    fn schema(&self, side: Side) -> &SchemaRef {
+        match side {
+            Side::Left => &self.left_schema,
+            Side::Right => &self.right_schema,
+        }
+    }
+
+    fn key_expr(&self, side: Side) -> &Arc<dyn PhysicalExpr> {
+        match side {
+            Side::Left => &self.left_key,
+            Side::Right => &self.right_key,
+        }
+    }
+
+    fn describe(&self, what: &str) -> String {
+        format!(
+            "{what}: {} JOIN on {} = {}",
+            self.join_type.sql(),
+            self.left_key,
+            self.right_key
+        )
+    }
+}
+
+/// A join operator of any kind.
+pub enum JoinOp {
+    StreamTable(StreamTableJoin),
+    StreamStream(StreamStreamJoin),
+    TableTable(TableTableJoin),
+}
+
+impl JoinOp {
+    pub fn new(spec: JoinSpec) -> Result<Self, DataflowError> {
+        Ok(match spec.kind {
+            JoinKind::StreamTable => JoinOp::StreamTable(StreamTableJoin::new(spec)?),
+            JoinKind::StreamStream(w) => JoinOp::StreamStream(StreamStreamJoin::new(spec, w)?),
+            JoinKind::TableTable => JoinOp::TableTable(TableTableJoin::new(spec)?),
+        })
+    }
+
+    /// Short description for EXPLAIN.
+    pub fn name(&self) -> String {
+        match self {
+            JoinOp::StreamTable(j) => j.name(),
+            JoinOp::StreamStream(j) => j.name(),
+            JoinOp::TableTable(j) => j.name(),
+        }
+    }
+
+    /// Keep the join's state in `state` from now on (restoring what it holds).
+    pub fn open(&mut self, state: OperatorState) -> Result<(), DataflowError> {
+        match self {
+            JoinOp::StreamTable(j) => {
+                j.open(state);
+                Ok(())
+            }
+            JoinOp::StreamStream(j) => j.open(state),
+            JoinOp::TableTable(j) => {
+                j.open(state);
+                Ok(())
+            }
+        }
+    }
+
+    /// Adds the state changed since the last checkpoint to `batch`.
+    pub fn checkpoint(&mut self, batch: &mut WriteBatch) -> Result<(), DataflowError> {
+        match self {
+            JoinOp::StreamTable(j) => j.checkpoint(batch),
+            JoinOp::StreamStream(j) => j.checkpoint(batch),
+            JoinOp::TableTable(j) => j.checkpoint(batch),
+        }
+    }
+
+    /// Rows of one input (tables: upserts and `Delete` tombstones, as decoded); returns the
+    /// joined rows they produce.
+    pub fn process(&mut self, side: Side, batch: &Batch) -> Result<Option<Batch>, DataflowError> {
+        match self {
+            JoinOp::StreamTable(j) => match side {
+                Side::Left => j.process_left(batch),
+                Side::Right => {
+                    j.process_right(batch)?;
+                    Ok(None)
+                }
+            },
+            JoinOp::StreamStream(j) => j.process(side, batch),
+            JoinOp::TableTable(j) => j.process(side, batch),
+        }
+    }
+}
+
+/// Join keys of a batch: the key expression evaluated, cast to the key type, in Arrow's row
+/// format (one converter per join, so equal keys of both sides have equal bytes).
+pub(crate) fn join_keys(
+    spec: &JoinSpec,
+    side: Side,
+    converter: &RowConverter,
+    batch: &RecordBatch,
+) -> Result<(ArrayRef, Rows), DataflowError> {
+    let n = batch.num_rows();
+    let mut keys = spec.key_expr(side).evaluate(batch)?.into_array(n)?;
+    if keys.data_type() != &spec.key_type {
+        keys = cast(&keys, &spec.key_type)?;
+    }
+    let rows = converter.convert_columns(&[keys.clone()])?;
+    Ok((keys, rows))
+}
+
+pub(crate) fn key_converter(spec: &JoinSpec) -> Result<RowConverter, DataflowError> {
+    Ok(RowConverter::new(vec![SortField::new(spec.key_type.clone())])?)
+}
+
+/// Row `i` of `batch` as scalars.
+pub(crate) fn row_values(batch: &RecordBatch, i: usize) -> Result<Vec<ScalarValue>, DataflowError> {
+    batch
+        .columns()
+        .iter()
+        .map(|c| Ok(ScalarValue::try_from_array(c, i)?))
+        .collect()
+}
+
+pub(crate) fn decode_row(bytes: &[u8]) -> Result<Vec<ScalarValue>, DataflowError> {
+    state_codec::decode(bytes).map_err(|e| DataflowError::StateFormat(e.to_string()))
+}
+
+pub(crate) fn encode_row(row: &mut Vec<ScalarValue>) -> Result<Vec<u8>, DataflowError> {
+    Ok(state_codec::encode(row))
+}
+
+/// The ROWTIME of a stored row (`rowtime` is its column index).
+pub(crate) fn row_time(row: &[ScalarValue], rowtime: Option<usize>) -> i64 {
+    match rowtime.and_then(|i| row.get(i)) {
+        Some(ScalarValue::Int64(Some(t))) => *t,
+        _ => 0,
+    }
+}
+
+/// One joined row to emit.
+pub(crate) struct Joined<'a> {
+    pub left: Option<&'a [ScalarValue]>,
+    pub right: Option<&'a [ScalarValue]>,
+    pub time: i64,
+    pub change: ChangeKind,
+}
+
+/// Builds the output batch of joined rows (missing sides as nulls).
+pub(crate) fn assemble(spec: &JoinSpec, rows: &[Joined<'_>]) -> Result<Option<Batch>, DataflowError> {
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(spec.output.fields().len());
+    for side in [Side::Left, Side::Right] {
+        let schema = spec.schema(side);
+        for (c, field) in schema.fields().iter().enumerate() {
+            let null = ScalarValue::try_from(field.data_type())?;
+            let values = rows.iter().map(|r| {
+                let row = match side {
+                    Side::Left => r.left,
+                    Side::Right => r.right,
+                };
+                row.and_then(|v| v.get(c)).cloned().unwrap_or_else(|| null.clone())
+            });
+            let a = ScalarValue::iter_to_array(values)?;
+            let out_type = spec.output.field(columns.len()).data_type();
+            columns.push(if a.data_type() != out_type {
+                cast(&a, out_type)?
+            } else {
+                a
+            });
+        }
+    }
+    columns.push(std::sync::Arc::new(Int64Array::from_iter_values(
+        rows.iter().map(|r| r.time),
+    )));
+    let data = RecordBatch::try_new(spec.output.clone(), columns)?;
+    let changes = if rows.iter().all(|r| r.change == ChangeKind::Insert) {
+        None
+    } else {
+        Some(Int8Array::from_iter_values(rows.iter().map(|r| r.change as i8)))
+    };
+    Ok(Some(Batch {
+        data,
+        changes,
+        origin: None,
+    }))
+}
+
+/// The output schema of a join: `left` fields, `right` fields (all nullable), [`JOIN_ROWTIME`].
+pub fn join_output_schema(
+    left: &SchemaRef,
+    right: &SchemaRef,
+) -> SchemaRef {
+    use datafusion::arrow::datatypes::{Field, Schema};
+    let mut fields: Vec<Field> = left
+        .fields()
+        .iter()
+        .chain(right.fields().iter())
+        .map(|f| f.as_ref().clone().with_nullable(true))
+        .collect();
+    fields.push(Field::new(JOIN_ROWTIME, DataType::Int64, true));
+    Arc::new(Schema::new(fields))
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    use super::*;
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::physical_expr::expressions::Column;
+    use sluice_catalog::ROWTIME;
+
+    /// Sides with columns (K BIGINT, V STRING, ROWTIME).
+    pub fn side_schema(value: &str) -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("K", DataType::Int64, true),
+            Field::new(value, DataType::Utf8, true),
+            Field::new(ROWTIME, DataType::Int64, true),
+        ]))
+    }
+
+    pub fn spec(kind: JoinKind, join_type: JoinType) -> JoinSpec {
+        let (l, r) = (side_schema("LV"), side_schema("RV"));
+        JoinSpec {
+            kind,
+            join_type,
+            left_key: Arc::new(Column::new("K", 0)),
+            right_key: Arc::new(Column::new("K", 0)),
+            key_type: DataType::Int64,
+            output: join_output_schema(&l, &r),
+            left_schema: l,
+            right_schema: r,
+        }
+    }
+
+    /// A batch of one side: (key, value, time); `None` value = tombstone (Delete).
+    pub fn rows(schema: &SchemaRef, rows: &[(i64, Option<&str>, i64)]) -> Batch {
+        use datafusion::arrow::array::StringArray;
+        let data = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
+                Arc::new(StringArray::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2))),
+            ],
+        )
+        .unwrap();
+        let deletes = rows.iter().any(|r| r.1.is_none());
+        Batch {
+            data,
+            changes: deletes.then(|| {
+                Int8Array::from_iter_values(rows.iter().map(|r| {
+                    if r.1.is_none() {
+                        ChangeKind::Delete as i8
+                    } else {
+                        ChangeKind::Insert as i8
+                    }
+                }))
+            }),
+            origin: None,
+        }
+    }
+
+    /// Output rows as (left value, right value, time, deleted).
+    pub fn show(b: &Option<Batch>) -> Vec<(Option<String>, Option<String>, i64, bool)> {
+        use datafusion::arrow::array::StringArray;
+        let Some(b) = b else { return Vec::new() };
+        let lv = b.data.column(1).as_any().downcast_ref::<StringArray>().unwrap();
+        let rv = b.data.column(4).as_any().downcast_ref::<StringArray>().unwrap();
+        let t = b.data.column(6).as_any().downcast_ref::<Int64Array>().unwrap();
+        (0..b.num_rows())
+            .map(|i| {
+                (
+                    lv.is_valid(i).then(|| lv.value(i).to_string()),
+                    rv.is_valid(i).then(|| rv.value(i).to_string()),
+                    t.value(i),
+                    b.change(i) == ChangeKind::Delete,
+                )
+            })
+            .collect()
+    }
+}
