@@ -644,21 +644,26 @@ impl Harness {
         let mut wanted = Vec::new();
         for q in self.engine.queries() {
             let metrics = q.metrics;
-            let Some(source) = query_source(&q.statement) else {
+            let sources = query_sources(&q.statement);
+            if sources.is_empty() {
                 return false;
-            };
-            let Some(def) = catalog.source(&source) else {
-                return false;
-            };
-            let partitions = match self.admin.describe_topic(&def.topic).await {
-                Ok(Some(info)) => info.partitions,
-                _ => return false,
-            };
-            wanted.push((
-                def.topic.clone(),
-                partitions,
-                metrics.records_in.load(Ordering::Relaxed),
-            ));
+            }
+            for source in sources {
+                let Some(def) = catalog.source(&source) else {
+                    return false;
+                };
+                let partitions = match self.admin.describe_topic(&def.topic).await {
+                    Ok(Some(info)) => info.partitions,
+                    _ => return false,
+                };
+                let consumed = metrics
+                    .consumed
+                    .lock()
+                    .ok()
+                    .and_then(|c| c.get(&def.topic).copied())
+                    .unwrap_or(0);
+                wanted.push((def.topic.clone(), partitions, consumed));
+            }
             // A split query has caught up when its second task has read its repartition topic.
             if let Some(topic) = &metrics.internal_topic {
                 match sluice_kafka::topic_watermarks(&self.kafka, topic).await {
@@ -716,23 +721,37 @@ fn is_insert_values(statement: &str) -> bool {
 }
 
 /// The source a persistent query reads, from its statement text.
-fn query_source(statement: &str) -> Option<String> {
+/// Every source in the FROM clause of a persistent query's statement (joins included).
+fn query_sources(statement: &str) -> Vec<String> {
     use sluice_parser::sql::ast::{SetExpr, TableFactor};
-    let parsed = sluice_parser::parse(statement).ok()?.into_iter().next()?;
+    let Some(parsed) = sluice_parser::parse(statement)
+        .ok()
+        .and_then(|p| p.into_iter().next())
+    else {
+        return Vec::new();
+    };
     let query = match parsed.statement {
         sluice_parser::Statement::CreateAsSelect(c) => c.query,
         sluice_parser::Statement::InsertInto { query, .. } => query,
-        _ => return None,
+        _ => return Vec::new(),
     };
     let SetExpr::Select(select) = query.query.body.as_ref() else {
-        return None;
+        return Vec::new();
     };
-    match &select.from.first()?.relation {
+    let name = |t: &TableFactor| match t {
         TableFactor::Table { name, .. } => {
             Some(name.to_string().trim_matches('"').replace("\"\"", "\""))
         }
         _ => None,
+    };
+    let mut out = Vec::new();
+    for twj in &select.from {
+        out.extend(name(&twj.relation));
+        for j in &twj.joins {
+            out.extend(name(&j.relation));
+        }
     }
+    out
 }
 
 fn statement_error(v: &Variant, index: usize, error: &str) -> Result<(), Failure> {
@@ -1229,16 +1248,20 @@ mod tests {
     #[test]
     fn query_sources_come_from_the_from_clause() {
         assert_eq!(
-            query_source("CREATE STREAM O AS SELECT * FROM input_s WHERE A > 1;").as_deref(),
-            Some("INPUT_S")
+            query_sources("CREATE STREAM O AS SELECT * FROM input_s WHERE A > 1;"),
+            vec!["INPUT_S"]
         );
         assert_eq!(
-            query_source("INSERT INTO O SELECT * FROM `Mixed`;").as_deref(),
-            Some("Mixed")
+            query_sources("INSERT INTO O SELECT * FROM `Mixed`;"),
+            vec!["Mixed"]
         );
         assert_eq!(
-            query_source("CREATE STREAM S (A INT) WITH (kafka_topic='t');"),
-            None
+            query_sources("CREATE STREAM S (A INT) WITH (kafka_topic='t');"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            query_sources("CREATE STREAM O AS SELECT * FROM a JOIN b WITHIN 1 SECOND ON a.x = b.x;"),
+            vec!["A", "B"]
         );
     }
 

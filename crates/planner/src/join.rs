@@ -1,39 +1,74 @@
-//! Joins: which shapes are supported and how their operator is planned.
+//! Joins: which shapes are supported, how the result's key is chosen, and how the join
+//! operator is planned.
 //!
-//! Supported today: a stream joined with a table (`INNER JOIN` / `JOIN`, `LEFT [OUTER] JOIN`)
-//! on one equality between an expression of the stream and the table's primary key, as
-//! ksqlDB's stream–table join. The result is a stream keyed by the join key. Other shapes
-//! (stream–stream, table–table, foreign-key, n-way joins) are refused with a clear error.
+//! Supported: two sources joined on one equality — stream–stream (`WITHIN`, optional
+//! `GRACE PERIOD`; INNER, LEFT, RIGHT, FULL OUTER), stream–table on the table's primary key
+//! (INNER, LEFT) and table–table on both primary keys (INNER, LEFT, RIGHT, FULL OUTER), with
+//! ksqlDB's errors for the shapes it refuses. Not yet: foreign-key and n-way joins.
 //!
 //! Naming (ksqlDB's): in a join, `SELECT *` and unaliased qualified columns (`o.id`) are
 //! named `<source or alias>_<column>` (`O_ID`); unqualified columns keep their name.
+//!
+//! The result is keyed by the join key ([`key_column`]): the projected column that is the
+//! left side's join column (else the right side's); for FULL OUTER joins, and joins whose two
+//! sides are expressions, a synthetic column `ROWKEY` the projection must select (and `*`
+//! includes). The key column's value is the join key of the row even where its own side is
+//! null-padded (a RIGHT join's left column, say).
 
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::logical_expr::{Expr as LExpr, JoinType, LogicalPlan, Operator};
+use datafusion::logical_expr::{Expr as LExpr, JoinType as DfJoinType, LogicalPlan, Operator};
 use datafusion::physical_expr::PhysicalExpr;
-use datafusion::sql::sqlparser::ast::{JoinConstraint, JoinOperator, Select};
+use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
+use datafusion::sql::sqlparser::ast::{
+    BinaryOperator, CaseWhen, Expr, Ident, JoinConstraint, JoinOperator, Select, SelectItem,
+};
 use sluice_catalog::{Catalog, SourceDef, SourceKind};
-use sluice_dataflow::ops::StreamTableJoinSpec;
+use sluice_dataflow::ops::{join_output_schema, JoinKind, JoinSpec, JoinType, JoinWindow};
+use sluice_parser::ast::WithinSpec;
 
 use crate::rewrite::FromSource;
 use crate::PlanError;
 
-/// A planned stream–table join.
+/// A planned join of the query's source (the left side) with another source.
 #[derive(Debug, Clone)]
 pub struct PlannedJoin {
-    /// The table joined to the query's stream (the plan's source).
+    /// The source joined to the query's source.
     pub right: Arc<SourceDef>,
-    pub spec: StreamTableJoinSpec,
-    /// The stream column the join key comes from, as `RELATION.COLUMN`, when the join
-    /// expression is a plain column (the result's key column is the output column that selects
-    /// it).
-    pub left_key_column: Option<String>,
+    pub spec: JoinSpec,
 }
 
-/// Checks that the FROM clause is a join Sluice runs (see the module docs).
-pub fn check(select: &Select, sources: &[FromSource], catalog: &Catalog) -> Result<(), PlanError> {
+fn kind_name(d: &SourceDef) -> &'static str {
+    match d.kind {
+        SourceKind::Stream => "stream",
+        SourceKind::Table => "table",
+    }
+}
+
+/// The join's type as written.
+fn join_type(op: &JoinOperator) -> Result<(JoinType, &JoinConstraint), PlanError> {
+    Ok(match op {
+        JoinOperator::Join(c) | JoinOperator::Inner(c) => (JoinType::Inner, c),
+        JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (JoinType::Left, c),
+        JoinOperator::Right(c) | JoinOperator::RightOuter(c) => (JoinType::Right, c),
+        JoinOperator::FullOuter(c) => (JoinType::Full, c),
+        other => {
+            return Err(PlanError::Unsupported(format!(
+                "unsupported join: {other:?}"
+            )))
+        }
+    })
+}
+
+/// Checks that the FROM clause is a join Sluice runs (see the module docs), with ksqlDB's
+/// errors for the joins it refuses.
+pub fn check(
+    select: &Select,
+    sources: &[FromSource],
+    within: &[Option<WithinSpec>],
+    catalog: &Catalog,
+) -> Result<(), PlanError> {
     if sources.len() > 2 || select.from.len() != 1 || select.from[0].joins.len() != 1 {
         return Err(PlanError::Unsupported(
             "joins of more than two sources are not supported yet".into(),
@@ -44,46 +79,457 @@ pub fn check(select: &Select, sources: &[FromSource], catalog: &Catalog) -> Resu
         catalog.require(&sources[0].source)?,
         catalog.require(&sources[1].source)?,
     );
-    let kind = |d: &SourceDef| match d.kind {
-        SourceKind::Stream => "stream",
-        SourceKind::Table => "table",
-    };
-    if left.kind != SourceKind::Stream || right.kind != SourceKind::Table {
-        return Err(PlanError::Unsupported(format!(
-            "{}-{} joins are not supported yet (only stream-table joins)",
-            kind(left),
-            kind(right)
+    if left.name == right.name {
+        return Err(PlanError::Invalid(format!(
+            "Can not join '{0}' to '{0}': self joins are not yet supported.",
+            left.name
         )));
     }
-    let constraint = match &join.join_operator {
-        JoinOperator::Join(c) | JoinOperator::Inner(c) => c,
-        JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => c,
-        JoinOperator::Right(_) | JoinOperator::RightOuter(_) => {
-            return Err(PlanError::Invalid(
-                "Invalid join type: RIGHT OUTER JOIN is not supported for stream-table joins.".into(),
+    let kafka: Vec<&str> = [left, right]
+        .iter()
+        .filter(|d| d.value_format.kind == sluice_formats::FormatKind::Kafka)
+        .map(|d| d.name.as_str())
+        .collect();
+    if !kafka.is_empty() {
+        return Err(PlanError::Invalid(format!(
+            "Source(s) {} are using the 'KAFKA' value format. This format does not yet support JOIN.",
+            kafka.join(", ")
+        )));
+    }
+    let (ty, constraint) = join_type(&join.join_operator)?;
+    let on = match constraint {
+        JoinConstraint::On(e) => e,
+        _ => return Err(PlanError::Invalid("a join needs an ON clause".into())),
+    };
+    if let Expr::BinaryOp {
+        op: BinaryOperator::And,
+        ..
+    } = strip(on)
+    {
+        return Err(PlanError::Invalid(format!(
+            "Invalid join condition: joins on multiple conditions are not yet supported. Got {}.",
+            crate::ksql_text::expr_text_in(on, &left.name)
+        )));
+    }
+    on_sides(on, sources, catalog)?;
+    let within = within.first().cloned().flatten();
+    match (left.kind, right.kind) {
+        (SourceKind::Stream, SourceKind::Stream) => {
+            if within.is_none() {
+                return Err(PlanError::Invalid(
+                    "Stream-Stream joins must have a WITHIN clause specified. None was provided. To learn about how to specify a WITHIN clause with a stream-stream join, please visit: https://docs.confluent.io/current/ksql/docs/syntax-reference.html#create-stream-as-select".into(),
+                ));
+            }
+        }
+        (SourceKind::Stream, SourceKind::Table) => {
+            if within.is_some() {
+                return Err(PlanError::Invalid(
+                    "A window definition was provided for a Stream-Table join. These joins are not windowed. Please drop the window definition (ie. the WITHIN clause) and try to execute your join again.".into(),
+                ));
+            }
+            match ty {
+                JoinType::Right => return Err(PlanError::Invalid(
+                    "Invalid join type: RIGHT OUTER JOIN is not supported for stream-table joins.".into(),
+                )),
+                JoinType::Full => return Err(PlanError::Invalid(
+                    "Invalid join type: full-outer join not supported for Stream-Table join. Got STREAM [FULL] OUTER JOIN TABLE.".into(),
+                )),
+                _ => {}
+            }
+        }
+        (SourceKind::Table, SourceKind::Table) => {
+            if within.is_some() {
+                return Err(PlanError::Invalid(
+                    "A window definition was provided for a Table-Table join. These joins are not windowed. Please drop the window definition (i.e. the WITHIN clause) and try to execute your Table-Table join again.".into(),
+                ));
+            }
+        }
+        (SourceKind::Table, SourceKind::Stream) => {
+            return Err(PlanError::Invalid(format!(
+                "Invalid join order: table-stream joins are not supported; only stream-table joins. Got {} {} JOIN {}.",
+                left.name,
+                ty.sql(),
+                right.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn strip(e: &Expr) -> &Expr {
+    match e {
+        Expr::Nested(inner) => strip(inner),
+        other => other,
+    }
+}
+
+/// Which FROM source a qualifier (alias or name) names.
+fn source_named(sources: &[FromSource], q: &str) -> Option<usize> {
+    sources
+        .iter()
+        .position(|s| s.alias.as_deref() == Some(q) || (s.alias.is_none() && s.source == q))
+        .or_else(|| sources.iter().position(|s| s.source == q))
+}
+
+fn has_column(def: &SourceDef, name: &str) -> bool {
+    def.column(name).is_some() || sluice_catalog::PSEUDO_COLUMNS.contains(&name)
+}
+
+/// Resolves the column references of `e`: the sources they belong to.
+fn sources_of(
+    e: &Expr,
+    sources: &[FromSource],
+    catalog: &Catalog,
+) -> Result<Vec<usize>, PlanError> {
+    // Unknown qualifiers are reported before ambiguous names.
+    let mut bad_qualifier = None;
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions(e, |x| {
+        if let Expr::CompoundIdentifier(parts) = x {
+            if parts.len() >= 2 && source_named(sources, &parts[0].value).is_none() {
+                bad_qualifier = Some(parts[0].value.clone());
+                return std::ops::ControlFlow::Break(());
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    });
+    if let Some(q) = bad_qualifier {
+        return Err(PlanError::Invalid(format!(
+            "Failed to prepare statement: '{q}' is not a valid stream/table name or alias."
+        )));
+    }
+    let mut found: Vec<usize> = Vec::new();
+    let mut error = None;
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions(e, |x| {
+        let r = match x {
+            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+                let q = &parts[0].value;
+                match source_named(sources, q) {
+                    None => Err(PlanError::Invalid(format!(
+                        "'{q}' is not a valid stream/table name or alias."
+                    ))),
+                    Some(i) => match catalog.require(&sources[i].source) {
+                        Ok(def) if has_column(def, &parts[1].value) => Ok(Some(i)),
+                        Ok(_) => Err(PlanError::UnknownColumn(format!(
+                            "JOIN ON column '{q}.{}' cannot be resolved.",
+                            parts[1].value
+                        ))),
+                        Err(e) => Err(e.into()),
+                    },
+                }
+            }
+            Expr::Identifier(id) => {
+                let owners: Vec<usize> = (0..sources.len())
+                    .filter(|i| {
+                        catalog
+                            .require(&sources[*i].source)
+                            .is_ok_and(|d| has_column(d, &id.value))
+                    })
+                    .collect();
+                match owners.as_slice() {
+                    [one] => Ok(Some(*one)),
+                    [] => Ok(None),
+                    many => {
+                        let names: Vec<String> = many
+                            .iter()
+                            .map(|i| {
+                                let s = &sources[*i];
+                                format!("{}.{}", s.alias.as_deref().unwrap_or(&s.source), id.value)
+                            })
+                            .collect();
+                        Err(PlanError::Invalid(format!(
+                            "Column '{}' is ambiguous. Could be {}.",
+                            id.value,
+                            names.join(" or ")
+                        )))
+                    }
+                }
+            }
+            _ => Ok(None),
+        };
+        match r {
+            Ok(Some(i)) => {
+                if !found.contains(&i) {
+                    found.push(i);
+                }
+                std::ops::ControlFlow::Continue(())
+            }
+            Ok(None) => std::ops::ControlFlow::Continue(()),
+            Err(e) => {
+                error = Some(e);
+                std::ops::ControlFlow::Break(())
+            }
+        }
+    });
+    match error {
+        Some(e) => Err(e),
+        None => Ok(found),
+    }
+}
+
+/// The two sides of the ON equality, as (expression over the left source, over the right),
+/// with ksqlDB's errors for sides that refer to no source, or to both.
+fn on_sides(
+    on: &Expr,
+    sources: &[FromSource],
+    catalog: &Catalog,
+) -> Result<(Expr, Expr), PlanError> {
+    let on = strip(on).clone();
+    sources_of(&on, sources, catalog)?;
+    let (a, b) = match &on {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Eq,
+            right,
+        } => (left.as_ref().clone(), right.as_ref().clone()),
+        _ => {
+            return Err(PlanError::Unsupported(
+                "join conditions other than one equality are not supported yet".into(),
             ))
         }
-        JoinOperator::FullOuter(_) => {
-            return Err(PlanError::Invalid(
-                "Invalid join type: full-outer join not supported for Stream-Table join. Got STREAM [FULL] OUTER JOIN TABLE.".into(),
-            ))
+    };
+    let left_name = &sources[0].source;
+    let side = |e: &Expr| -> Result<usize, PlanError> {
+        match sources_of(e, sources, catalog)?.as_slice() {
+            [one] => Ok(*one),
+            _ => Err(PlanError::Invalid(format!(
+                "Invalid comparison expression '{}' in join '{}'. Each side of the join comparision must contain references from exactly one source.",
+                crate::ksql_text::expr_text_in(e, left_name),
+                crate::ksql_text::expr_text_in(&on, left_name)
+            ))),
         }
-        other => {
-            return Err(PlanError::Unsupported(format!(
-                "unsupported join: {other:?}"
+    };
+    let (sa, sb) = (side(&a)?, side(&b)?);
+    let (l, r) = match (sa, sb) {
+        (0, 1) => (a, b),
+        (1, 0) => (b, a),
+        _ => {
+            return Err(PlanError::Invalid(format!(
+                "Invalid comparison expression '{}' in join '{}'. Each side of the join comparision must contain references from exactly one source.",
+                crate::ksql_text::expr_text_in(&b, left_name),
+                crate::ksql_text::expr_text_in(&on, left_name)
             )))
         }
     };
-    // The ON condition's shape is checked on the planned join (`equality`).
-    if !matches!(constraint, JoinConstraint::On(_)) {
+    Ok((l, r))
+}
+
+/// A plain column reference: (source index, column name).
+fn plain_column(e: &Expr, sources: &[FromSource], catalog: &Catalog) -> Option<(usize, String)> {
+    match strip(e) {
+        Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
+            let i = source_named(sources, &parts[0].value)?;
+            Some((i, parts[1].value.clone()))
+        }
+        Expr::Identifier(id) => {
+            let owners: Vec<usize> = (0..sources.len())
+                .filter(|i| {
+                    catalog
+                        .require(&sources[*i].source)
+                        .is_ok_and(|d| has_column(d, &id.value))
+                })
+                .collect();
+            match owners.as_slice() {
+                [one] => Some((*one, id.value.clone())),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The join's key column in the projection, once [`choose_key`] has picked and rewritten it.
+#[derive(Debug, Clone)]
+pub struct JoinKey {
+    /// Index of the projection item (and output column) that is the result's key.
+    pub item: Option<usize>,
+    /// Why there is none (or it is ambiguous): the error a persistent query gets, with
+    /// [`SINK_NAME`] standing for the sink's name (push queries need no key).
+    pub error: Option<String>,
+}
+
+/// Placeholder of the sink's name in [`JoinKey::error`].
+pub const SINK_NAME: &str = "\u{0}SINK\u{0}";
+
+impl JoinKey {
+    fn found(item: usize) -> Self {
+        JoinKey {
+            item: Some(item),
+            error: None,
+        }
+    }
+
+    fn missing(e: PlanError) -> Self {
+        JoinKey {
+            item: None,
+            error: Some(match e {
+                PlanError::Invalid(m) => m,
+                other => other.to_string(),
+            }),
+        }
+    }
+
+    /// The key column's index, or the error for a sink named `sink_name`.
+    pub fn for_sink(&self, sink_name: &str) -> Result<usize, PlanError> {
+        match (self.item, &self.error) {
+            (Some(i), None) => Ok(i),
+            (_, e) => Err(PlanError::Invalid(
+                e.clone().unwrap_or_default().replace(SINK_NAME, sink_name),
+            )),
+        }
+    }
+}
+
+/// Picks the projection item that is the join result's key (see the module docs), with
+/// ksqlDB's errors when it is missing or selected twice, and rewrites it to compute the join
+/// key. Runs on the projection once KSQL's projection rules have expanded it; `star` says
+/// whether it had an unqualified `*` (which includes a synthetic key column).
+pub fn choose_key(
+    select: &mut Select,
+    sources: &[FromSource],
+    catalog: &Catalog,
+    star: bool,
+) -> Result<JoinKey, PlanError> {
+    let sink_name = SINK_NAME;
+    let join = &select.from[0].joins[0];
+    let (ty, constraint) = join_type(&join.join_operator)?;
+    let JoinConstraint::On(on) = constraint else {
         return Err(PlanError::Invalid("a join needs an ON clause".into()));
+    };
+    let on = strip(on).clone();
+    let (l, r) = on_sides(&on, sources, catalog)?;
+    let qualifier = |i: usize| {
+        sources[i]
+            .alias
+            .clone()
+            .unwrap_or_else(|| sources[i].source.clone())
+    };
+    let lcol = plain_column(&l, sources, catalog).filter(|(i, _)| *i == 0);
+    let rcol = plain_column(&r, sources, catalog).filter(|(i, _)| *i == 1);
+    let synthetic = ty == JoinType::Full || (lcol.is_none() && rcol.is_none());
+    let item_expr = |item: &SelectItem| -> Option<(Expr, String)> {
+        match item {
+            SelectItem::ExprWithAlias { expr, alias } => Some((expr.clone(), alias.value.clone())),
+            SelectItem::UnnamedExpr(e) => {
+                crate::rewrite::implicit_name(e).map(|n| (e.clone(), n))
+            }
+            _ => None,
+        }
+    };
+    // COALESCE(first, second), as DataFusion's physical planner takes it (a CASE).
+    let coalesce = |first: &Expr, second: &Expr| -> Expr {
+        Expr::Case {
+            case_token: AttachedToken::empty(),
+            end_token: AttachedToken::empty(),
+            operand: None,
+            conditions: vec![CaseWhen {
+                condition: Expr::IsNotNull(Box::new(first.clone())),
+                result: first.clone(),
+            }],
+            else_result: Some(Box::new(second.clone())),
+        }
+    };
+    if synthetic {
+        // ksqlDB names it ROWKEY, or ROWKEY_n when a source has a column of that name.
+        let taken = |name: &str| {
+            sources.iter().any(|s| {
+                catalog
+                    .require(&s.source)
+                    .is_ok_and(|d| d.column(name).is_some())
+            })
+        };
+        let mut name = "ROWKEY".to_string();
+        let mut n = 0;
+        while taken(&name) {
+            n += 1;
+            name = format!("ROWKEY_{n}");
+        }
+        if star {
+            select
+                .projection
+                .insert(0, SelectItem::UnnamedExpr(Expr::Identifier(Ident::new(&name))));
+        }
+        let found: Vec<(usize, String)> = select
+            .projection
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| {
+                let (e, out) = item_expr(item)?;
+                matches!(strip(&e), Expr::Identifier(id) if id.value == name).then_some((i, out))
+            })
+            .collect();
+        return Ok(match found.as_slice() {
+            [] => JoinKey::missing(PlanError::Invalid(format!(
+                "Key missing from projection (ie, SELECT). See https://cnfl.io/2LV7ouS.\nThe query used to build `{sink_name}` must include the join expression {name} in its projection (eg, SELECT {name}...).\n{name} was added as a synthetic key column because the join criteria did not match any source column. This expression must be included in the projection and may be aliased."
+            ))),
+            [(i, out)] => {
+                select.projection[*i] = SelectItem::ExprWithAlias {
+                    expr: coalesce(&l, &r),
+                    alias: Ident::with_quote('"', out),
+                };
+                JoinKey::found(*i)
+            }
+            many => JoinKey::missing(duplicate_key(&name, many)),
+        });
     }
-    if right.key_columns().count() != 1 {
-        return Err(PlanError::Unsupported(
-            "joins with a multi-column table key are not supported yet".into(),
-        ));
+    // The left join column if selected, else the right one.
+    let mut missing = Vec::new();
+    for (col, key_side, other) in [(&lcol, 0usize, &r), (&rcol, 1usize, &l)] {
+        let Some((_, col)) = col else { continue };
+        let found: Vec<(usize, String)> = select
+            .projection
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| {
+                let (e, out) = item_expr(item)?;
+                (plain_column(&e, sources, catalog) == Some((key_side, col.clone())))
+                    .then_some((i, out))
+            })
+            .collect();
+        let own = if key_side == 0 { &l } else { &r };
+        match found.as_slice() {
+            [] => missing.push(format!("{}.{}", qualifier(key_side), col)),
+            [(i, out)] => {
+                // Where the key's side may be null-padded, the key comes from the other side.
+                let padded = match (ty, key_side) {
+                    (JoinType::Inner, _) | (JoinType::Left, 0) | (JoinType::Right, 1) => false,
+                    _ => true,
+                };
+                if padded {
+                    select.projection[*i] = SelectItem::ExprWithAlias {
+                        expr: coalesce(own, other),
+                        alias: Ident::with_quote('"', out),
+                    };
+                }
+                return Ok(JoinKey::found(*i));
+            }
+            many => {
+                return Ok(JoinKey::missing(duplicate_key(
+                    &format!("{}_{}", qualifier(key_side), col),
+                    many,
+                )))
+            }
+        }
     }
-    Ok(())
+    let (what, list) = match missing.as_slice() {
+        [one] => ("expression", one.clone()),
+        _ => ("expressions", missing.join(" or ")),
+    };
+    Ok(JoinKey::missing(PlanError::Invalid(format!(
+        "Key missing from projection (ie, SELECT). See https://cnfl.io/2LV7ouS.\nThe query used to build `{sink_name}` must include the join {what} {list} in its projection (eg, SELECT {}...).",
+        missing.first().cloned().unwrap_or_default()
+    ))))
+}
+
+fn duplicate_key(name: &str, found: &[(usize, String)]) -> PlanError {
+    let mut names: Vec<&str> = found.iter().map(|(_, n)| n.as_str()).collect();
+    names.sort();
+    let list = match names.as_slice() {
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+        [] => String::new(),
+    };
+    PlanError::Invalid(format!(
+        "The projection contains a key column (`{name}`) more than once, aliased as: {list}."
+    ))
 }
 
 /// The source a side of a join scans (through aliases).
@@ -126,18 +572,37 @@ fn equality(join: &datafusion::logical_expr::Join) -> Result<(LExpr, LExpr), Pla
     }
 }
 
-/// Plans a DataFusion join node as a stream–table join.
+/// `T.ID` for a column expression, else DataFusion's text.
+fn ksql_name(e: &LExpr) -> String {
+    match e {
+        LExpr::Column(c) => match &c.relation {
+            Some(r) => format!("{}.{}", r.table(), c.name),
+            None => c.name.clone(),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// Whether `e` is the plain column `key`.
+fn is_column(e: &LExpr, key: &str) -> bool {
+    matches!(e, LExpr::Column(c) if c.name == key)
+}
+
+/// Plans a DataFusion join node.
 pub fn plan(
     join: &datafusion::logical_expr::Join,
     catalog: &Catalog,
+    within: Option<&WithinSpec>,
     physical: &dyn Fn(
         &LExpr,
         &datafusion::common::DFSchema,
     ) -> Result<Arc<dyn PhysicalExpr>, PlanError>,
 ) -> Result<PlannedJoin, PlanError> {
-    let left_outer = match join.join_type {
-        JoinType::Inner => false,
-        JoinType::Left => true,
+    let join_type = match join.join_type {
+        DfJoinType::Inner => JoinType::Inner,
+        DfJoinType::Left => JoinType::Left,
+        DfJoinType::Right => JoinType::Right,
+        DfJoinType::Full => JoinType::Full,
         other => {
             return Err(PlanError::Unsupported(format!(
                 "{other} joins are not supported yet"
@@ -145,48 +610,92 @@ pub fn plan(
         }
     };
     let (l, r) = equality(join)?;
-    let (Some(_left_name), Some(right_name)) = (scanned(&join.left), scanned(&join.right)) else {
+    let (Some(left_name), Some(right_name)) = (scanned(&join.left), scanned(&join.right)) else {
         return Err(PlanError::Unsupported(
             "joins of joins are not supported yet".into(),
         ));
     };
+    let left = catalog.require(&left_name)?.clone();
     let right = catalog.require(&right_name)?.clone();
-    let key = right
-        .key_columns()
-        .next()
-        .map(|c| c.name.clone())
-        .ok_or_else(|| PlanError::Invalid(format!("table {} has no key", right.name)))?;
-    let right_col = match &r {
-        LExpr::Column(c) => c.name.clone(),
-        _ => String::new(),
+    let single_key = |d: &SourceDef| -> Option<String> {
+        let keys: Vec<&str> = d.key_columns().map(|c| c.name.as_str()).collect();
+        match keys.as_slice() {
+            [one] => Some(one.to_string()),
+            _ => None,
+        }
     };
-    if right_col != key {
-        return Err(PlanError::Unsupported(format!(
-            "a stream-table join must be on the table's primary key ({}): foreign-key and expression joins on the table side are not supported yet",
-            right.name
+    let got = format!("{} = {}", ksql_name(&l), ksql_name(&r));
+    let kind = match (left.kind, right.kind) {
+        (SourceKind::Stream, SourceKind::Table) => {
+            if !single_key(&right).is_some_and(|k| is_column(&r, &k)) {
+                return Err(PlanError::Invalid(format!(
+                    "Invalid join condition: stream-table joins require to join on the table's primary key. Got {got}."
+                )));
+            }
+            JoinKind::StreamTable
+        }
+        (SourceKind::Table, SourceKind::Table) => {
+            if !single_key(&right).is_some_and(|k| is_column(&r, &k)) {
+                return Err(PlanError::Invalid(format!(
+                    "Invalid join condition: table-table joins require to join on the primary key of the right input table. Got {got}."
+                )));
+            }
+            if !single_key(&left).is_some_and(|k| is_column(&l, &k)) {
+                return Err(PlanError::Unsupported(format!(
+                    "foreign-key table-table joins are not supported yet. Got {got}."
+                )));
+            }
+            JoinKind::TableTable
+        }
+        (SourceKind::Stream, SourceKind::Stream) => {
+            let w = within.ok_or_else(|| {
+                PlanError::Invalid("Stream-Stream joins must have a WITHIN clause specified.".into())
+            })?;
+            JoinKind::StreamStream(JoinWindow {
+                before_ms: w.before.as_millis() as i64,
+                after_ms: w.after.as_millis() as i64,
+                grace_ms: w.grace.as_ref().map(|g| g.as_millis() as i64),
+            })
+        }
+        _ => {
+            return Err(PlanError::Unsupported(format!(
+                "{}-{} joins are not supported",
+                kind_name(&left),
+                kind_name(&right)
+            )))
+        }
+    };
+    let left_schema: SchemaRef = Arc::new(join.left.schema().as_arrow().clone());
+    let right_schema: SchemaRef = Arc::new(join.right.schema().as_arrow().clone());
+    let left_key = physical(&l, join.left.schema())?;
+    let right_key = physical(&r, join.right.schema())?;
+    let lt = left_key.data_type(&left_schema)?;
+    let rt = right_key.data_type(&right_schema)?;
+    if lt != rt {
+        let show = |t: &datafusion::arrow::datatypes::DataType| {
+            sluice_catalog::types::from_arrow(t)
+                .map(|t| t.to_string())
+                .unwrap_or_else(|_| t.to_string())
+        };
+        return Err(PlanError::Invalid(format!(
+            "Invalid join condition: types don't match. Got {}{{{}}} = {}{{{}}}.",
+            ksql_name(&l),
+            show(&lt),
+            ksql_name(&r),
+            show(&rt)
         )));
     }
-    let right_schema: SchemaRef = Arc::new(join.right.schema().as_arrow().clone());
-    let right_key = right_schema
-        .index_of(&key)
-        .map_err(|e| PlanError::Invalid(e.to_string()))?;
-    let left_key = physical(&l, join.left.schema())?;
-    let left_key_column = match &l {
-        LExpr::Column(c) => Some(match &c.relation {
-            Some(r) => format!("{}.{}", r.table(), c.name),
-            None => c.name.clone(),
-        }),
-        _ => None,
-    };
     Ok(PlannedJoin {
         right,
-        spec: StreamTableJoinSpec {
+        spec: JoinSpec {
+            kind,
+            join_type,
             left_key,
-            right_schema,
             right_key,
-            left_outer,
-            output: Arc::new(join.schema.as_arrow().clone()),
+            key_type: lt,
+            output: join_output_schema(&left_schema, &right_schema),
+            left_schema,
+            right_schema,
         },
-        left_key_column,
     })
 }

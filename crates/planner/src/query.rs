@@ -124,9 +124,10 @@ pub struct QueryPlan {
     pub partitioning: Option<crate::partition::Partitioning>,
     /// Set when a persistent run of the query moves its rows through a repartition topic.
     pub repartition: Option<Repartition>,
-    /// Set when the query joins its source (a stream) with a table; `ops` apply to the joined
-    /// rows.
+    /// Set when the query joins its source with another; `ops` apply to the joined rows.
     pub join: Option<crate::join::PlannedJoin>,
+    /// For a join: which output column is the result's key (see [`crate::join::choose_key`]).
+    pub join_key: Option<crate::join::JoinKey>,
 }
 
 impl QueryPlan {
@@ -177,10 +178,17 @@ impl QueryPlan {
         )];
         if let Some(j) = &self.join {
             lines.push(format!(
-                "Table: {} (topic {}, key {}, value {})",
-                j.right.name, j.right.topic, j.right.key_format.kind, j.right.value_format.kind
+                "Joined {}: {} (topic {}, key {}, value {})",
+                match j.right.kind {
+                    SourceKind::Stream => "stream",
+                    SourceKind::Table => "table",
+                },
+                j.right.name,
+                j.right.topic,
+                j.right.key_format.kind,
+                j.right.value_format.kind
             ));
-            if let Ok(op) = sluice_dataflow::ops::StreamTableJoin::new(j.spec.clone()) {
+            if let Ok(op) = sluice_dataflow::ops::JoinOp::new(j.spec.clone()) {
                 lines.push(op.name());
             }
         }
@@ -226,7 +234,7 @@ impl Planner {
         }
         let grouped = !matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty());
         if sources.len() > 1 {
-            crate::join::check(select, &sources, catalog)?;
+            crate::join::check(select, &sources, &query.joins_within, catalog)?;
             if grouped || query.window.is_some() || query.partition_by.is_some() {
                 return Err(PlanError::Unsupported(
                     "GROUP BY, WINDOW and PARTITION BY over joins are not supported yet".into(),
@@ -276,7 +284,16 @@ impl Planner {
                 Some(w.clone())
             }
         };
+        let star = select
+            .projection
+            .iter()
+            .any(|i| matches!(i, datafusion::sql::sqlparser::ast::SelectItem::Wildcard(_)));
         apply_projection_rules(select, catalog)?;
+        let join_key = if sources.len() > 1 {
+            Some(crate::join::choose_key(select, &sources, catalog, star)?)
+        } else {
+            None
+        };
         let partitioning = match &partition_by {
             Some(exprs) => Some(crate::partition::partitioning(
                 exprs,
@@ -349,9 +366,11 @@ impl Planner {
             source_is_table: source.kind == SourceKind::Table,
             repartition: None,
             join: None,
+            within: query.joins_within.first().cloned().flatten(),
             catalog,
         };
-        if source.kind == SourceKind::Table {
+        // A joined table's changes go to the join as they are (it keeps the rows itself).
+        if source.kind == SourceKind::Table && join_key.is_none() {
             let schema = source.batch_schema()?;
             // A windowed table's rows are keyed by key and window.
             let window_keys: &[&str] = if source.window.is_some() {
@@ -416,6 +435,7 @@ impl Planner {
                 lowering.repartition
             },
             join: lowering.join,
+            join_key,
         })
     }
 }
@@ -486,8 +506,9 @@ struct Lowering<'a> {
     source_is_table: bool,
     /// Where the rows would cross a repartition topic (set by the aggregation).
     repartition: Option<Repartition>,
-    /// The join at the bottom of the plan, if any.
+    /// The join at the bottom of the plan, if any, and its WITHIN clause.
     join: Option<crate::join::PlannedJoin>,
+    within: Option<sluice_parser::ast::WithinSpec>,
     catalog: &'a Catalog,
 }
 
@@ -671,8 +692,13 @@ impl Lowering<'_> {
                     fields.push(Field::new(name, ty, true));
                 }
                 let output = Arc::new(Schema::new(fields.clone()));
-                // The event time, and for windowed results the window bounds, ride along.
+                // The event time, and for windowed results the window bounds, ride along. A
+                // join's rows carry their time after the joined columns.
+                let joined = self.join.is_some();
                 let hidden_index = |name: &str| -> usize {
+                    if joined && name == ROWTIME {
+                        return arrow_input.fields().len();
+                    }
                     arrow_input
                         .index_of(name)
                         .unwrap_or(arrow_input.fields().len())
@@ -742,7 +768,12 @@ impl Lowering<'_> {
                 let physical = |e: &LExpr, schema: &datafusion::common::DFSchema| {
                     Ok(state.create_physical_expr(e.clone(), schema)?)
                 };
-                self.join = Some(crate::join::plan(j, self.catalog, &physical)?);
+                self.join = Some(crate::join::plan(
+                    j,
+                    self.catalog,
+                    self.within.as_ref(),
+                    &physical,
+                )?);
                 Ok(())
             }
             LogicalPlan::Sort(_) => Err(PlanError::Unsupported(

@@ -186,7 +186,7 @@ fn name_field_accesses(items: &mut [SelectItem], source_columns: Vec<String>) {
 }
 
 /// The name KSQL gives an unaliased select item, when it has one of its own.
-fn implicit_name(expr: &Expr) -> Option<String> {
+pub(crate) fn implicit_name(expr: &Expr) -> Option<String> {
     match expr {
         Expr::Identifier(i) => Some(i.value.clone()),
         Expr::CompoundIdentifier(parts) => parts.last().map(|i| i.value.clone()),

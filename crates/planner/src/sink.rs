@@ -90,15 +90,21 @@ fn plan_partitioned_sink(
 
 /// A projection's sink: the source's key columns stay the key.
 fn plan_plain_sink(plan: &QueryPlan, sink_name: &str) -> Result<SinkLayout, PlanError> {
-    // A stream–table join's result is keyed by the join key: the stream column it comes from.
-    let source_keys: Vec<&str> = match &plan.join {
-        Some(j) => vec![j.left_key_column.as_deref().ok_or_else(|| {
-            PlanError::Unsupported(
-                "joins on an expression of the stream are not supported yet".into(),
-            )
-        })?],
-        None => plan.source.key_columns().map(|c| c.name.as_str()).collect(),
-    };
+    // A join's result is keyed by the join key: the output column chosen by the planner.
+    if let Some(k) = &plan.join_key {
+        let item = k.for_sink(sink_name)?;
+        let mut key_fields = Vec::new();
+        let mut value_fields = Vec::new();
+        for (i, f) in plan.output.fields().iter().enumerate() {
+            if i == item {
+                key_fields.push(f.as_ref().clone());
+            } else {
+                value_fields.push(f.as_ref().clone());
+            }
+        }
+        return layout(key_fields, value_fields);
+    }
+    let source_keys: Vec<&str> = plan.source.key_columns().map(|c| c.name.as_str()).collect();
     let mut key_fields: Vec<Field> = Vec::new();
     let mut value_fields: Vec<Field> = Vec::new();
     let mut missing = Vec::new();

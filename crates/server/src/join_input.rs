@@ -1,13 +1,14 @@
-//! The two inputs of a stream–table join task, consumed in event-time order.
+//! The two inputs of a join task, consumed in event-time order.
 //!
-//! A join task subscribes to the stream's topic and the table's. Which table row a stream
-//! record meets depends on the order the two are processed in, so, as Kafka Streams does, the
+//! A join task subscribes to the topics of both sides. Which rows meet depends on the order
+//! the two are processed in, so, as Kafka Streams does, the
 //! task processes records in timestamp order across its inputs: records are buffered per input,
 //! and a record is released only when every other input either has a buffered record at the
 //! same time or later, or has nothing more to read (its partitions are at their high
 //! watermarks, as of the consumer's last fetches). An input that lags without delivering holds
-//! the others back for at most [`MAX_IDLE`] (2 s). Ties go to the table first, so a table update
-//! and a stream record with the same timestamp meet in the updated row. Each input's records
+//! the others back for at most [`MAX_IDLE`] (2 s). Ties go to the right side first when it is a
+//! table joined to a stream, so a table update and a stream record with the same timestamp meet
+//! in the updated row, else to the left side. Each input's records
 //! are released in arrival order (prefixes of its buffer), so the positions committed after a
 //! batch never skip a record still waiting.
 
@@ -20,20 +21,17 @@ use sluice_kafka::SluiceConsumer;
 /// How long a lagging input may hold the other back.
 pub const MAX_IDLE: Duration = Duration::from_secs(2);
 
-/// Which input a record came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    Stream,
-    Table,
-}
+pub use sluice_dataflow::ops::JoinSide as Side;
 
 /// Buffers of the two inputs.
 pub struct JoinInput {
     stream_topic: String,
     table_topic: String,
+    /// The left input's records (`stream`) and the right input's (`table`).
     stream: VecDeque<OwnedMessage>,
     table: VecDeque<OwnedMessage>,
     idle_since: Option<Instant>,
+    right_first: bool,
 }
 
 fn ts(m: &OwnedMessage) -> i64 {
@@ -41,17 +39,20 @@ fn ts(m: &OwnedMessage) -> i64 {
 }
 
 impl JoinInput {
-    pub fn new(stream_topic: String, table_topic: String) -> Self {
+    /// Inputs of the left side's topic and the right side's; `right_first`: ties go to the
+    /// right side.
+    pub fn new(stream_topic: String, table_topic: String, right_first: bool) -> Self {
         Self {
             stream_topic,
             table_topic,
             stream: VecDeque::new(),
             table: VecDeque::new(),
             idle_since: None,
+            right_first,
         }
     }
 
-    /// The table's topic.
+    /// The right side's topic.
     pub fn table_topic(&self) -> &str {
         &self.table_topic
     }
@@ -105,19 +106,19 @@ impl JoinInput {
         loop {
             let side = match (table.peek(), stream.peek()) {
                 (Some(t), Some(s)) => {
-                    if ts(t) <= ts(s) {
-                        Side::Table
+                    if ts(t) < ts(s) || (ts(t) == ts(s) && self.right_first) {
+                        Side::Right
                     } else {
-                        Side::Stream
+                        Side::Left
                     }
                 }
-                (Some(_), None) => Side::Table,
-                (None, Some(_)) => Side::Stream,
+                (Some(_), None) => Side::Right,
+                (None, Some(_)) => Side::Left,
                 (None, None) => break,
             };
             let m = match side {
-                Side::Table => table.next(),
-                Side::Stream => stream.next(),
+                Side::Right => table.next(),
+                Side::Left => stream.next(),
             };
             out.extend(m.map(|m| (side, m)));
         }
@@ -149,7 +150,7 @@ mod tests {
 
     #[tokio::test]
     async fn merges_by_time_with_table_first_on_ties() {
-        let mut input = JoinInput::new("s".into(), "t".into());
+        let mut input = JoinInput::new("s".into(), "t".into(), true);
         input.push(vec![
             msg("t", 0, 0),
             msg("s", 0, 10),
@@ -171,10 +172,10 @@ mod tests {
         assert_eq!(
             order,
             vec![
-                (Side::Table, 0),
-                (Side::Table, 10),
-                (Side::Stream, 10),
-                (Side::Stream, 15)
+                (Side::Right, 0),
+                (Side::Right, 10),
+                (Side::Left, 10),
+                (Side::Left, 15)
             ]
         );
         // The table record at 20 waits: the stream input is empty and not known to be read.

@@ -16,7 +16,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;
 use sluice_catalog::SourceDef;
-use sluice_dataflow::ops::StreamTableJoin;
+use sluice_dataflow::ops::{JoinKind, JoinOp};
 use sluice_dataflow::repartition::{RepartitionDecoder, RepartitionEncoder};
 use sluice_dataflow::sink::SinkEncoder;
 use sluice_dataflow::source::{RawRecord, RecordError, SourceDecoder};
@@ -66,6 +66,8 @@ pub struct QueryMetrics {
     /// per partition (records of that topic wait to be processed too).
     pub internal_topic: Option<String>,
     pub internal_positions: std::sync::Mutex<BTreeMap<i32, i64>>,
+    /// Records processed per input topic (a join reads two).
+    pub consumed: std::sync::Mutex<BTreeMap<String, u64>>,
 }
 
 impl QueryMetrics {
@@ -138,15 +140,15 @@ pub enum Input {
     Repartition { topic: String },
 }
 
-/// A stream–table join task's extra parts: the join, the table's decoder, and the buffers
-/// that order the two inputs by time.
+/// A join task's extra parts: the join, the right side's decoder, and the buffers that order
+/// the two inputs by time.
 pub(crate) struct JoinTask {
-    op: StreamTableJoin,
+    op: JoinOp,
     decoder: SourceDecoder,
     input: JoinInput,
 }
 
-/// Key prefix of the join's table rows in the task's store (operators of the pipeline use
+/// Key prefix of the join's state in the task's store (operators of the pipeline use
 /// `0x01..`, from the first).
 const JOIN_PREFIX: u8 = 0xe0;
 
@@ -234,24 +236,32 @@ impl QueryTask {
             Input::Source => self.source.topic.clone(),
             Input::Repartition { topic } => topic.clone(),
         };
-        // A stream–table join also reads the table's topic.
+        // A join also reads the right side's topic.
         let mut join = match &self.plan.join {
             None => None,
             Some(j) => {
-                let parts = StreamTableJoin::new(j.spec.clone())
-                    .and_then(|op| Ok((op, SourceDecoder::new(&j.right)?)));
-                match parts {
-                    Ok((mut op, decoder)) => {
+                let parts = JoinOp::new(j.spec.clone())
+                    .and_then(|op| Ok((op, SourceDecoder::new(&j.right)?)))
+                    .and_then(|(mut op, decoder)| {
                         if let Some(st) = &state {
                             op.open(OperatorState::new(
                                 Arc::new(st.store().clone()),
                                 vec![JOIN_PREFIX],
-                            ));
+                            ))?;
                         }
+                        Ok((op, decoder))
+                    });
+                match parts {
+                    Ok((op, decoder)) => {
+                        let right_first = j.spec.kind == JoinKind::StreamTable;
                         Some(JoinTask {
                             op,
                             decoder,
-                            input: JoinInput::new(topic.clone(), j.right.topic.clone()),
+                            input: JoinInput::new(
+                                topic.clone(),
+                                j.right.topic.clone(),
+                                right_first,
+                            ),
                         })
                     }
                     Err(e) => {
@@ -374,13 +384,20 @@ impl QueryTask {
                     self.metrics
                         .records_in
                         .fetch_add(messages.len() as u64, Ordering::Relaxed);
+                    let mut consumed = self.metrics.consumed.lock().expect("consumed lock");
+                    for m in &messages {
+                        *consumed.entry(m.topic().to_string()).or_default() += 1;
+                    }
                     &self.metrics.positions
                 }
                 Input::Repartition { .. } => &self.metrics.internal_positions,
             };
             {
                 let mut seen = seen.lock().expect("positions lock");
-                for ((_, partition), next) in &positions {
+                for ((t, partition), next) in &positions {
+                    if *t != topic {
+                        continue; // a join's right side: lag is measured on the source
+                    }
                     let e = seen.entry(*partition).or_insert(*next);
                     *e = (*e).max(*next);
                 }
@@ -566,8 +583,8 @@ impl QueryTask {
         }
     }
 
-    /// A join task's batch, in processing order: runs of table records update the join's
-    /// table; runs of stream records are joined and go through the pipeline.
+    /// A join task's batch, in processing order: runs of records of one side go through the
+    /// join, and what it emits through the pipeline.
     fn run_join(
         &self,
         decoder: &mut Decoder,
@@ -585,24 +602,23 @@ impl QueryTask {
                 .unwrap_or(messages.len());
             let run = &messages[start..end];
             start = end;
-            match side {
-                Side::Table => {
+            let batch = match side {
+                Side::Right => {
                     let raw = io::raw_records(run, join.decoder.needs_headers());
                     let (batch, errors) = join.decoder.decode(&raw)?;
                     self.report(&errors, join.input.table_topic());
-                    if let Some(b) = batch {
-                        join.op.process_right(&b)?;
-                    }
+                    batch
                 }
-                Side::Stream => {
+                Side::Left => {
                     let raw = io::raw_records(run, decoder.needs_headers());
                     let (batch, errors) = decoder.decode(&raw)?;
                     self.report(&errors, &self.source.topic);
-                    if let Some(b) = batch {
-                        if let Some(joined) = join.op.process_left(&b)? {
-                            outputs.extend(self.run_pipeline(pipeline, joined)?);
-                        }
-                    }
+                    batch
+                }
+            };
+            if let Some(b) = batch {
+                if let Some(joined) = join.op.process(side, &b)? {
+                    outputs.extend(self.run_pipeline(pipeline, joined)?);
                 }
             }
         }
