@@ -1260,7 +1260,9 @@ mod tests {
             Vec::<String>::new()
         );
         assert_eq!(
-            query_sources("CREATE STREAM O AS SELECT * FROM a JOIN b WITHIN 1 SECOND ON a.x = b.x;"),
+            query_sources(
+                "CREATE STREAM O AS SELECT * FROM a JOIN b WITHIN 1 SECOND ON a.x = b.x;"
+            ),
             vec!["A", "B"]
         );
     }

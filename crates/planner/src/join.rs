@@ -313,6 +313,15 @@ fn on_sides(
     Ok((l, r))
 }
 
+/// A projection item's expression and output name.
+fn item_expr(item: &SelectItem) -> Option<(Expr, String)> {
+    match item {
+        SelectItem::ExprWithAlias { expr, alias } => Some((expr.clone(), alias.value.clone())),
+        SelectItem::UnnamedExpr(e) => crate::rewrite::implicit_name(e).map(|n| (e.clone(), n)),
+        _ => None,
+    }
+}
+
 /// A plain column reference: (source index, column name).
 fn plain_column(e: &Expr, sources: &[FromSource], catalog: &Catalog) -> Option<(usize, String)> {
     match strip(e) {
@@ -340,8 +349,9 @@ fn plain_column(e: &Expr, sources: &[FromSource], catalog: &Catalog) -> Option<(
 /// The join's key column in the projection, once [`choose_key`] has picked and rewritten it.
 #[derive(Debug, Clone)]
 pub struct JoinKey {
-    /// Index of the projection item (and output column) that is the result's key.
-    pub item: Option<usize>,
+    /// Indexes of the projection items (and output columns) that are the result's key, in key
+    /// order.
+    pub items: Vec<usize>,
     /// Why there is none (or it is ambiguous): the error a persistent query gets, with
     /// [`SINK_NAME`] standing for the sink's name (push queries need no key).
     pub error: Option<String>,
@@ -353,14 +363,14 @@ pub const SINK_NAME: &str = "\u{0}SINK\u{0}";
 impl JoinKey {
     fn found(item: usize) -> Self {
         JoinKey {
-            item: Some(item),
+            items: vec![item],
             error: None,
         }
     }
 
     fn missing(e: PlanError) -> Self {
         JoinKey {
-            item: None,
+            items: Vec::new(),
             error: Some(match e {
                 PlanError::Invalid(m) => m,
                 other => other.to_string(),
@@ -368,13 +378,11 @@ impl JoinKey {
         }
     }
 
-    /// The key column's index, or the error for a sink named `sink_name`.
-    pub fn for_sink(&self, sink_name: &str) -> Result<usize, PlanError> {
-        match (self.item, &self.error) {
-            (Some(i), None) => Ok(i),
-            (_, e) => Err(PlanError::Invalid(
-                e.clone().unwrap_or_default().replace(SINK_NAME, sink_name),
-            )),
+    /// The key columns' indexes, or the error for a sink named `sink_name`.
+    pub fn for_sink(&self, sink_name: &str) -> Result<&[usize], PlanError> {
+        match &self.error {
+            None => Ok(&self.items),
+            Some(e) => Err(PlanError::Invalid(e.replace(SINK_NAME, sink_name))),
         }
     }
 }
@@ -405,16 +413,56 @@ pub fn choose_key(
     };
     let lcol = plain_column(&l, sources, catalog).filter(|(i, _)| *i == 0);
     let rcol = plain_column(&r, sources, catalog).filter(|(i, _)| *i == 1);
-    let synthetic = ty == JoinType::Full || (lcol.is_none() && rcol.is_none());
-    let item_expr = |item: &SelectItem| -> Option<(Expr, String)> {
-        match item {
-            SelectItem::ExprWithAlias { expr, alias } => Some((expr.clone(), alias.value.clone())),
-            SelectItem::UnnamedExpr(e) => {
-                crate::rewrite::implicit_name(e).map(|n| (e.clone(), n))
+    let defs = (
+        catalog.require(&sources[0].source)?,
+        catalog.require(&sources[1].source)?,
+    );
+    if is_foreign_key(
+        defs.0,
+        defs.1,
+        lcol.as_ref().map(|c| c.1.as_str()),
+        rcol.as_ref().map(|c| c.1.as_str()),
+    ) {
+        // The result is keyed by the left table's primary key: every column of it.
+        let mut items = Vec::new();
+        let mut missing = Vec::new();
+        for pk in defs.0.key_columns() {
+            let found: Vec<(usize, String)> = select
+                .projection
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| {
+                    let (e, out) = item_expr(item)?;
+                    (plain_column(&e, sources, catalog) == Some((0, pk.name.clone())))
+                        .then_some((i, out))
+                })
+                .collect();
+            match found.as_slice() {
+                [] => missing.push(format!("`{}`", pk.name)),
+                [(i, _)] => items.push(*i),
+                many => {
+                    return Ok(JoinKey::missing(duplicate_key(
+                        &format!("{}_{}", qualifier(0), pk.name),
+                        many,
+                    )))
+                }
             }
-            _ => None,
         }
-    };
+        if !missing.is_empty() {
+            let (what, col) = if missing.len() == 1 {
+                ("column", "column")
+            } else {
+                ("columns", "columns")
+            };
+            return Ok(JoinKey::missing(PlanError::Invalid(format!(
+                "Primary key {what} missing in projection. For foreign-key table-table joins, the projection must include all primary key columns from the left input table (`{}`). Missing {col}: {}.",
+                defs.0.name,
+                missing.join(", ")
+            ))));
+        }
+        return Ok(JoinKey { items, error: None });
+    }
+    let synthetic = ty == JoinType::Full || (lcol.is_none() && rcol.is_none());
     // COALESCE(first, second), as DataFusion's physical planner takes it (a CASE).
     let coalesce = |first: &Expr, second: &Expr| -> Expr {
         Expr::Case {
@@ -444,9 +492,10 @@ pub fn choose_key(
             name = format!("ROWKEY_{n}");
         }
         if star {
-            select
-                .projection
-                .insert(0, SelectItem::UnnamedExpr(Expr::Identifier(Ident::new(&name))));
+            select.projection.insert(
+                0,
+                SelectItem::UnnamedExpr(Expr::Identifier(Ident::new(&name))),
+            );
         }
         let found: Vec<(usize, String)> = select
             .projection
@@ -532,6 +581,30 @@ fn duplicate_key(name: &str, found: &[(usize, String)]) -> PlanError {
     ))
 }
 
+/// Whether a join of two tables is a foreign-key join: on the right table's (one) primary key
+/// column and, on the left, anything but the left table's (one) primary key column.
+/// `left_col` / `right_col`: the columns each side of the ON equality is, when plain columns.
+pub(crate) fn is_foreign_key(
+    left: &SourceDef,
+    right: &SourceDef,
+    left_col: Option<&str>,
+    right_col: Option<&str>,
+) -> bool {
+    if left.kind != SourceKind::Table || right.kind != SourceKind::Table {
+        return false;
+    }
+    let single = |d: &SourceDef| -> Option<String> {
+        let keys: Vec<&str> = d.key_columns().map(|c| c.name.as_str()).collect();
+        match keys.as_slice() {
+            [one] => Some(one.to_string()),
+            _ => None,
+        }
+    };
+    let right_pk = single(right).is_some_and(|k| Some(k.as_str()) == right_col);
+    let left_pk = single(left).is_some_and(|k| Some(k.as_str()) == left_col);
+    right_pk && !left_pk
+}
+
 /// The source a side of a join scans (through aliases).
 fn scanned(plan: &LogicalPlan) -> Option<String> {
     match plan {
@@ -544,7 +617,7 @@ fn scanned(plan: &LogicalPlan) -> Option<String> {
 /// The join's one equality, as (expression over the left side, expression over the right).
 /// The SQL planner leaves `ON a = b` as the join's filter (only the optimizer, which Sluice does
 /// not run on continuous queries, moves it to `on`).
-fn equality(join: &datafusion::logical_expr::Join) -> Result<(LExpr, LExpr), PlanError> {
+fn equality(join: &datafusion::logical_expr::Join) -> Result<(LExpr, LExpr, String), PlanError> {
     let unsupported = || {
         PlanError::Unsupported(
             "join conditions other than one equality are not supported yet".into(),
@@ -561,10 +634,11 @@ fn equality(join: &datafusion::logical_expr::Join) -> Result<(LExpr, LExpr), Pla
         let refs = e.column_refs();
         !refs.is_empty() && refs.iter().all(|c| side.schema().has_column(c))
     };
+    let got = format!("{} = {}", ksql_name(&a), ksql_name(&b));
     if on(&a, &join.left) && on(&b, &join.right) {
-        Ok((a, b))
+        Ok((a, b, got))
     } else if on(&b, &join.left) && on(&a, &join.right) {
-        Ok((b, a))
+        Ok((b, a, got))
     } else {
         Err(PlanError::Invalid(format!(
             "Invalid join condition: {a} = {b}: each side must refer to one source."
@@ -609,7 +683,7 @@ pub fn plan(
             )))
         }
     };
-    let (l, r) = equality(join)?;
+    let (l, r, got) = equality(join)?;
     let (Some(left_name), Some(right_name)) = (scanned(&join.left), scanned(&join.right)) else {
         return Err(PlanError::Unsupported(
             "joins of joins are not supported yet".into(),
@@ -624,7 +698,6 @@ pub fn plan(
             _ => None,
         }
     };
-    let got = format!("{} = {}", ksql_name(&l), ksql_name(&r));
     let kind = match (left.kind, right.kind) {
         (SourceKind::Stream, SourceKind::Table) => {
             if !single_key(&right).is_some_and(|k| is_column(&r, &k)) {
@@ -640,16 +713,36 @@ pub fn plan(
                     "Invalid join condition: table-table joins require to join on the primary key of the right input table. Got {got}."
                 )));
             }
-            if !single_key(&left).is_some_and(|k| is_column(&l, &k)) {
-                return Err(PlanError::Unsupported(format!(
-                    "foreign-key table-table joins are not supported yet. Got {got}."
-                )));
+            if single_key(&left).is_some_and(|k| is_column(&l, &k)) {
+                JoinKind::TableTable
+            } else {
+                match join_type {
+                    JoinType::Right => {
+                        return Err(PlanError::Invalid(
+                            "RIGHT OUTER JOIN on a foreign key is not supported".into(),
+                        ))
+                    }
+                    JoinType::Full => {
+                        return Err(PlanError::Invalid(
+                            "FULL OUTER JOIN on a foreign key is not supported".into(),
+                        ))
+                    }
+                    _ => {}
+                }
+                let schema = join.left.schema().as_arrow();
+                let left_pk = left
+                    .key_columns()
+                    .map(|c| schema.index_of(&c.name))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| PlanError::Invalid(e.to_string()))?;
+                JoinKind::ForeignKey { left_pk }
             }
-            JoinKind::TableTable
         }
         (SourceKind::Stream, SourceKind::Stream) => {
             let w = within.ok_or_else(|| {
-                PlanError::Invalid("Stream-Stream joins must have a WITHIN clause specified.".into())
+                PlanError::Invalid(
+                    "Stream-Stream joins must have a WITHIN clause specified.".into(),
+                )
             })?;
             JoinKind::StreamStream(JoinWindow {
                 before_ms: w.before.as_millis() as i64,

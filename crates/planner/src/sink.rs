@@ -92,16 +92,15 @@ fn plan_partitioned_sink(
 fn plan_plain_sink(plan: &QueryPlan, sink_name: &str) -> Result<SinkLayout, PlanError> {
     // A join's result is keyed by the join key: the output column chosen by the planner.
     if let Some(k) = &plan.join_key {
-        let item = k.for_sink(sink_name)?;
-        let mut key_fields = Vec::new();
-        let mut value_fields = Vec::new();
-        for (i, f) in plan.output.fields().iter().enumerate() {
-            if i == item {
-                key_fields.push(f.as_ref().clone());
-            } else {
-                value_fields.push(f.as_ref().clone());
-            }
-        }
+        let items = k.for_sink(sink_name)?;
+        let fields = plan.output.fields();
+        let key_fields: Vec<Field> = items.iter().map(|i| fields[*i].as_ref().clone()).collect();
+        let value_fields: Vec<Field> = fields
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !items.contains(i))
+            .map(|(_, f)| f.as_ref().clone())
+            .collect();
         return layout(key_fields, value_fields);
     }
     let source_keys: Vec<&str> = plan.source.key_columns().map(|c| c.name.as_str()).collect();

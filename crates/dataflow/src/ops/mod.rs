@@ -11,8 +11,9 @@ mod window;
 pub use aggregate::{Aggregate, AggregateSpec, WindowPolicy};
 pub use filter::Filter;
 pub use join::{
-    join_output_schema, JoinKind, JoinOp, JoinSpec, JoinType, JoinWindow, Side as JoinSide,
-    StreamStreamJoin, StreamTableJoin, TableTableJoin, JOIN_ROWTIME, LEGACY_JOIN_GRACE_MS,
+    join_output_schema, ForeignKeyJoin, JoinKind, JoinOp, JoinSpec, JoinType, JoinWindow,
+    Side as JoinSide, StreamStreamJoin, StreamTableJoin, TableTableJoin, JOIN_ROWTIME,
+    LEGACY_JOIN_GRACE_MS,
 };
 pub use project::Project;
 pub use table::TableUpsert;

@@ -8,6 +8,8 @@
 //!   one).
 //! * [`TableTableJoin`]: a change on either table emits the joined row for its key (or a
 //!   tombstone).
+//! * [`ForeignKeyJoin`]: left table rows join the right table's row their foreign key names;
+//!   the result is keyed by the left table's key.
 //!
 //! Every join is built from one [`JoinSpec`] and driven through [`JoinOp`]: rows of the left
 //! input go to `process(Side::Left, ..)`, rows of the right input to `process(Side::Right, ..)`,
@@ -19,6 +21,7 @@
 //! held as `ScalarValue` vectors and joined row by row (the probe is a hash lookup per row, not
 //! yet vectorized).
 
+mod foreign_key;
 mod stream_stream;
 mod stream_table;
 mod table_table;
@@ -38,6 +41,7 @@ use sluice_state::WriteBatch;
 use crate::state::OperatorState;
 use crate::{Batch, ChangeKind, DataflowError};
 
+pub use foreign_key::ForeignKeyJoin;
 pub use stream_stream::StreamStreamJoin;
 pub use stream_table::StreamTableJoin;
 pub use table_table::TableTableJoin;
@@ -123,11 +127,17 @@ impl JoinWindow {
 }
 
 /// What kind of join.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JoinKind {
     StreamTable,
     StreamStream(JoinWindow),
+    /// On both tables' primary keys.
     TableTable,
+    /// From an expression of the left table to the right table's primary key; `left_pk` are
+    /// the left table's key columns (the result's key).
+    ForeignKey {
+        left_pk: Vec<usize>,
+    },
 }
 
 /// What a join needs, built by the planner once per query.
@@ -176,14 +186,18 @@ pub enum JoinOp {
     StreamTable(StreamTableJoin),
     StreamStream(StreamStreamJoin),
     TableTable(TableTableJoin),
+    ForeignKey(ForeignKeyJoin),
 }
 
 impl JoinOp {
     pub fn new(spec: JoinSpec) -> Result<Self, DataflowError> {
-        Ok(match spec.kind {
+        Ok(match spec.kind.clone() {
             JoinKind::StreamTable => JoinOp::StreamTable(StreamTableJoin::new(spec)?),
             JoinKind::StreamStream(w) => JoinOp::StreamStream(StreamStreamJoin::new(spec, w)?),
             JoinKind::TableTable => JoinOp::TableTable(TableTableJoin::new(spec)?),
+            JoinKind::ForeignKey { left_pk } => {
+                JoinOp::ForeignKey(ForeignKeyJoin::new(spec, left_pk)?)
+            }
         })
     }
 
@@ -193,6 +207,7 @@ impl JoinOp {
             JoinOp::StreamTable(j) => j.name(),
             JoinOp::StreamStream(j) => j.name(),
             JoinOp::TableTable(j) => j.name(),
+            JoinOp::ForeignKey(j) => j.name(),
         }
     }
 
@@ -208,6 +223,10 @@ impl JoinOp {
                 j.open(state);
                 Ok(())
             }
+            JoinOp::ForeignKey(j) => {
+                j.open(state);
+                Ok(())
+            }
         }
     }
 
@@ -217,6 +236,7 @@ impl JoinOp {
             JoinOp::StreamTable(j) => j.checkpoint(batch),
             JoinOp::StreamStream(j) => j.checkpoint(batch),
             JoinOp::TableTable(j) => j.checkpoint(batch),
+            JoinOp::ForeignKey(j) => j.checkpoint(batch),
         }
     }
 
@@ -233,6 +253,7 @@ impl JoinOp {
             },
             JoinOp::StreamStream(j) => j.process(side, batch),
             JoinOp::TableTable(j) => j.process(side, batch),
+            JoinOp::ForeignKey(j) => j.process(side, batch),
         }
     }
 }
@@ -255,7 +276,9 @@ pub(crate) fn join_keys(
 }
 
 pub(crate) fn key_converter(spec: &JoinSpec) -> Result<RowConverter, DataflowError> {
-    Ok(RowConverter::new(vec![SortField::new(spec.key_type.clone())])?)
+    Ok(RowConverter::new(vec![SortField::new(
+        spec.key_type.clone(),
+    )])?)
 }
 
 /// Row `i` of `batch` as scalars.
@@ -292,7 +315,10 @@ pub(crate) struct Joined<'a> {
 }
 
 /// Builds the output batch of joined rows (missing sides as nulls).
-pub(crate) fn assemble(spec: &JoinSpec, rows: &[Joined<'_>]) -> Result<Option<Batch>, DataflowError> {
+pub(crate) fn assemble(
+    spec: &JoinSpec,
+    rows: &[Joined<'_>],
+) -> Result<Option<Batch>, DataflowError> {
     if rows.is_empty() {
         return Ok(None);
     }
@@ -306,7 +332,9 @@ pub(crate) fn assemble(spec: &JoinSpec, rows: &[Joined<'_>]) -> Result<Option<Ba
                     Side::Left => r.left,
                     Side::Right => r.right,
                 };
-                row.and_then(|v| v.get(c)).cloned().unwrap_or_else(|| null.clone())
+                row.and_then(|v| v.get(c))
+                    .cloned()
+                    .unwrap_or_else(|| null.clone())
             });
             let a = ScalarValue::iter_to_array(values)?;
             let out_type = spec.output.field(columns.len()).data_type();
@@ -324,7 +352,9 @@ pub(crate) fn assemble(spec: &JoinSpec, rows: &[Joined<'_>]) -> Result<Option<Ba
     let changes = if rows.iter().all(|r| r.change == ChangeKind::Insert) {
         None
     } else {
-        Some(Int8Array::from_iter_values(rows.iter().map(|r| r.change as i8)))
+        Some(Int8Array::from_iter_values(
+            rows.iter().map(|r| r.change as i8),
+        ))
     };
     Ok(Some(Batch {
         data,
@@ -334,10 +364,7 @@ pub(crate) fn assemble(spec: &JoinSpec, rows: &[Joined<'_>]) -> Result<Option<Ba
 }
 
 /// The output schema of a join: `left` fields, `right` fields (all nullable), [`JOIN_ROWTIME`].
-pub fn join_output_schema(
-    left: &SchemaRef,
-    right: &SchemaRef,
-) -> SchemaRef {
+pub fn join_output_schema(left: &SchemaRef, right: &SchemaRef) -> SchemaRef {
     use datafusion::arrow::datatypes::{Field, Schema};
     let mut fields: Vec<Field> = left
         .fields()
@@ -386,7 +413,9 @@ pub(crate) mod test_util {
             schema.clone(),
             vec![
                 Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
-                Arc::new(StringArray::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
+                Arc::new(StringArray::from(
+                    rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+                )),
                 Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2))),
             ],
         )
@@ -411,9 +440,24 @@ pub(crate) mod test_util {
     pub fn show(b: &Option<Batch>) -> Vec<(Option<String>, Option<String>, i64, bool)> {
         use datafusion::arrow::array::StringArray;
         let Some(b) = b else { return Vec::new() };
-        let lv = b.data.column(1).as_any().downcast_ref::<StringArray>().unwrap();
-        let rv = b.data.column(4).as_any().downcast_ref::<StringArray>().unwrap();
-        let t = b.data.column(6).as_any().downcast_ref::<Int64Array>().unwrap();
+        let lv = b
+            .data
+            .column(1)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        let rv = b
+            .data
+            .column(4)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        let t = b
+            .data
+            .column(6)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
         (0..b.num_rows())
             .map(|i| {
                 (

@@ -158,7 +158,10 @@ impl StreamStreamJoin {
     pub fn checkpoint(&mut self, batch: &mut WriteBatch) -> Result<(), DataflowError> {
         self.times_state.insert(
             b"t".to_vec(),
-            self.times.iter().map(|t| ScalarValue::Int64(Some(*t))).collect(),
+            self.times
+                .iter()
+                .map(|t| ScalarValue::Int64(Some(*t)))
+                .collect(),
         );
         self.times_state.checkpoint(batch, encode_row)?;
         self.pending.checkpoint(batch, encode_row)?;
@@ -197,9 +200,7 @@ impl StreamStreamJoin {
             self.times[s] = self.times[s].max(ts);
             let horizon = self.times[s].saturating_sub(retention);
             if ts > horizon {
-                let buf = self
-                    .buffers[s]
-                    .get_or_insert_with(&key, decode_buffered, Vec::new)?;
+                let buf = self.buffers[s].get_or_insert_with(&key, decode_buffered, Vec::new)?;
                 buf.retain(|(t, _)| *t > horizon);
                 let at = buf.partition_point(|(t, _)| *t <= ts);
                 buf.insert(at, (ts, row.clone()));
@@ -211,17 +212,15 @@ impl StreamStreamJoin {
             let from = ts.saturating_sub(before).max(0);
             let to = ts.saturating_add(after).max(0);
             let other_horizon = self.times[o].saturating_sub(retention);
-            let matches: Vec<(i64, Vec<ScalarValue>)> = match self
-                .buffers[o]
-                .get_or_load(&key, decode_buffered)?
-            {
-                Some(b) => b
-                    .iter()
-                    .filter(|(t, _)| *t >= from && *t <= to && *t > other_horizon)
-                    .cloned()
-                    .collect(),
-                None => Vec::new(),
-            };
+            let matches: Vec<(i64, Vec<ScalarValue>)> =
+                match self.buffers[o].get_or_load(&key, decode_buffered)? {
+                    Some(b) => b
+                        .iter()
+                        .filter(|(t, _)| *t >= from && *t <= to && *t > other_horizon)
+                        .cloned()
+                        .collect(),
+                    None => Vec::new(),
+                };
             if matches.is_empty() {
                 if keeps {
                     if !deferred || to < self.times[2] {
@@ -340,14 +339,25 @@ mod tests {
         let spec = spec(window(10, None), JoinType::Inner);
         let (l, r) = (spec.left_schema.clone(), spec.right_schema.clone());
         let mut j = JoinOp::new(spec).unwrap();
-        assert!(j.process(Side::Left, &rows(&l, &[(1, Some("a"), 0)])).unwrap().is_none());
+        assert!(j
+            .process(Side::Left, &rows(&l, &[(1, Some("a"), 0)]))
+            .unwrap()
+            .is_none());
         let out = j
-            .process(Side::Right, &rows(&r, &[(1, Some("x"), 10), (1, Some("y"), 11), (2, Some("z"), 5)]))
+            .process(
+                Side::Right,
+                &rows(
+                    &r,
+                    &[(1, Some("x"), 10), (1, Some("y"), 11), (2, Some("z"), 5)],
+                ),
+            )
             .unwrap();
         // 11 is outside the window of the left row at 0; key 2 has no partner.
         assert_eq!(show(&out), vec![(s("a"), s("x"), 10, false)]);
         // A late left row still meets the retained right rows.
-        let out = j.process(Side::Left, &rows(&l, &[(1, Some("b"), 3)])).unwrap();
+        let out = j
+            .process(Side::Left, &rows(&l, &[(1, Some("b"), 3)]))
+            .unwrap();
         assert_eq!(
             show(&out),
             vec![(s("b"), s("x"), 10, false), (s("b"), s("y"), 11, false)]
@@ -359,9 +369,13 @@ mod tests {
         let spec = spec(window(10, None), JoinType::Full);
         let (l, r) = (spec.left_schema.clone(), spec.right_schema.clone());
         let mut j = JoinOp::new(spec).unwrap();
-        let out = j.process(Side::Right, &rows(&r, &[(1, Some("x"), 9)])).unwrap();
+        let out = j
+            .process(Side::Right, &rows(&r, &[(1, Some("x"), 9)]))
+            .unwrap();
         assert_eq!(show(&out), vec![(None, s("x"), 9, false)]);
-        let out = j.process(Side::Left, &rows(&l, &[(1, Some("a"), 10)])).unwrap();
+        let out = j
+            .process(Side::Left, &rows(&l, &[(1, Some("a"), 10)]))
+            .unwrap();
         assert_eq!(show(&out), vec![(s("a"), s("x"), 10, false)]);
     }
 
@@ -372,17 +386,29 @@ mod tests {
         let mut j = JoinOp::new(spec).unwrap();
         // a@0 finds no partner: it waits; b@2 gets one before its window closes.
         assert!(j
-            .process(Side::Left, &rows(&l, &[(1, Some("a"), 0), (2, Some("b"), 2)]))
+            .process(
+                Side::Left,
+                &rows(&l, &[(1, Some("a"), 0), (2, Some("b"), 2)])
+            )
             .unwrap()
             .is_none());
-        let out = j.process(Side::Right, &rows(&r, &[(2, Some("y"), 4)])).unwrap();
+        let out = j
+            .process(Side::Right, &rows(&r, &[(2, Some("y"), 4)]))
+            .unwrap();
         assert_eq!(show(&out), vec![(s("b"), s("y"), 4, false)]);
         // Stream time 15 does not close a@0 (0 + 10 + 5 >= 15); 16 does, before c is joined.
-        assert!(j.process(Side::Right, &rows(&r, &[(9, Some("q"), 15)])).unwrap().is_none());
-        let out = j.process(Side::Left, &rows(&l, &[(3, Some("c"), 16)])).unwrap();
+        assert!(j
+            .process(Side::Right, &rows(&r, &[(9, Some("q"), 15)]))
+            .unwrap()
+            .is_none());
+        let out = j
+            .process(Side::Left, &rows(&l, &[(3, Some("c"), 16)]))
+            .unwrap();
         assert_eq!(show(&out), vec![(s("a"), None, 0, false)]);
         // A row whose window closed already is emitted at once.
-        let out = j.process(Side::Left, &rows(&l, &[(4, Some("late"), 1)])).unwrap();
+        let out = j
+            .process(Side::Left, &rows(&l, &[(4, Some("late"), 1)]))
+            .unwrap();
         assert_eq!(show(&out), vec![(s("late"), None, 1, false)]);
     }
 
@@ -391,9 +417,15 @@ mod tests {
         let spec = spec(window(10, Some(0)), JoinType::Inner);
         let (l, r) = (spec.left_schema.clone(), spec.right_schema.clone());
         let mut j = JoinOp::new(spec).unwrap();
-        j.process(Side::Left, &rows(&l, &[(5, Some("new"), 100), (1, Some("old"), 50)]))
-            .unwrap();
+        j.process(
+            Side::Left,
+            &rows(&l, &[(5, Some("new"), 100), (1, Some("old"), 50)]),
+        )
+        .unwrap();
         // Left retention is 20: the row at 50 was not kept, so a right row at 50 finds nothing.
-        assert!(j.process(Side::Right, &rows(&r, &[(1, Some("x"), 50)])).unwrap().is_none());
+        assert!(j
+            .process(Side::Right, &rows(&r, &[(1, Some("x"), 50)]))
+            .unwrap()
+            .is_none());
     }
 }

@@ -8,7 +8,9 @@ use datafusion::common::ScalarValue;
 use sluice_catalog::ROWTIME;
 use sluice_state::WriteBatch;
 
-use super::{decode_row, encode_row, join_keys, key_converter, row_values, JoinSpec, JoinType, Side};
+use super::{
+    decode_row, encode_row, join_keys, key_converter, row_values, JoinSpec, JoinType, Side,
+};
 use crate::state::{KeyedState, OperatorState};
 use crate::{Batch, ChangeKind, DataflowError};
 
@@ -154,11 +156,20 @@ mod tests {
         let (l, r) = (spec.left_schema.clone(), spec.right_schema.clone());
         let mut j = JoinOp::new(spec).unwrap();
         assert!(j
-            .process(Side::Right, &rows(&r, &[(1, Some("gold"), 0), (2, Some("silver"), 0)]))
+            .process(
+                Side::Right,
+                &rows(&r, &[(1, Some("gold"), 0), (2, Some("silver"), 0)])
+            )
             .unwrap()
             .is_none());
         let out = j
-            .process(Side::Left, &rows(&l, &[(1, Some("a"), 5), (3, Some("c"), 6), (2, Some("b"), 7)]))
+            .process(
+                Side::Left,
+                &rows(
+                    &l,
+                    &[(1, Some("a"), 5), (3, Some("c"), 6), (2, Some("b"), 7)],
+                ),
+            )
             .unwrap();
         assert_eq!(
             show(&out),
@@ -168,12 +179,21 @@ mod tests {
             ]
         );
         // An update is seen by later rows; a tombstone removes the row.
-        j.process(Side::Right, &rows(&r, &[(1, Some("platinum"), 8), (2, None, 8)]))
-            .unwrap();
+        j.process(
+            Side::Right,
+            &rows(&r, &[(1, Some("platinum"), 8), (2, None, 8)]),
+        )
+        .unwrap();
         let out = j
-            .process(Side::Left, &rows(&l, &[(1, Some("d"), 9), (2, Some("e"), 9)]))
+            .process(
+                Side::Left,
+                &rows(&l, &[(1, Some("d"), 9), (2, Some("e"), 9)]),
+            )
             .unwrap();
-        assert_eq!(show(&out), vec![(Some("d".into()), Some("platinum".into()), 9, false)]);
+        assert_eq!(
+            show(&out),
+            vec![(Some("d".into()), Some("platinum".into()), 9, false)]
+        );
     }
 
     #[test]
@@ -181,9 +201,13 @@ mod tests {
         let spec = spec(JoinKind::StreamTable, JoinType::Left);
         let (l, r) = (spec.left_schema.clone(), spec.right_schema.clone());
         let mut j = JoinOp::new(spec).unwrap();
-        j.process(Side::Right, &rows(&r, &[(1, Some("gold"), 0)])).unwrap();
+        j.process(Side::Right, &rows(&r, &[(1, Some("gold"), 0)]))
+            .unwrap();
         let out = j
-            .process(Side::Left, &rows(&l, &[(1, Some("a"), 1), (9, Some("z"), 2)]))
+            .process(
+                Side::Left,
+                &rows(&l, &[(1, Some("a"), 1), (9, Some("z"), 2)]),
+            )
             .unwrap();
         assert_eq!(
             show(&out),

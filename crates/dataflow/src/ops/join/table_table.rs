@@ -74,8 +74,12 @@ impl TableTableJoin {
         let (key_col, keys) = join_keys(&self.spec, side, &self.converter, &batch.data)?;
         let (s, o) = (side.index(), side.other().index());
         let other_kept = self.spec.join_type.keeps(side.other());
-        let mut out: Vec<(Option<Vec<ScalarValue>>, Option<Vec<ScalarValue>>, i64, ChangeKind)> =
-            Vec::new();
+        let mut out: Vec<(
+            Option<Vec<ScalarValue>>,
+            Option<Vec<ScalarValue>>,
+            i64,
+            ChangeKind,
+        )> = Vec::new();
         let record_times = batch.rowtime().cloned();
         for i in 0..batch.num_rows() {
             if key_col.is_null(i) {
@@ -148,15 +152,25 @@ mod tests {
         let spec = spec(JoinKind::TableTable, JoinType::Inner);
         let (l, r) = (spec.left_schema.clone(), spec.right_schema.clone());
         let mut j = JoinOp::new(spec).unwrap();
-        assert!(j.process(Side::Left, &rows(&l, &[(1, Some("a"), 1)])).unwrap().is_none());
-        let out = j.process(Side::Right, &rows(&r, &[(1, Some("x"), 3)])).unwrap();
+        assert!(j
+            .process(Side::Left, &rows(&l, &[(1, Some("a"), 1)]))
+            .unwrap()
+            .is_none());
+        let out = j
+            .process(Side::Right, &rows(&r, &[(1, Some("x"), 3)]))
+            .unwrap();
         assert_eq!(show(&out), vec![(s("a"), s("x"), 3, false)]);
-        let out = j.process(Side::Left, &rows(&l, &[(1, Some("b"), 2)])).unwrap();
+        let out = j
+            .process(Side::Left, &rows(&l, &[(1, Some("b"), 2)]))
+            .unwrap();
         assert_eq!(show(&out), vec![(s("b"), s("x"), 3, false)]);
         // Deleting the right row deletes the result (the tombstone keeps the last values).
         let out = j.process(Side::Right, &rows(&r, &[(1, None, 4)])).unwrap();
         assert_eq!(show(&out), vec![(s("b"), s("x"), 4, true)]);
-        assert!(j.process(Side::Left, &rows(&l, &[(1, Some("c"), 5)])).unwrap().is_none());
+        assert!(j
+            .process(Side::Left, &rows(&l, &[(1, Some("c"), 5)]))
+            .unwrap()
+            .is_none());
     }
 
     #[test]
@@ -164,10 +178,17 @@ mod tests {
         let spec = spec(JoinKind::TableTable, JoinType::Left);
         let (l, r) = (spec.left_schema.clone(), spec.right_schema.clone());
         let mut j = JoinOp::new(spec).unwrap();
-        assert!(j.process(Side::Right, &rows(&r, &[(2, Some("y"), 1)])).unwrap().is_none());
-        let out = j.process(Side::Left, &rows(&l, &[(1, Some("a"), 2)])).unwrap();
+        assert!(j
+            .process(Side::Right, &rows(&r, &[(2, Some("y"), 1)]))
+            .unwrap()
+            .is_none());
+        let out = j
+            .process(Side::Left, &rows(&l, &[(1, Some("a"), 2)]))
+            .unwrap();
         assert_eq!(show(&out), vec![(s("a"), None, 2, false)]);
-        let out = j.process(Side::Right, &rows(&r, &[(1, Some("x"), 3), (1, None, 4)])).unwrap();
+        let out = j
+            .process(Side::Right, &rows(&r, &[(1, Some("x"), 3), (1, None, 4)]))
+            .unwrap();
         assert_eq!(
             show(&out),
             vec![(s("a"), s("x"), 3, false), (s("a"), None, 4, false)]
@@ -181,9 +202,13 @@ mod tests {
         let spec = spec(JoinKind::TableTable, JoinType::Full);
         let (l, r) = (spec.left_schema.clone(), spec.right_schema.clone());
         let mut j = JoinOp::new(spec).unwrap();
-        let out = j.process(Side::Right, &rows(&r, &[(1, Some("x"), 1)])).unwrap();
+        let out = j
+            .process(Side::Right, &rows(&r, &[(1, Some("x"), 1)]))
+            .unwrap();
         assert_eq!(show(&out), vec![(None, s("x"), 1, false)]);
-        let out = j.process(Side::Left, &rows(&l, &[(1, Some("a"), 2), (1, None, 3)])).unwrap();
+        let out = j
+            .process(Side::Left, &rows(&l, &[(1, Some("a"), 2), (1, None, 3)]))
+            .unwrap();
         assert_eq!(
             show(&out),
             vec![(s("a"), s("x"), 2, false), (None, s("x"), 3, false)]
