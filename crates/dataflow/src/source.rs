@@ -49,6 +49,9 @@ pub struct SourceDecoder {
     timestamp_format: Option<JavaPattern>,
     /// Streams drop records without a value; tables treat them as deletes.
     is_table: bool,
+    /// A stream's records without a value are kept (as `Delete` rows with null value columns):
+    /// ksqlDB's PARTITION BY forwards them, re-keyed.
+    stream_tombstones: bool,
     /// Windowed keys: `Some(None)` for session windows (key, end, start), `Some(Some(size))`
     /// for time windows (key, start).
     windowed: Option<Option<i64>>,
@@ -87,6 +90,7 @@ impl SourceDecoder {
             value,
             timestamp_column,
             is_table: source.kind == sluice_catalog::SourceKind::Table,
+            stream_tombstones: false,
             windowed: source
                 .window
                 .as_ref()
@@ -99,6 +103,13 @@ impl SourceDecoder {
                 })
                 .collect(),
         })
+    }
+
+    /// Keep a stream's records without a value, as `Delete` rows whose value columns are null
+    /// (PARTITION BY forwards them with their new key, as ksqlDB does).
+    pub fn with_stream_tombstones(mut self) -> Self {
+        self.stream_tombstones = true;
+        self
     }
 
     /// Whether the source has header columns (records must carry their headers).
@@ -172,7 +183,7 @@ impl SourceDecoder {
                 keep.append_value(false);
                 continue;
             }
-            if r.value.is_none() && !self.is_table {
+            if r.value.is_none() && !self.is_table && !self.stream_tombstones {
                 // A stream has no use for a record without a value.
                 self.value.append(None).ok();
                 keep.append_value(false);
@@ -264,7 +275,8 @@ impl SourceDecoder {
             columns.push(Arc::new(ends));
         }
         let data = RecordBatch::try_new(self.schema.clone(), columns)?;
-        let changes = self.is_table.then(|| {
+        let keeps_tombstones = self.stream_tombstones && tombstone.iter().any(|t| *t);
+        let changes = (self.is_table || keeps_tombstones).then(|| {
             // A table's tombstones are deletes of their key.
             Int8Array::from_iter_values(tombstone.iter().map(|t| {
                 if *t {

@@ -23,6 +23,7 @@ pub mod context;
 pub mod error;
 pub mod expr_planner;
 pub mod join;
+mod simplify;
 pub mod ksql_text;
 pub mod partition;
 pub mod query;

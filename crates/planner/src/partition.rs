@@ -39,6 +39,7 @@ pub fn prepare(
     select: &mut Select,
     source: &SourceDef,
     grouped: bool,
+    joined: bool,
 ) -> Result<Vec<Expr>, PlanError> {
     if exprs.is_empty() {
         return Err(PlanError::Invalid(
@@ -62,6 +63,19 @@ pub fn prepare(
         return Err(PlanError::Unsupported(
             "PARTITION BY on a table is not supported yet".into(),
         ));
+    }
+    if joined {
+        // Over a join, PARTITION BY re-keys the joined rows (columns of either side).
+        if select
+            .projection
+            .iter()
+            .any(|i| matches!(i, SelectItem::Wildcard(_)))
+        {
+            return Err(PlanError::Unsupported(
+                "PARTITION BY over a join with SELECT * is not supported yet".into(),
+            ));
+        }
+        return Ok(exprs.to_vec());
     }
     // Plain column references must be source columns: PARTITION BY applies to the input.
     for e in exprs {
@@ -117,14 +131,23 @@ pub fn partitioning(
     exprs: &[Expr],
     select: &Select,
     source: &SourceDef,
+    joined: bool,
 ) -> Result<Partitioning, PlanError> {
-    let texts: Vec<String> = exprs.iter().map(expr_text).collect();
+    // Over a join, columns are told apart by their source too.
+    let text = |e: &Expr| {
+        if joined {
+            crate::ksql_text::expr_text_in(e, &source.name)
+        } else {
+            expr_text(e)
+        }
+    };
+    let texts: Vec<String> = exprs.iter().map(text).collect();
     let output_keys = select
         .projection
         .iter()
         .map(|item| match item {
             SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
-                let t = expr_text(e);
+                let t = text(e);
                 texts.iter().position(|x| *x == t)
             }
             _ => None,

@@ -235,9 +235,9 @@ impl Planner {
         let grouped = !matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty());
         if sources.len() > 1 {
             crate::join::check(select, &sources, &query.joins_within, catalog)?;
-            if grouped || query.window.is_some() || query.partition_by.is_some() {
+            if grouped || query.window.is_some() {
                 return Err(PlanError::Unsupported(
-                    "GROUP BY, WINDOW and PARTITION BY over joins are not supported yet".into(),
+                    "GROUP BY and WINDOW over joins are not supported yet".into(),
                 ));
             }
         }
@@ -248,6 +248,7 @@ impl Planner {
                 select,
                 catalog.require(&sources[0].source)?,
                 grouped,
+                sources.len() > 1,
             )?),
         };
         let group_texts: Vec<String> = match &select.group_by {
@@ -299,6 +300,7 @@ impl Planner {
                 exprs,
                 select,
                 catalog.require(&sources[0].source)?,
+                sources.len() > 1,
             )?),
             None => None,
         };
@@ -527,7 +529,10 @@ impl Lowering<'_> {
             LogicalPlan::Filter(f) => {
                 self.lower(&f.input)?;
                 let predicate =
-                    state.create_physical_expr(f.predicate.clone(), f.input.schema())?;
+                    state.create_physical_expr(
+                    crate::simplify::coalesce_to_case(f.predicate.clone()),
+                    f.input.schema(),
+                )?;
                 self.ops.push(OpSpec::Filter(predicate));
                 Ok(())
             }
@@ -545,7 +550,10 @@ impl Lowering<'_> {
                         LExpr::GroupingSet(_) => Err(PlanError::Unsupported(
                             "GROUPING SETS, CUBE and ROLLUP are not KSQL".into(),
                         )),
-                        e => Ok(state.create_physical_expr(e.clone(), input_schema)?),
+                        e => Ok(state.create_physical_expr(
+                            crate::simplify::coalesce_to_case(e.clone()),
+                            input_schema,
+                        )?),
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 if self.source_is_table {
@@ -675,7 +683,10 @@ impl Lowering<'_> {
                     if name == EVENT_TIME {
                         return Err(PlanError::Invalid(format!("reserved column name {name}")));
                     }
-                    let physical = state.create_physical_expr(expr.clone(), input_schema)?;
+                    let physical = state.create_physical_expr(
+                        crate::simplify::coalesce_to_case(expr.clone()),
+                        input_schema,
+                    )?;
                     let ty = physical.data_type(arrow_input)?;
                     let ty = types::canonical(&ty)
                         .map_err(|e| PlanError::Type(format!("column {name}: {e}")))?;
@@ -766,7 +777,10 @@ impl Lowering<'_> {
                     ));
                 }
                 let physical = |e: &LExpr, schema: &datafusion::common::DFSchema| {
-                    Ok(state.create_physical_expr(e.clone(), schema)?)
+                    Ok(state.create_physical_expr(
+                        crate::simplify::coalesce_to_case(e.clone()),
+                        schema,
+                    )?)
                 };
                 self.join = Some(crate::join::plan(
                     j,

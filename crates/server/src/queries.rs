@@ -282,6 +282,10 @@ impl QueryTask {
         }
         let mut decoder = match &self.input {
             Input::Source => match SourceDecoder::new(&self.source) {
+                // PARTITION BY forwards a stream's records without a value, re-keyed.
+                Ok(d) if self.plan.partitioning.is_some() && self.plan.join.is_none() => {
+                    Decoder::Source(d.with_stream_tombstones())
+                }
                 Ok(d) => Decoder::Source(d),
                 Err(e) => {
                     self.fail(e.into()).await;
