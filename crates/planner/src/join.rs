@@ -111,7 +111,8 @@ pub fn check(
             crate::ksql_text::expr_text_in(on, &left.name)
         )));
     }
-    on_sides(on, sources, catalog)?;
+    let (l, r) = on_sides(on, sources, catalog)?;
+    check_windows(left, right, &l, &r, sources, catalog)?;
     let within = within.first().cloned().flatten();
     match (left.kind, right.kind) {
         (SourceKind::Stream, SourceKind::Stream) => {
@@ -154,6 +155,49 @@ pub fn check(
         }
     }
     Ok(())
+}
+
+/// ksqlDB's rules for windowed sources: both or neither windowed, session with session only,
+/// and joined on their key with the same windows (they are never repartitioned).
+fn check_windows(
+    left: &SourceDef,
+    right: &SourceDef,
+    l: &Expr,
+    r: &Expr,
+    sources: &[FromSource],
+    catalog: &Catalog,
+) -> Result<(), PlanError> {
+    let describe = |d: &SourceDef| match &d.window {
+        Some(w) => format!("`{}` is {} windowed", d.name, w.kind.to_uppercase()),
+        None => format!("`{}` is not windowed", d.name),
+    };
+    match (&left.window, &right.window) {
+        (None, None) => Ok(()),
+        (Some(_), None) | (None, Some(_)) => Err(PlanError::Invalid(format!(
+            "Can not join windowed source to non-windowed source.\n{}\n{}",
+            describe(left),
+            describe(right)
+        ))),
+        (Some(a), Some(b)) => {
+            if a.is_session() != b.is_session() {
+                return Err(PlanError::Invalid(format!(
+                    "Incompatible windowed sources.\nLeft source: {}\nRight source: {}\nSession windowed sources can only be joined to other session windowed sources, and may still not result in expected behaviour as session bounds must be an exact match for the join to work\nHopping and tumbling windowed sources can only be joined to other hopping and tumbling windowed sources",
+                    a.kind.to_uppercase(),
+                    b.kind.to_uppercase()
+                )));
+            }
+            let on_key = |side: usize, d: &SourceDef, e: &Expr| {
+                let keys: Vec<&str> = d.key_columns().map(|c| c.name.as_str()).collect();
+                matches!(plain_column(e, sources, catalog), Some((s, c)) if s == side && keys == [c.as_str()])
+            };
+            if a.size_ms != b.size_ms || !on_key(0, left, l) || !on_key(1, right, r) {
+                return Err(PlanError::Invalid(
+                    "Implicit repartitioning of windowed sources is not supported. See https://github.com/confluentinc/ksql/issues/4385.".into(),
+                ));
+            }
+            Ok(())
+        }
+    }
 }
 
 fn strip(e: &Expr) -> &Expr {
