@@ -62,30 +62,32 @@ fn join_type(op: &JoinOperator) -> Result<(JoinType, &JoinConstraint), PlanError
 }
 
 /// Checks that the FROM clause is a join Sluice runs (see the module docs), with ksqlDB's
-/// errors for the joins it refuses.
+/// errors for the joins it refuses. Joins are taken left to right: join `k` joins the result of
+/// the ones before it with source `k + 1`.
 pub fn check(
     select: &Select,
     sources: &[FromSource],
     within: &[Option<WithinSpec>],
     catalog: &Catalog,
 ) -> Result<(), PlanError> {
-    if sources.len() > 2 || select.from.len() != 1 || select.from[0].joins.len() != 1 {
+    if select.from.len() != 1 || select.from[0].joins.len() + 1 != sources.len() {
         return Err(PlanError::Unsupported(
-            "joins of more than two sources are not supported yet".into(),
+            "a FROM clause with a comma-separated list of sources is not supported".into(),
         ));
     }
-    let join = &select.from[0].joins[0];
-    let (left, right) = (
-        catalog.require(&sources[0].source)?,
-        catalog.require(&sources[1].source)?,
-    );
-    if left.name == right.name {
-        return Err(PlanError::Invalid(format!(
-            "Can not join '{0}' to '{0}': self joins are not yet supported.",
-            left.name
-        )));
+    let defs: Vec<&SourceDef> = sources
+        .iter()
+        .map(|s| catalog.require(&s.source).map(|d| d.as_ref()))
+        .collect::<Result<_, _>>()?;
+    for (i, a) in defs.iter().enumerate() {
+        if defs[..i].iter().any(|b| b.name == a.name) {
+            return Err(PlanError::Invalid(format!(
+                "Can not join '{0}' to '{0}': self joins are not yet supported.",
+                a.name
+            )));
+        }
     }
-    let kafka: Vec<&str> = [left, right]
+    let kafka: Vec<&str> = defs
         .iter()
         .filter(|d| d.value_format.kind == sluice_formats::FormatKind::Kafka)
         .map(|d| d.name.as_str())
@@ -96,62 +98,82 @@ pub fn check(
             kafka.join(", ")
         )));
     }
-    let (ty, constraint) = join_type(&join.join_operator)?;
-    let on = match constraint {
-        JoinConstraint::On(e) => e,
-        _ => return Err(PlanError::Invalid("a join needs an ON clause".into())),
-    };
-    if let Expr::BinaryOp {
-        op: BinaryOperator::And,
-        ..
-    } = strip(on)
-    {
-        return Err(PlanError::Invalid(format!(
-            "Invalid join condition: joins on multiple conditions are not yet supported. Got {}.",
-            crate::ksql_text::expr_text_in(on, &left.name)
-        )));
-    }
-    let (l, r) = on_sides(on, sources, catalog)?;
-    check_windows(left, right, &l, &r, sources, catalog)?;
-    let within = within.first().cloned().flatten();
-    match (left.kind, right.kind) {
-        (SourceKind::Stream, SourceKind::Stream) => {
-            if within.is_none() {
-                return Err(PlanError::Invalid(
-                    "Stream-Stream joins must have a WITHIN clause specified. None was provided. To learn about how to specify a WITHIN clause with a stream-stream join, please visit: https://docs.confluent.io/current/ksql/docs/syntax-reference.html#create-stream-as-select".into(),
-                ));
-            }
-        }
-        (SourceKind::Stream, SourceKind::Table) => {
-            if within.is_some() {
-                return Err(PlanError::Invalid(
-                    "A window definition was provided for a Stream-Table join. These joins are not windowed. Please drop the window definition (ie. the WITHIN clause) and try to execute your join again.".into(),
-                ));
-            }
-            match ty {
-                JoinType::Right => return Err(PlanError::Invalid(
-                    "Invalid join type: RIGHT OUTER JOIN is not supported for stream-table joins.".into(),
-                )),
-                JoinType::Full => return Err(PlanError::Invalid(
-                    "Invalid join type: full-outer join not supported for Stream-Table join. Got STREAM [FULL] OUTER JOIN TABLE.".into(),
-                )),
-                _ => {}
-            }
-        }
-        (SourceKind::Table, SourceKind::Table) => {
-            if within.is_some() {
-                return Err(PlanError::Invalid(
-                    "A window definition was provided for a Table-Table join. These joins are not windowed. Please drop the window definition (i.e. the WITHIN clause) and try to execute your Table-Table join again.".into(),
-                ));
-            }
-        }
-        (SourceKind::Table, SourceKind::Stream) => {
+    // The kind of the result so far: a table only while every source is a table.
+    let mut left_kind = defs[0].kind;
+    for (k, join) in select.from[0].joins.iter().enumerate() {
+        let right = defs[k + 1];
+        let (ty, constraint) = join_type(&join.join_operator)?;
+        let on = match constraint {
+            JoinConstraint::On(e) => e,
+            _ => return Err(PlanError::Invalid("a join needs an ON clause".into())),
+        };
+        if let Expr::BinaryOp {
+            op: BinaryOperator::And,
+            ..
+        } = strip(on)
+        {
             return Err(PlanError::Invalid(format!(
-                "Invalid join order: table-stream joins are not supported; only stream-table joins. Got {} {} JOIN {}.",
-                left.name,
-                ty.sql(),
-                right.name
+                "Invalid join condition: joins on multiple conditions are not yet supported. Got {}.",
+                crate::ksql_text::expr_text_in(on, &defs[0].name)
             )));
+        }
+        let (l, r, l_source) = on_sides(on, sources, catalog, k + 1)?;
+        let left = defs[l_source];
+        check_windows(left, right, &l, &r, sources, catalog, l_source, k + 1)?;
+        if k > 0 && left_kind == SourceKind::Table && right.kind == SourceKind::Table {
+            let lcol = plain_column(&l, sources, catalog).map(|c| c.1);
+            let rcol = plain_column(&r, sources, catalog).map(|c| c.1);
+            if is_foreign_key(left, right, lcol.as_deref(), rcol.as_deref()) {
+                return Err(PlanError::Invalid(format!(
+                    "Invalid join condition: foreign-key table-table joins are not supported as part of n-way joins. Got {} = {}.",
+                    crate::ksql_text::expr_text_in(&l, &left.name),
+                    crate::ksql_text::expr_text_in(&r, &right.name)
+                )));
+            }
+        }
+        let within = within.get(k).cloned().flatten();
+        match (left_kind, right.kind) {
+            (SourceKind::Stream, SourceKind::Stream) => {
+                if within.is_none() {
+                    return Err(PlanError::Invalid(
+                        "Stream-Stream joins must have a WITHIN clause specified. None was provided. To learn about how to specify a WITHIN clause with a stream-stream join, please visit: https://docs.confluent.io/current/ksql/docs/syntax-reference.html#create-stream-as-select".into(),
+                    ));
+                }
+            }
+            (SourceKind::Stream, SourceKind::Table) => {
+                if within.is_some() {
+                    return Err(PlanError::Invalid(
+                        "A window definition was provided for a Stream-Table join. These joins are not windowed. Please drop the window definition (ie. the WITHIN clause) and try to execute your join again.".into(),
+                    ));
+                }
+                match ty {
+                    JoinType::Right => return Err(PlanError::Invalid(
+                        "Invalid join type: RIGHT OUTER JOIN is not supported for stream-table joins.".into(),
+                    )),
+                    JoinType::Full => return Err(PlanError::Invalid(
+                        "Invalid join type: full-outer join not supported for Stream-Table join. Got STREAM [FULL] OUTER JOIN TABLE.".into(),
+                    )),
+                    _ => {}
+                }
+            }
+            (SourceKind::Table, SourceKind::Table) => {
+                if within.is_some() {
+                    return Err(PlanError::Invalid(
+                        "A window definition was provided for a Table-Table join. These joins are not windowed. Please drop the window definition (i.e. the WITHIN clause) and try to execute your Table-Table join again.".into(),
+                    ));
+                }
+            }
+            (SourceKind::Table, SourceKind::Stream) => {
+                return Err(PlanError::Invalid(format!(
+                    "Invalid join order: table-stream joins are not supported; only stream-table joins. Got {} {} JOIN {}.",
+                    left.name,
+                    ty.sql(),
+                    right.name
+                )));
+            }
+        }
+        if right.kind == SourceKind::Stream {
+            left_kind = SourceKind::Stream;
         }
     }
     Ok(())
@@ -159,6 +181,7 @@ pub fn check(
 
 /// ksqlDB's rules for windowed sources: both or neither windowed, session with session only,
 /// and joined on their key with the same windows (they are never repartitioned).
+#[allow(clippy::too_many_arguments)]
 fn check_windows(
     left: &SourceDef,
     right: &SourceDef,
@@ -166,6 +189,8 @@ fn check_windows(
     r: &Expr,
     sources: &[FromSource],
     catalog: &Catalog,
+    l_source: usize,
+    r_source: usize,
 ) -> Result<(), PlanError> {
     let describe = |d: &SourceDef| match &d.window {
         Some(w) => format!("`{}` is {} windowed", d.name, w.kind.to_uppercase()),
@@ -190,7 +215,7 @@ fn check_windows(
                 let keys: Vec<&str> = d.key_columns().map(|c| c.name.as_str()).collect();
                 matches!(plain_column(e, sources, catalog), Some((s, c)) if s == side && keys == [c.as_str()])
             };
-            if a.size_ms != b.size_ms || !on_key(0, left, l) || !on_key(1, right, r) {
+            if a.size_ms != b.size_ms || !on_key(l_source, left, l) || !on_key(r_source, right, r) {
                 return Err(PlanError::Invalid(
                     "Implicit repartitioning of windowed sources is not supported. See https://github.com/confluentinc/ksql/issues/4385.".into(),
                 ));
@@ -310,13 +335,15 @@ fn sources_of(
     }
 }
 
-/// The two sides of the ON equality, as (expression over the left source, over the right),
-/// with ksqlDB's errors for sides that refer to no source, or to both.
+/// The two sides of the ON equality of the join with source `k`, as (expression over the
+/// sources before it, expression over source `k`, the source the first refers to), with
+/// ksqlDB's errors for sides that refer to no source, or to more than one.
 fn on_sides(
     on: &Expr,
     sources: &[FromSource],
     catalog: &Catalog,
-) -> Result<(Expr, Expr), PlanError> {
+    k: usize,
+) -> Result<(Expr, Expr, usize), PlanError> {
     let on = strip(on).clone();
     sources_of(&on, sources, catalog)?;
     let (a, b) = match &on {
@@ -332,29 +359,27 @@ fn on_sides(
         }
     };
     let left_name = &sources[0].source;
+    let invalid = |e: &Expr| {
+        PlanError::Invalid(format!(
+            "Invalid comparison expression '{}' in join '{}'. Each side of the join comparision must contain references from exactly one source.",
+            crate::ksql_text::expr_text_in(e, left_name),
+            crate::ksql_text::expr_text_in(&on, left_name)
+        ))
+    };
     let side = |e: &Expr| -> Result<usize, PlanError> {
         match sources_of(e, sources, catalog)?.as_slice() {
             [one] => Ok(*one),
-            _ => Err(PlanError::Invalid(format!(
-                "Invalid comparison expression '{}' in join '{}'. Each side of the join comparision must contain references from exactly one source.",
-                crate::ksql_text::expr_text_in(e, left_name),
-                crate::ksql_text::expr_text_in(&on, left_name)
-            ))),
+            _ => Err(invalid(e)),
         }
     };
     let (sa, sb) = (side(&a)?, side(&b)?);
-    let (l, r) = match (sa, sb) {
-        (0, 1) => (a, b),
-        (1, 0) => (b, a),
-        _ => {
-            return Err(PlanError::Invalid(format!(
-                "Invalid comparison expression '{}' in join '{}'. Each side of the join comparision must contain references from exactly one source.",
-                crate::ksql_text::expr_text_in(&b, left_name),
-                crate::ksql_text::expr_text_in(&on, left_name)
-            )))
-        }
-    };
-    Ok((l, r))
+    if sb == k && sa < k {
+        Ok((a, b, sa))
+    } else if sa == k && sb < k {
+        Ok((b, a, sb))
+    } else {
+        Err(invalid(&b))
+    }
 }
 
 /// A projection item's expression and output name.
@@ -442,31 +467,35 @@ pub fn choose_key(
     star: bool,
 ) -> Result<JoinKey, PlanError> {
     let sink_name = SINK_NAME;
-    let join = &select.from[0].joins[0];
+    // The result is keyed by the last join's key.
+    let k = select.from[0].joins.len();
+    let join = &select.from[0].joins[k - 1];
     let (ty, constraint) = join_type(&join.join_operator)?;
     let JoinConstraint::On(on) = constraint else {
         return Err(PlanError::Invalid("a join needs an ON clause".into()));
     };
     let on = strip(on).clone();
-    let (l, r) = on_sides(&on, sources, catalog)?;
+    let (l, r, l_source) = on_sides(&on, sources, catalog, k)?;
     let qualifier = |i: usize| {
         sources[i]
             .alias
             .clone()
             .unwrap_or_else(|| sources[i].source.clone())
     };
-    let lcol = plain_column(&l, sources, catalog).filter(|(i, _)| *i == 0);
-    let rcol = plain_column(&r, sources, catalog).filter(|(i, _)| *i == 1);
+    let lcol = plain_column(&l, sources, catalog).filter(|(i, _)| *i == l_source);
+    let rcol = plain_column(&r, sources, catalog).filter(|(i, _)| *i == k);
     let defs = (
-        catalog.require(&sources[0].source)?,
-        catalog.require(&sources[1].source)?,
+        catalog.require(&sources[l_source].source)?,
+        catalog.require(&sources[k].source)?,
     );
-    if is_foreign_key(
-        defs.0,
-        defs.1,
-        lcol.as_ref().map(|c| c.1.as_str()),
-        rcol.as_ref().map(|c| c.1.as_str()),
-    ) {
+    if k == 1
+        && is_foreign_key(
+            defs.0,
+            defs.1,
+            lcol.as_ref().map(|c| c.1.as_str()),
+            rcol.as_ref().map(|c| c.1.as_str()),
+        )
+    {
         // The result is keyed by the left table's primary key: every column of it.
         let mut items = Vec::new();
         let mut missing = Vec::new();
@@ -566,7 +595,7 @@ pub fn choose_key(
     }
     // The left join column if selected, else the right one.
     let mut missing = Vec::new();
-    for (col, key_side, other) in [(&lcol, 0usize, &r), (&rcol, 1usize, &l)] {
+    for (col, key_side, other) in [(&lcol, l_source, &r), (&rcol, k, &l)] {
         let Some((_, col)) = col else { continue };
         let found: Vec<(usize, String)> = select
             .projection
@@ -578,15 +607,16 @@ pub fn choose_key(
                     .then_some((i, out))
             })
             .collect();
-        let own = if key_side == 0 { &l } else { &r };
+        let own = if key_side == k { &r } else { &l };
         match found.as_slice() {
             [] => missing.push(format!("{}.{}", qualifier(key_side), col)),
             [(i, out)] => {
                 // Where the key's side may be null-padded, the key comes from the other side.
-                let padded = match (ty, key_side) {
-                    (JoinType::Inner, _) | (JoinType::Left, 0) | (JoinType::Right, 1) => false,
-                    _ => true,
-                };
+                let right_side = key_side == k;
+                let padded = !matches!(
+                    (ty, right_side),
+                    (JoinType::Inner, _) | (JoinType::Left, false) | (JoinType::Right, true)
+                );
                 if padded {
                     select.projection[*i] = SelectItem::ExprWithAlias {
                         expr: coalesce(own, other),
@@ -649,6 +679,15 @@ pub(crate) fn is_foreign_key(
     right_pk && !left_pk
 }
 
+/// The source scanned under `alias` somewhere in `plan`.
+fn alias_source(plan: &LogicalPlan, alias: &str) -> Option<String> {
+    match plan {
+        LogicalPlan::TableScan(s) => (s.table_name.table() == alias).then(|| alias.to_string()),
+        LogicalPlan::SubqueryAlias(a) if a.alias.table() == alias => scanned(&a.input),
+        other => other.inputs().iter().find_map(|p| alias_source(p, alias)),
+    }
+}
+
 /// The source a side of a join scans (through aliases).
 fn scanned(plan: &LogicalPlan) -> Option<String> {
     match plan {
@@ -706,11 +745,13 @@ fn is_column(e: &LExpr, key: &str) -> bool {
     matches!(e, LExpr::Column(c) if c.name == key)
 }
 
-/// Plans a DataFusion join node.
+/// Plans a DataFusion join node. `left_kind`: what its left input is (a source, or the result
+/// of the joins before it: a table only when all their sources are tables).
 pub fn plan(
     join: &datafusion::logical_expr::Join,
     catalog: &Catalog,
     within: Option<&WithinSpec>,
+    left_kind: SourceKind,
     physical: &dyn Fn(
         &LExpr,
         &datafusion::common::DFSchema,
@@ -728,12 +769,33 @@ pub fn plan(
         }
     };
     let (l, r, got) = equality(join)?;
-    let (Some(left_name), Some(right_name)) = (scanned(&join.left), scanned(&join.right)) else {
+    let Some(right_name) = scanned(&join.right) else {
         return Err(PlanError::Unsupported(
-            "joins of joins are not supported yet".into(),
+            "a join's right side must be a source".into(),
         ));
     };
-    let left = catalog.require(&left_name)?.clone();
+    // The source the left join expression comes from (the left input itself, or for the
+    // result of earlier joins, the source its column belongs to).
+    let left_name = scanned(&join.left).or_else(|| match &l {
+        LExpr::Column(c) => c
+            .relation
+            .as_ref()
+            .and_then(|r| {
+                join.left
+                    .schema()
+                    .qualified_field_with_name(Some(r), &c.name)
+                    .ok()
+            })
+            .and_then(|_| c.relation.as_ref())
+            .map(|r| r.table().to_string())
+            .and_then(|alias| alias_source(&join.left, &alias)),
+        _ => None,
+    });
+    let mut left = match &left_name {
+        Some(n) => catalog.require(n)?.as_ref().clone(),
+        None => catalog.require(&right_name)?.as_ref().clone(),
+    };
+    left.kind = left_kind;
     let right = catalog.require(&right_name)?.clone();
     let single_key = |d: &SourceDef| -> Option<String> {
         let keys: Vec<&str> = d.key_columns().map(|c| c.name.as_str()).collect();

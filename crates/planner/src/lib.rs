@@ -23,11 +23,11 @@ pub mod context;
 pub mod error;
 pub mod expr_planner;
 pub mod join;
-mod simplify;
 pub mod ksql_text;
 pub mod partition;
 pub mod query;
 pub mod rewrite;
+mod simplify;
 pub mod sink;
 pub mod values;
 

@@ -124,8 +124,9 @@ pub struct QueryPlan {
     pub partitioning: Option<crate::partition::Partitioning>,
     /// Set when a persistent run of the query moves its rows through a repartition topic.
     pub repartition: Option<Repartition>,
-    /// Set when the query joins its source with another; `ops` apply to the joined rows.
-    pub join: Option<crate::join::PlannedJoin>,
+    /// The joins of the query's source with others, left to right (join `k` joins the result
+    /// of the ones before it with its `right` source); `ops` apply to the joined rows.
+    pub joins: Vec<crate::join::PlannedJoin>,
     /// For a join: which output column is the result's key (see [`crate::join::choose_key`]).
     pub join_key: Option<crate::join::JoinKey>,
 }
@@ -176,7 +177,7 @@ impl QueryPlan {
             self.source.key_format.kind,
             self.source.value_format.kind
         )];
-        if let Some(j) = &self.join {
+        for j in &self.joins {
             lines.push(format!(
                 "Joined {}: {} (topic {}, key {}, value {})",
                 match j.right.kind {
@@ -367,8 +368,9 @@ impl Planner {
             emit_final: query.emit == Some(Emit::Final),
             source_is_table: source.kind == SourceKind::Table,
             repartition: None,
-            join: None,
-            within: query.joins_within.first().cloned().flatten(),
+            joins: Vec::new(),
+            within: query.joins_within.clone(),
+            left_kind: source.kind,
             catalog,
         };
         // A joined table's changes go to the join as they are (it keeps the rows itself).
@@ -436,7 +438,7 @@ impl Planner {
             } else {
                 lowering.repartition
             },
-            join: lowering.join,
+            joins: lowering.joins,
             join_key,
         })
     }
@@ -508,9 +510,11 @@ struct Lowering<'a> {
     source_is_table: bool,
     /// Where the rows would cross a repartition topic (set by the aggregation).
     repartition: Option<Repartition>,
-    /// The join at the bottom of the plan, if any, and its WITHIN clause.
-    join: Option<crate::join::PlannedJoin>,
-    within: Option<sluice_parser::ast::WithinSpec>,
+    /// The joins at the bottom of the plan, left to right, and their WITHIN clauses.
+    joins: Vec<crate::join::PlannedJoin>,
+    within: Vec<Option<sluice_parser::ast::WithinSpec>>,
+    /// What the next join's left input is.
+    left_kind: SourceKind,
     catalog: &'a Catalog,
 }
 
@@ -528,8 +532,7 @@ impl Lowering<'_> {
             LogicalPlan::SubqueryAlias(a) => self.lower(&a.input),
             LogicalPlan::Filter(f) => {
                 self.lower(&f.input)?;
-                let predicate =
-                    state.create_physical_expr(
+                let predicate = state.create_physical_expr(
                     crate::simplify::coalesce_to_case(f.predicate.clone()),
                     f.input.schema(),
                 )?;
@@ -692,9 +695,10 @@ impl Lowering<'_> {
                         .map_err(|e| PlanError::Type(format!("column {name}: {e}")))?;
                     // In a join, origins name the side too (`REL.COL`): both sides may have a
                     // column of the same name.
-                    origins.push(match &self.join {
-                        Some(_) => qualified_origin(expr),
-                        None => column_origin(expr),
+                    origins.push(if self.joins.is_empty() {
+                        column_origin(expr)
+                    } else {
+                        qualified_origin(expr)
                     });
                     output_groups.push(self.groups.as_ref().and_then(|g| {
                         column_index(expr, input_schema).and_then(|i| g.get(i).copied().flatten())
@@ -705,7 +709,7 @@ impl Lowering<'_> {
                 let output = Arc::new(Schema::new(fields.clone()));
                 // The event time, and for windowed results the window bounds, ride along. A
                 // join's rows carry their time after the joined columns.
-                let joined = self.join.is_some();
+                let joined = !self.joins.is_empty();
                 let hidden_index = |name: &str| -> usize {
                     if joined && name == ROWTIME {
                         return arrow_input.fields().len();
@@ -771,10 +775,9 @@ impl Lowering<'_> {
                 Ok(())
             }
             LogicalPlan::Join(j) => {
-                if self.join.is_some() {
-                    return Err(PlanError::Unsupported(
-                        "joins of more than two sources are not supported yet".into(),
-                    ));
+                // The joins before this one (its left input) first.
+                if matches!(strip_alias(&j.left), LogicalPlan::Join(_)) {
+                    self.lower(&j.left)?;
                 }
                 let physical = |e: &LExpr, schema: &datafusion::common::DFSchema| {
                     Ok(state.create_physical_expr(
@@ -782,12 +785,17 @@ impl Lowering<'_> {
                         schema,
                     )?)
                 };
-                self.join = Some(crate::join::plan(
+                let planned = crate::join::plan(
                     j,
                     self.catalog,
-                    self.within.as_ref(),
+                    self.within.get(self.joins.len()).and_then(Option::as_ref),
+                    self.left_kind,
                     &physical,
-                )?);
+                )?;
+                if planned.right.kind == SourceKind::Stream {
+                    self.left_kind = SourceKind::Stream;
+                }
+                self.joins.push(planned);
                 Ok(())
             }
             LogicalPlan::Sort(_) => Err(PlanError::Unsupported(
@@ -798,6 +806,13 @@ impl Lowering<'_> {
                 other.display()
             ))),
         }
+    }
+}
+
+fn strip_alias(plan: &LogicalPlan) -> &LogicalPlan {
+    match plan {
+        LogicalPlan::SubqueryAlias(a) => strip_alias(&a.input),
+        other => other,
     }
 }
 

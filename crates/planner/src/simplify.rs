@@ -45,6 +45,11 @@ mod tests {
     fn coalesce_becomes_a_case() {
         let e = coalesce_to_case(coalesce(vec![col("a"), col("b"), lit(1)]) + lit(2));
         let text = e.to_string();
-        assert!(text.contains("CASE WHEN a IS NOT NULL THEN a WHEN b IS NOT NULL THEN b ELSE Int32(1) END"), "{text}");
+        assert!(
+            text.contains(
+                "CASE WHEN a IS NOT NULL THEN a WHEN b IS NOT NULL THEN b ELSE Int32(1) END"
+            ),
+            "{text}"
+        );
     }
 }

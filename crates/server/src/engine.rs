@@ -632,7 +632,14 @@ impl Engine {
                 plan.source.key_format.clone()
             }
         });
-        let value_format = value_format.unwrap_or_else(|| plan.source.value_format.clone());
+        let value_format = value_format.unwrap_or_else(|| {
+            let mut f = plan.source.value_format.clone();
+            if !plan.joins.is_empty() {
+                // A join's result does not inherit its sources' serde features.
+                f.options.wrap_single_value = None;
+            }
+            f
+        });
         let mut columns = Vec::new();
         for (fields, role) in [
             (&layout.key_fields, ColumnRole::Key),

@@ -16,7 +16,8 @@ use datafusion::arrow::record_batch::RecordBatch;
 use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;
 use sluice_catalog::SourceDef;
-use sluice_dataflow::ops::{JoinKind, JoinOp};
+use sluice_catalog::SourceKind;
+use sluice_dataflow::ops::{JoinOp, JoinSide};
 use sluice_dataflow::repartition::{RepartitionDecoder, RepartitionEncoder};
 use sluice_dataflow::sink::SinkEncoder;
 use sluice_dataflow::source::{RawRecord, RecordError, SourceDecoder};
@@ -29,7 +30,7 @@ use tracing::{debug, info, warn};
 
 use crate::error::{EngineError, Result};
 use crate::io;
-use crate::join_input::{JoinInput, Side};
+use crate::join_input::JoinInput;
 use crate::materialized::Materialized;
 use crate::task_state::TaskState;
 use crate::transaction::Transactions;
@@ -140,12 +141,65 @@ pub enum Input {
     Repartition { topic: String },
 }
 
-/// A join task's extra parts: the join, the right side's decoder, and the buffers that order
-/// the two inputs by time.
+/// A join task's extra parts: its joins (left to right), the decoders of the sources they
+/// join (the query's source has the task's own decoder), and the buffers that order the
+/// inputs by time.
 pub(crate) struct JoinTask {
-    op: JoinOp,
-    decoder: SourceDecoder,
+    ops: Vec<JoinOp>,
+    decoders: Vec<SourceDecoder>,
     input: JoinInput,
+}
+
+impl JoinTask {
+    fn new(
+        plan: &QueryPlan,
+        source: &SourceDef,
+        state: Option<&TaskState>,
+    ) -> std::result::Result<Self, DataflowError> {
+        let mut ops = Vec::with_capacity(plan.joins.len());
+        let mut decoders = Vec::with_capacity(plan.joins.len());
+        let mut topics = vec![(source.topic.clone(), source.kind == SourceKind::Table)];
+        for (k, j) in plan.joins.iter().enumerate() {
+            let mut op = JoinOp::new(j.spec.clone())?;
+            if let Some(st) = state {
+                op.open(OperatorState::new(
+                    Arc::new(st.store().clone()),
+                    vec![JOIN_PREFIX + k as u8],
+                ))?;
+            }
+            ops.push(op);
+            decoders.push(SourceDecoder::new(&j.right)?);
+            topics.push((j.right.topic.clone(), j.right.kind == SourceKind::Table));
+        }
+        Ok(Self {
+            ops,
+            decoders,
+            input: JoinInput::new(topics),
+        })
+    }
+}
+
+/// A join's output as the next join's left input: its result time becomes the row's ROWTIME
+/// (the first one: the left-most source's) and the appended time column goes.
+fn joined_as_input(b: Batch) -> std::result::Result<Batch, DataflowError> {
+    let data = &b.data;
+    let n = data.num_columns();
+    let time = data.column(n - 1).clone();
+    let mut columns: Vec<_> = data.columns()[..n - 1].to_vec();
+    let mut fields: Vec<_> = data.schema().fields()[..n - 1].to_vec();
+    if let Some(i) = fields
+        .iter()
+        .position(|f| f.name() == sluice_catalog::ROWTIME)
+    {
+        columns[i] = time;
+    }
+    fields.truncate(n - 1);
+    let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(fields));
+    Ok(Batch {
+        data: RecordBatch::try_new(schema, columns)?,
+        changes: b.changes,
+        origin: b.origin,
+    })
 }
 
 /// Key prefix of the join's state in the task's store (operators of the pipeline use
@@ -236,45 +290,22 @@ impl QueryTask {
             Input::Source => self.source.topic.clone(),
             Input::Repartition { topic } => topic.clone(),
         };
-        // A join also reads the right side's topic.
-        let mut join = match &self.plan.join {
-            None => None,
-            Some(j) => {
-                let parts = JoinOp::new(j.spec.clone())
-                    .and_then(|op| Ok((op, SourceDecoder::new(&j.right)?)))
-                    .and_then(|(mut op, decoder)| {
-                        if let Some(st) = &state {
-                            op.open(OperatorState::new(
-                                Arc::new(st.store().clone()),
-                                vec![JOIN_PREFIX],
-                            ))?;
-                        }
-                        Ok((op, decoder))
-                    });
-                match parts {
-                    Ok((op, decoder)) => {
-                        let right_first = j.spec.kind == JoinKind::StreamTable;
-                        Some(JoinTask {
-                            op,
-                            decoder,
-                            input: JoinInput::new(
-                                topic.clone(),
-                                j.right.topic.clone(),
-                                right_first,
-                            ),
-                        })
-                    }
-                    Err(e) => {
-                        self.fail(e.into()).await;
-                        return;
-                    }
+        // A join also reads the topics of the sources it joins.
+        let mut join = if self.plan.joins.is_empty() {
+            None
+        } else {
+            match JoinTask::new(&self.plan, &self.source, state.as_ref()) {
+                Ok(j) => Some(j),
+                Err(e) => {
+                    self.fail(e.into()).await;
+                    return;
                 }
             }
         };
-        let mut topics = vec![topic.as_str()];
-        if let Some(j) = &join {
-            topics.push(j.input.table_topic());
-        }
+        let topics: Vec<&str> = match &join {
+            Some(j) => j.input.topics().collect(),
+            None => vec![topic.as_str()],
+        };
         if let Err(e) = self.consumer.subscribe(&topics) {
             warn!(query_id = %self.id, error = %e, "cannot subscribe");
             self.fail(EngineError::Kafka(e.to_string())).await;
@@ -283,7 +314,7 @@ impl QueryTask {
         let mut decoder = match &self.input {
             Input::Source => match SourceDecoder::new(&self.source) {
                 // PARTITION BY forwards a stream's records without a value, re-keyed.
-                Ok(d) if self.plan.partitioning.is_some() && self.plan.join.is_none() => {
+                Ok(d) if self.plan.partitioning.is_some() && self.plan.joins.is_empty() => {
                     Decoder::Source(d.with_stream_tombstones())
                 }
                 Ok(d) => Decoder::Source(d),
@@ -341,7 +372,7 @@ impl QueryTask {
                 None => messages,
             };
             // Which input each record came from (join tasks only).
-            let (messages, sides): (Vec<_>, Vec<Side>) = match join.as_mut() {
+            let (messages, sides): (Vec<_>, Vec<usize>) = match join.as_mut() {
                 None => (messages, Vec::new()),
                 Some(j) => {
                     j.input.push(messages);
@@ -426,7 +457,7 @@ impl QueryTask {
         decoder: &mut Decoder,
         pipeline: &mut Pipeline,
         messages: &[rdkafka::message::OwnedMessage],
-        sides: &[Side],
+        sides: &[usize],
         mut join: Option<&mut JoinTask>,
         positions: &HashMap<(String, i32), i64>,
         emitted: &mut u64,
@@ -515,7 +546,9 @@ impl QueryTask {
                 d.checkpoint(&mut batch);
             }
             if let Some(j) = join.as_deref_mut() {
-                j.op.checkpoint(&mut batch)?;
+                for op in &mut j.ops {
+                    op.checkpoint(&mut batch)?;
+                }
             }
             if let Some(m) = &self.materialize {
                 m.checkpoint(&mut batch);
@@ -587,43 +620,48 @@ impl QueryTask {
         }
     }
 
-    /// A join task's batch, in processing order: runs of records of one side go through the
-    /// join, and what it emits through the pipeline.
+    /// A join task's batch, in processing order: runs of records of one input go through the
+    /// joins from the one that input enters at, and what the last emits through the pipeline.
     fn run_join(
         &self,
         decoder: &mut Decoder,
         pipeline: &mut Pipeline,
         join: &mut JoinTask,
         messages: &[rdkafka::message::OwnedMessage],
-        sides: &[Side],
+        sides: &[usize],
     ) -> Result<Vec<Batch>> {
         let mut outputs = Vec::new();
         let mut start = 0;
         while start < messages.len() {
-            let side = sides[start];
+            let input = sides[start];
             let end = (start..messages.len())
-                .find(|&i| sides[i] != side)
+                .find(|&i| sides[i] != input)
                 .unwrap_or(messages.len());
             let run = &messages[start..end];
             start = end;
-            let batch = match side {
-                Side::Right => {
-                    let raw = io::raw_records(run, join.decoder.needs_headers());
-                    let (batch, errors) = join.decoder.decode(&raw)?;
-                    self.report(&errors, join.input.table_topic());
-                    batch
-                }
-                Side::Left => {
-                    let raw = io::raw_records(run, decoder.needs_headers());
-                    let (batch, errors) = decoder.decode(&raw)?;
-                    self.report(&errors, &self.source.topic);
-                    batch
+            let (batch, errors) = match input {
+                0 => decoder.decode(&io::raw_records(run, decoder.needs_headers()))?,
+                i => {
+                    let d = &mut join.decoders[i - 1];
+                    d.decode(&io::raw_records(run, d.needs_headers()))?
                 }
             };
-            if let Some(b) = batch {
-                if let Some(joined) = join.op.process(side, &b)? {
-                    outputs.extend(self.run_pipeline(pipeline, joined)?);
-                }
+            self.report(&errors, join.input.topic(input));
+            let Some(b) = batch else { continue };
+            // Input 0 is the first join's left side; input i its i-th join's right side.
+            let (first, side) = match input {
+                0 => (0, JoinSide::Left),
+                i => (i - 1, JoinSide::Right),
+            };
+            let mut rows = join.ops[first].process(side, &b)?;
+            for op in join.ops[first + 1..].iter_mut() {
+                rows = match rows {
+                    Some(r) => op.process(JoinSide::Left, &joined_as_input(r)?)?,
+                    None => None,
+                };
+            }
+            if let Some(joined) = rows {
+                outputs.extend(self.run_pipeline(pipeline, joined)?);
             }
         }
         Ok(outputs)

@@ -39,14 +39,18 @@ fn distinct(kafka: &str, topic: &str) -> BTreeSet<(String, String)> {
     read_topic(kafka, topic, 1)
         .into_iter()
         .map(|(k, v)| {
-            let v: serde_json::Value = serde_json::from_str(&v.unwrap_or_default())
-                .unwrap_or(serde_json::Value::Null);
+            let v: serde_json::Value =
+                serde_json::from_str(&v.unwrap_or_default()).unwrap_or(serde_json::Value::Null);
             (k.unwrap_or_default(), v.to_string())
         })
         .collect()
 }
 
-async fn wait_for(kafka: &str, topic: &str, want: &BTreeSet<(String, String)>) -> BTreeSet<(String, String)> {
+async fn wait_for(
+    kafka: &str,
+    topic: &str,
+    want: &BTreeSet<(String, String)>,
+) -> BTreeSet<(String, String)> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let (k, t) = (kafka.to_string(), topic.to_string());
