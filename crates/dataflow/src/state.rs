@@ -178,6 +178,21 @@ impl<V> KeyedState<V> {
         }))
     }
 
+    /// The entry for `key`, read from the store if it is not in memory, for reading only: it
+    /// is not marked to be written again.
+    pub fn peek_or_load(
+        &mut self,
+        key: &[u8],
+        decode: impl FnOnce(&[u8]) -> Result<V, DataflowError>,
+    ) -> Result<Option<&V>, DataflowError> {
+        self.tick += 1;
+        let tick = self.tick;
+        Ok(self.load(key, decode)?.map(|e| {
+            e.used = tick;
+            &e.value
+        }))
+    }
+
     /// Like [`get_or_load`](Self::get_or_load), but a key found nowhere is set to `make()`.
     pub fn get_or_insert_with(
         &mut self,

@@ -636,7 +636,7 @@ impl Engine {
             let mut f = plan.source.value_format.clone();
             if !plan.joins.is_empty() {
                 // A join's result does not inherit its sources' serde features.
-                f.options.wrap_single_value = None;
+                f.options.wrap_single_value = p.get_bool("WRAP_SINGLE_VALUE");
             }
             f
         });

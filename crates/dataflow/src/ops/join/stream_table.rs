@@ -1,33 +1,63 @@
 //! Stream–table joins: each stream row meets the table's current row for its join key.
 
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Int64Array};
-use datafusion::arrow::compute::{cast, filter_record_batch};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{new_null_array, Array, ArrayRef, BooleanArray, Int64Array};
+use datafusion::arrow::compute::{cast, filter_record_batch, interleave};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::RowConverter;
 use datafusion::common::ScalarValue;
 use sluice_catalog::ROWTIME;
 use sluice_state::WriteBatch;
 
-use super::{
-    decode_row, encode_row, join_keys, key_converter, row_values, JoinSpec, JoinType, Side,
-};
+use super::{decode_row, join_keys, key_converter, JoinSpec, JoinType, Side};
 use crate::state::{KeyedState, OperatorState};
 use crate::{Batch, ChangeKind, DataflowError};
 
 /// Sub-prefix of the table's rows in the join's store.
 const ROWS: u8 = b'r';
 
+/// Where a key's current row is: (chunk, row in the chunk).
+type RowRef = (u32, u32);
+
 /// A stream–table join (ksqlDB's semantics, Kafka Streams' KStream–KTable join): table changes
 /// update the join's copy of the table and emit nothing; each stream row is joined with the
 /// table row its join key finds at that moment. A stream row whose key is null, or (INNER JOIN)
 /// finds no row, is dropped. The result has the stream row's time.
 ///
-/// State: the table's rows by key (in Arrow's row format), cached in memory over the task's
-/// store like every keyed state.
+/// Vectorized: the table's rows stay in the Arrow batches they were decoded in (chunks); a hash
+/// table (the keyed state's in-memory cache, keyed by the join key in Arrow's row format) gives
+/// each key's chunk and row; a stream batch is probed key by key and its output columns are
+/// gathered with Arrow's `filter` (stream side) and `interleave` (table side) kernels. Chunks
+/// are compacted when most of their rows are stale. The store holds each key's row (written at
+/// checkpoints); rows read back from it (after a restart or an eviction) join as one-row chunks.
 pub struct StreamTableJoin {
     spec: JoinSpec,
     converter: RowConverter,
-    rows: KeyedState<Vec<ScalarValue>>,
+    rows: KeyedState<RowRef>,
+    chunks: Vec<RecordBatch>,
+    /// Rows held in `chunks`, live or stale.
+    chunk_rows: usize,
+}
+
+/// At least this many stale rows before chunks are compacted.
+const MIN_COMPACTION: usize = 4096;
+
+fn one_row(schema: &SchemaRef, values: Vec<ScalarValue>) -> Result<RecordBatch, DataflowError> {
+    let columns = values
+        .into_iter()
+        .zip(schema.fields())
+        .map(|(v, f)| {
+            let a = v.to_array()?;
+            Ok(if a.data_type() != f.data_type() {
+                cast(&a, f.data_type())?
+            } else {
+                a
+            })
+        })
+        .collect::<Result<Vec<ArrayRef>, DataflowError>>()?;
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
 impl StreamTableJoin {
@@ -36,6 +66,8 @@ impl StreamTableJoin {
             converter: key_converter(&spec)?,
             spec,
             rows: KeyedState::new(ROWS),
+            chunks: Vec::new(),
+            chunk_rows: 0,
         })
     }
 
@@ -51,12 +83,25 @@ impl StreamTableJoin {
 
     /// Adds the table rows changed since the last checkpoint to `batch`.
     pub fn checkpoint(&mut self, batch: &mut WriteBatch) -> Result<(), DataflowError> {
-        self.rows.checkpoint(batch, encode_row)
+        let chunks = &self.chunks;
+        self.rows.checkpoint(batch, |r| {
+            let chunk = &chunks[r.0 as usize];
+            let row = chunk
+                .columns()
+                .iter()
+                .map(|c| Ok(ScalarValue::try_from_array(c, r.1 as usize)?))
+                .collect::<Result<Vec<_>, DataflowError>>()?;
+            Ok(sluice_functions::aggregate::state_codec::encode(&row))
+        })?;
+        // Evicted entries leave their rows behind in the chunks.
+        self.compact_if_stale()
     }
 
     /// The table changed: upserts and tombstones (`Delete`) of its topic, as decoded.
     pub fn process_right(&mut self, batch: &Batch) -> Result<(), DataflowError> {
         let (key_col, keys) = join_keys(&self.spec, Side::Right, &self.converter, &batch.data)?;
+        let chunk = self.chunks.len() as u32;
+        let mut used = false;
         for i in 0..batch.num_rows() {
             if key_col.is_null(i) {
                 continue;
@@ -66,8 +111,43 @@ impl StreamTableJoin {
                 self.rows.remove(&key);
                 continue;
             }
-            self.rows.insert(key, row_values(&batch.data, i)?);
+            self.rows.insert(key, (chunk, i as u32));
+            used = true;
         }
+        if used {
+            self.chunks.push(batch.data.clone());
+            self.chunk_rows += batch.num_rows();
+        }
+        self.compact_if_stale()
+    }
+
+    /// Rewrites the chunks to hold only the rows the cache points to, once most are stale.
+    fn compact_if_stale(&mut self) -> Result<(), DataflowError> {
+        let live = self.rows.cached();
+        if self.chunk_rows < 2 * live + MIN_COMPACTION {
+            return Ok(());
+        }
+        let mut refs: Vec<(usize, usize)> = Vec::with_capacity(live);
+        self.rows.retain(|_, r| {
+            refs.push((r.0 as usize, r.1 as usize));
+            *r = (0, (refs.len() - 1) as u32);
+            true
+        });
+        let schema = self.spec.right_schema.clone();
+        let compacted = if refs.is_empty() {
+            RecordBatch::new_empty(schema)
+        } else {
+            let columns = (0..schema.fields().len())
+                .map(|c| {
+                    let values: Vec<&dyn Array> =
+                        self.chunks.iter().map(|b| b.column(c).as_ref()).collect();
+                    Ok(interleave(&values, &refs)?)
+                })
+                .collect::<Result<Vec<_>, DataflowError>>()?;
+            RecordBatch::try_new(schema, columns)?
+        };
+        self.chunk_rows = compacted.num_rows();
+        self.chunks = vec![compacted];
         Ok(())
     }
 
@@ -76,52 +156,54 @@ impl StreamTableJoin {
         let n = batch.num_rows();
         let (keys, rows) = join_keys(&self.spec, Side::Left, &self.converter, &batch.data)?;
         let left_outer = self.spec.join_type == JoinType::Left;
-        let right_schema = self.spec.right_schema.clone();
-        let width = right_schema.fields().len();
+        let schema = self.spec.right_schema.clone();
+        // Where each kept stream row's table row is; `None`: no row (LEFT JOIN: nulls).
         let mut keep = Vec::with_capacity(n);
-        let mut right: Vec<Vec<ScalarValue>> = vec![Vec::new(); width];
+        let mut found: Vec<Option<RowRef>> = Vec::with_capacity(n);
         for i in 0..n {
-            let found = if keys.is_null(i) {
+            let hit = if keys.is_null(i) {
                 None
             } else {
+                let chunks = &mut self.chunks;
+                let chunk_rows = &mut self.chunk_rows;
                 self.rows
-                    .get_or_load(rows.row(i).as_ref(), decode_row)?
-                    .map(|r| r.clone())
+                    .peek_or_load(rows.row(i).as_ref(), |bytes| {
+                        // Read back from the store: joins as a one-row chunk.
+                        chunks.push(one_row(&schema, decode_row(bytes)?)?);
+                        *chunk_rows += 1;
+                        Ok(((chunks.len() - 1) as u32, 0))
+                    })?
+                    .copied()
             };
-            let kept = match found {
-                Some(values) => {
-                    for (c, v) in right.iter_mut().zip(values) {
-                        c.push(v);
-                    }
-                    true
-                }
-                None if left_outer && !keys.is_null(i) => {
-                    for (c, f) in right.iter_mut().zip(right_schema.fields()) {
-                        c.push(ScalarValue::try_from(f.data_type())?);
-                    }
-                    true
-                }
-                None => false,
-            };
+            let kept = hit.is_some() || (left_outer && !keys.is_null(i));
             keep.push(kept);
+            if kept {
+                found.push(hit);
+            }
         }
-        let kept = keep.iter().filter(|k| **k).count();
-        if kept == 0 {
+        if found.is_empty() {
             return Ok(None);
         }
         let keep = BooleanArray::from(keep);
         let left = filter_record_batch(&batch.data, &keep)?;
+        let nulls = self.chunks.len();
+        let refs: Vec<(usize, usize)> = found
+            .iter()
+            .map(|f| match f {
+                Some((c, r)) => (*c as usize, *r as usize),
+                None => (nulls, 0),
+            })
+            .collect();
         let mut columns: Vec<ArrayRef> = left.columns().to_vec();
-        for values in right {
-            let i = columns.len();
-            let f = self.spec.output.field(i);
-            let a = if values.is_empty() {
-                datafusion::arrow::array::new_empty_array(f.data_type())
-            } else {
-                ScalarValue::iter_to_array(values)?
-            };
-            columns.push(if a.data_type() != f.data_type() {
-                cast(&a, f.data_type())?
+        for (c, f) in schema.fields().iter().enumerate() {
+            let null = new_null_array(f.data_type(), 1);
+            let mut values: Vec<&dyn Array> =
+                self.chunks.iter().map(|b| b.column(c).as_ref()).collect();
+            values.push(null.as_ref());
+            let a = interleave(&values, &refs)?;
+            let out = self.spec.output.field(columns.len()).data_type();
+            columns.push(if a.data_type() != out {
+                cast(&a, out)?
             } else {
                 a
             });
@@ -129,7 +211,7 @@ impl StreamTableJoin {
         // The result has the stream row's time.
         let time: ArrayRef = match left.column_by_name(ROWTIME) {
             Some(t) => t.clone(),
-            None => std::sync::Arc::new(Int64Array::from(vec![0i64; kept])),
+            None => Arc::new(Int64Array::from(vec![0i64; left.num_rows()])),
         };
         columns.push(time);
         let data = RecordBatch::try_new(self.spec.output.clone(), columns)?;
@@ -149,6 +231,8 @@ impl StreamTableJoin {
 mod tests {
     use super::super::test_util::*;
     use super::super::*;
+    use crate::state::OperatorState;
+    use sluice_state::{MemoryStore, StateStore};
 
     #[test]
     fn inner_join_sees_the_table_as_of_each_stream_row() {
@@ -216,5 +300,42 @@ mod tests {
                 (Some("z".into()), None, 2, false)
             ]
         );
+    }
+
+    #[test]
+    fn rows_survive_compaction_and_a_restart_from_the_store() {
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+        let spec = spec(JoinKind::StreamTable, JoinType::Inner);
+        let (l, r) = (spec.left_schema.clone(), spec.right_schema.clone());
+        let mut j = JoinOp::new(spec.clone()).unwrap();
+        j.open(OperatorState::new(store.clone(), vec![0xe0]))
+            .unwrap();
+        // Many updates of few keys: the chunks fill with stale rows and get compacted.
+        for round in 0..50i64 {
+            let batch: Vec<(i64, Option<&str>, i64)> = (0..200)
+                .map(|k| (k, Some(if round % 2 == 0 { "even" } else { "odd" }), round))
+                .collect();
+            j.process(Side::Right, &rows(&r, &batch)).unwrap();
+            let mut b = sluice_state::WriteBatch::new();
+            j.checkpoint(&mut b).unwrap();
+            store.commit(b).unwrap();
+        }
+        let probe = rows(&l, &[(7, Some("x"), 100), (199, Some("y"), 100)]);
+        let odd = vec![
+            (Some("x".into()), Some("odd".into()), 100, false),
+            (Some("y".into()), Some("odd".into()), 100, false),
+        ];
+        assert_eq!(show(&j.process(Side::Left, &probe).unwrap()), odd);
+        if let JoinOp::StreamTable(t) = &j {
+            assert!(
+                t.chunk_rows < 3 * 200 + super::MIN_COMPACTION,
+                "{}",
+                t.chunk_rows
+            );
+        }
+        // A fresh operator over the same store finds the rows there.
+        let mut again = JoinOp::new(spec).unwrap();
+        again.open(OperatorState::new(store, vec![0xe0])).unwrap();
+        assert_eq!(show(&again.process(Side::Left, &probe).unwrap()), odd);
     }
 }
