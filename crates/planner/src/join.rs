@@ -162,20 +162,6 @@ pub fn check(
                         "A window definition was provided for a Table-Table join. These joins are not windowed. Please drop the window definition (i.e. the WITHIN clause) and try to execute your Table-Table join again.".into(),
                     ));
                 }
-                // Tables are never repartitioned: a primary-key join needs co-partitioned
-                // topics (a foreign-key join does not).
-                let lcol = plain_column(&l, sources, catalog).map(|c| c.1);
-                let rcol = plain_column(&r, sources, catalog).map(|c| c.1);
-                if !is_foreign_key(left, right, lcol.as_deref(), rcol.as_deref())
-                    && left.partitions > 0
-                    && right.partitions > 0
-                    && left.partitions != right.partitions
-                {
-                    return Err(PlanError::Invalid(format!(
-                        "Can't join `{0}` with `{1}` since the number of partitions don't match. `{0}` partitions = {2}; `{1}` partitions = {3}. Please repartition either one so that the number of partitions match.",
-                        left.name, right.name, left.partitions, right.partitions
-                    )));
-                }
             }
             (SourceKind::Table, SourceKind::Stream) => {
                 return Err(PlanError::Invalid(format!(

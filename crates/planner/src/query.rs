@@ -236,9 +236,21 @@ impl Planner {
         let grouped = !matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty());
         if sources.len() > 1 {
             crate::join::check(select, &sources, &query.joins_within, catalog)?;
-            if grouped || query.window.is_some() {
+            if query.window.is_some() {
                 return Err(PlanError::Unsupported(
-                    "GROUP BY and WINDOW over joins are not supported yet".into(),
+                    "WINDOW over joins is not supported yet".into(),
+                ));
+            }
+            // A join of tables emits upserts and tombstones without the retractions a table
+            // aggregation needs.
+            let all_tables = sources.iter().all(|s| {
+                catalog
+                    .require(&s.source)
+                    .is_ok_and(|d| d.kind == SourceKind::Table)
+            });
+            if grouped && all_tables {
+                return Err(PlanError::Unsupported(
+                    "GROUP BY over a join of tables is not supported yet".into(),
                 ));
             }
         }

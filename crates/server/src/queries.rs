@@ -291,7 +291,8 @@ impl QueryTask {
             Input::Repartition { topic } => topic.clone(),
         };
         // A join also reads the topics of the sources it joins.
-        let mut join = if self.plan.joins.is_empty() {
+        // (The second task of a split query reads joined rows from the repartition topic.)
+        let mut join = if self.plan.joins.is_empty() || self.part == PlanPart::AfterRepartition {
             None
         } else {
             match JoinTask::new(&self.plan, &self.source, state.as_ref()) {
@@ -647,7 +648,15 @@ impl QueryTask {
                 }
             };
             self.report(&errors, join.input.topic(input));
-            let Some(b) = batch else { continue };
+            let Some(mut b) = batch else { continue };
+            // Origins name the input too (a repartition topic after the join tells source
+            // records apart by them): partition + input << 16.
+            if input > 0 {
+                if let Some(o) = &mut b.origin {
+                    let shift = (input as i32) << 16;
+                    o.partition = o.partition.iter().map(|p| p.map(|p| p + shift)).collect();
+                }
+            }
             // Input 0 is the first join's left side; input i its i-th join's right side.
             let (first, side) = match input {
                 0 => (0, JoinSide::Left),

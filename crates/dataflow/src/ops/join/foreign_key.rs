@@ -108,8 +108,13 @@ impl ForeignKeyJoin {
 
     /// Changes of one table (upserts, and `Delete` tombstones).
     pub fn process(&mut self, side: Side, batch: &Batch) -> Result<Option<Batch>, DataflowError> {
-        let mut out: Vec<(Vec<ScalarValue>, Option<Vec<ScalarValue>>, i64, ChangeKind)> =
-            Vec::new();
+        let mut out: Vec<(
+            Vec<ScalarValue>,
+            Option<Vec<ScalarValue>>,
+            i64,
+            ChangeKind,
+            usize,
+        )> = Vec::new();
         let times = batch.rowtime().cloned();
         let time = |i: usize| times.as_ref().map(|t| t.value(i)).unwrap_or(0);
         match side {
@@ -138,7 +143,7 @@ impl ForeignKeyJoin {
                     if batch.change(i) == ChangeKind::Delete {
                         self.left.remove(&lk);
                         if let Some((_, row)) = old {
-                            out.push((row, None, time(i), ChangeKind::Delete));
+                            out.push((row, None, time(i), ChangeKind::Delete, i));
                         }
                         continue;
                     }
@@ -158,12 +163,12 @@ impl ForeignKeyJoin {
                         self.right.get_or_load(&fk, decode_row)?.cloned()
                     };
                     match (right, self.spec.join_type) {
-                        (Some(r), _) => out.push((row, Some(r), time(i), ChangeKind::Insert)),
+                        (Some(r), _) => out.push((row, Some(r), time(i), ChangeKind::Insert, i)),
                         (None, JoinType::Left) => {
-                            out.push((row, None, time(i), ChangeKind::Insert))
+                            out.push((row, None, time(i), ChangeKind::Insert, i))
                         }
                         (None, _) if had_result => {
-                            out.push((row, None, time(i), ChangeKind::Delete))
+                            out.push((row, None, time(i), ChangeKind::Delete, i))
                         }
                         (None, _) => {}
                     }
@@ -202,12 +207,12 @@ impl ForeignKeyJoin {
                         };
                         match (&new, self.spec.join_type) {
                             (Some(r), _) => {
-                                out.push((left, Some(r.clone()), time(i), ChangeKind::Insert))
+                                out.push((left, Some(r.clone()), time(i), ChangeKind::Insert, i))
                             }
                             (None, JoinType::Left) => {
-                                out.push((left, None, time(i), ChangeKind::Insert))
+                                out.push((left, None, time(i), ChangeKind::Insert, i))
                             }
-                            (None, _) => out.push((left, None, time(i), ChangeKind::Delete)),
+                            (None, _) => out.push((left, None, time(i), ChangeKind::Delete, i)),
                         }
                     }
                 }
@@ -215,14 +220,15 @@ impl ForeignKeyJoin {
         }
         let joined: Vec<Joined<'_>> = out
             .iter()
-            .map(|(l, r, time, change)| Joined {
+            .map(|(l, r, time, change, input_row)| Joined {
                 left: Some(l.as_slice()),
                 right: r.as_deref(),
                 time: *time,
                 change: *change,
+                input_row: *input_row,
             })
             .collect();
-        assemble(&self.spec, &joined)
+        assemble(&self.spec, &joined, batch)
     }
 }
 

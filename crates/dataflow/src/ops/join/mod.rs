@@ -312,12 +312,16 @@ pub(crate) struct Joined<'a> {
     pub right: Option<&'a [ScalarValue]>,
     pub time: i64,
     pub change: ChangeKind,
+    /// The row of the input batch whose processing emitted it (its origin is the row's).
+    pub input_row: usize,
 }
 
-/// Builds the output batch of joined rows (missing sides as nulls).
+/// Builds the output batch of joined rows (missing sides as nulls); each row's origin is that of
+/// the input row that emitted it.
 pub(crate) fn assemble(
     spec: &JoinSpec,
     rows: &[Joined<'_>],
+    input: &Batch,
 ) -> Result<Option<Batch>, DataflowError> {
     if rows.is_empty() {
         return Ok(None);
@@ -356,10 +360,18 @@ pub(crate) fn assemble(
             rows.iter().map(|r| r.change as i8),
         ))
     };
+    let origin = match &input.origin {
+        Some(o) => Some(
+            o.take(&datafusion::arrow::array::UInt32Array::from_iter_values(
+                rows.iter().map(|r| r.input_row as u32),
+            ))?,
+        ),
+        None => None,
+    };
     Ok(Some(Batch {
         data,
         changes,
-        origin: None,
+        origin,
     }))
 }
 

@@ -26,6 +26,10 @@ const TIMES: u8 = b't';
 /// Rows buffered at most this many input rows before expired ones are swept from memory.
 const SWEEP_EVERY: usize = 10_000;
 
+/// A row to emit: the side of `row`, the other side's row, the time, the input row that
+/// emitted it.
+type Emitted = (Side, Vec<ScalarValue>, Option<Vec<ScalarValue>>, i64, usize);
+
 /// One side's rows of a key: (time, row), in time order.
 type Buffered = Vec<(i64, Vec<ScalarValue>)>;
 
@@ -188,7 +192,7 @@ impl StreamStreamJoin {
         };
         let keeps = self.spec.join_type.keeps(side);
         let deferred = self.window.grace_ms.is_some();
-        let mut out: Vec<(Side, Vec<ScalarValue>, Option<Vec<ScalarValue>>, i64)> = Vec::new();
+        let mut out: Vec<Emitted> = Vec::new();
         for i in 0..batch.num_rows() {
             if key_col.is_null(i) {
                 continue;
@@ -207,7 +211,7 @@ impl StreamStreamJoin {
             }
             self.times[2] = self.times[2].max(ts);
             if deferred && ts == self.times[2] {
-                self.emit_closed(&mut out)?;
+                self.emit_closed(&mut out, i)?;
             }
             let from = ts.saturating_sub(before).max(0);
             let to = ts.saturating_add(after).max(0);
@@ -224,7 +228,7 @@ impl StreamStreamJoin {
             if matches.is_empty() {
                 if keeps {
                     if !deferred || to < self.times[2] {
-                        out.push((side, row, None, ts));
+                        out.push((side, row, None, ts, i));
                     } else {
                         let k = pending_key(ts, side, &key);
                         self.pending.insert(k.clone(), row);
@@ -240,7 +244,7 @@ impl StreamStreamJoin {
                         self.pending.remove(&k);
                     }
                 }
-                out.push((side, row.clone(), Some(other), ts.max(t)));
+                out.push((side, row.clone(), Some(other), ts.max(t), i));
             }
         }
         self.since_sweep += batch.num_rows();
@@ -250,7 +254,7 @@ impl StreamStreamJoin {
         }
         let joined: Vec<Joined<'_>> = out
             .iter()
-            .map(|(side, row, other, time)| {
+            .map(|(side, row, other, time, input_row)| {
                 let (left, right) = match side {
                     Side::Left => (Some(row.as_slice()), other.as_deref()),
                     Side::Right => (other.as_deref(), Some(row.as_slice())),
@@ -260,16 +264,18 @@ impl StreamStreamJoin {
                     right,
                     time: *time,
                     change: ChangeKind::Insert,
+                    input_row: *input_row,
                 }
             })
             .collect();
-        assemble(&self.spec, &joined)
+        assemble(&self.spec, &joined, batch)
     }
 
     /// Emits the waiting outer rows whose window has closed.
     fn emit_closed(
         &mut self,
-        out: &mut Vec<(Side, Vec<ScalarValue>, Option<Vec<ScalarValue>>, i64)>,
+        out: &mut Vec<Emitted>,
+        input_row: usize,
     ) -> Result<(), DataflowError> {
         let grace = self.window.grace();
         let now = self.times[2];
@@ -297,7 +303,7 @@ impl StreamStreamJoin {
         for (k, side, t) in closed {
             self.pending_index.remove(&k);
             if let Some(row) = self.pending.get_or_load(&k, decode_row)?.cloned() {
-                out.push((side, row, None, t));
+                out.push((side, row, None, t, input_row));
             }
             self.pending.remove(&k);
         }

@@ -79,6 +79,7 @@ impl TableTableJoin {
             Option<Vec<ScalarValue>>,
             i64,
             ChangeKind,
+            usize,
         )> = Vec::new();
         let record_times = batch.rowtime().cloned();
         for i in 0..batch.num_rows() {
@@ -122,19 +123,20 @@ impl TableTableJoin {
                     Side::Left => (mine, theirs),
                     Side::Right => (theirs, mine),
                 };
-                out.push((left, right, time, change));
+                out.push((left, right, time, change, i));
             }
         }
         let joined: Vec<Joined<'_>> = out
             .iter()
-            .map(|(l, r, time, change)| Joined {
+            .map(|(l, r, time, change, input_row)| Joined {
                 left: l.as_deref(),
                 right: r.as_deref(),
                 time: *time,
                 change: *change,
+                input_row: *input_row,
             })
             .collect();
-        assemble(&self.spec, &joined)
+        assemble(&self.spec, &joined, batch)
     }
 }
 
