@@ -3,6 +3,12 @@
 //! - `AS_VALUE(x)`: returns `x` unchanged. It exists for its effect on a query's output layout:
 //!   a key column (or GROUP BY expression) wrapped in `AS_VALUE` is a value column of the sink,
 //!   so the key can be copied into the value (ksqlDB's KLIP-24).
+//! - [`json`]: JSON functions (TO_JSON_STRING, EXTRACTJSONFIELD, JSON_*).
+//! - [`text`]: string, URL, bytes and geo functions ksqlDB has and DataFusion lacks or
+//!   defines differently.
+
+pub mod json;
+pub mod text;
 
 use std::sync::Arc;
 
@@ -14,7 +20,10 @@ use datafusion::logical_expr::{
 
 /// Every scalar function of this module, for registration.
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
-    vec![Arc::new(ScalarUDF::new_from_impl(AsValue::new()))]
+    let mut all = vec![Arc::new(ScalarUDF::new_from_impl(AsValue::new()))];
+    all.extend(json::functions());
+    all.extend(text::functions());
+    all
 }
 
 /// `AS_VALUE(x)`: the identity.
