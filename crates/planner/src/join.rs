@@ -884,6 +884,7 @@ pub fn plan(
             show(&rt)
         )));
     }
+    let windowed = left.window.is_some() && right.window.is_some();
     Ok(PlannedJoin {
         right,
         spec: JoinSpec {
@@ -892,6 +893,7 @@ pub fn plan(
             left_key,
             right_key,
             key_type: lt,
+            windowed,
             output: join_output_schema(&left_schema, &right_schema),
             left_schema,
             right_schema,

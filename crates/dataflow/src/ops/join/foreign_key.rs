@@ -132,11 +132,11 @@ impl ForeignKeyJoin {
                         continue;
                     }
                     let lk = lks.row(i).as_ref().to_vec();
-                    let old = self.left.get_or_load(&lk, decode_left)?.cloned();
+                    let old = self.left.peek_or_load(&lk, decode_left)?.cloned();
                     let had_result = match &old {
                         Some((fk, _)) if !fk.is_empty() => {
                             self.index.remove(&index_key(fk, &lk));
-                            self.right.get_or_load(fk, decode_row)?.is_some()
+                            self.right.peek_or_load(fk, decode_row)?.is_some()
                         }
                         _ => false,
                     };
@@ -160,7 +160,7 @@ impl ForeignKeyJoin {
                     let right = if fk.is_empty() {
                         None
                     } else {
-                        self.right.get_or_load(&fk, decode_row)?.cloned()
+                        self.right.peek_or_load(&fk, decode_row)?.cloned()
                     };
                     match (right, self.spec.join_type) {
                         (Some(r), _) => out.push((row, Some(r), time(i), ChangeKind::Insert, i)),
@@ -201,7 +201,7 @@ impl ForeignKeyJoin {
                         .collect();
                     lks.sort();
                     for lk in lks {
-                        let Some((_, left)) = self.left.get_or_load(&lk, decode_left)?.cloned()
+                        let Some((_, left)) = self.left.peek_or_load(&lk, decode_left)?.cloned()
                         else {
                             continue;
                         };

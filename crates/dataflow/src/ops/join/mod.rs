@@ -150,6 +150,9 @@ pub struct JoinSpec {
     pub right_key: Arc<dyn PhysicalExpr>,
     /// The type both keys are compared as.
     pub key_type: DataType,
+    /// Both sides are windowed sources: rows meet only within the same window (the window
+    /// bounds are part of the join key, as in ksqlDB's windowed keys).
+    pub windowed: bool,
     pub left_schema: SchemaRef,
     pub right_schema: SchemaRef,
     /// The joined rows: the left side's columns, the right side's, then [`JOIN_ROWTIME`].
@@ -271,14 +274,28 @@ pub(crate) fn join_keys(
     if keys.data_type() != &spec.key_type {
         keys = cast(&keys, &spec.key_type)?;
     }
-    let rows = converter.convert_columns(&[keys.clone()])?;
+    let mut columns = vec![keys.clone()];
+    if spec.windowed {
+        for bound in [sluice_catalog::WINDOWSTART, sluice_catalog::WINDOWEND] {
+            let c = batch.column_by_name(bound).ok_or_else(|| {
+                DataflowError::Plan(format!("a windowed join input has no {bound}"))
+            })?;
+            columns.push(cast(c, &DataType::Int64)?);
+        }
+    }
+    let rows = converter.convert_columns(&columns)?;
     Ok((keys, rows))
 }
 
 pub(crate) fn key_converter(spec: &JoinSpec) -> Result<RowConverter, DataflowError> {
-    Ok(RowConverter::new(vec![SortField::new(
-        spec.key_type.clone(),
-    )])?)
+    let mut fields = vec![SortField::new(spec.key_type.clone())];
+    if spec.windowed {
+        fields.extend([
+            SortField::new(DataType::Int64),
+            SortField::new(DataType::Int64),
+        ]);
+    }
+    Ok(RowConverter::new(fields)?)
 }
 
 /// Row `i` of `batch` as scalars.
@@ -412,6 +429,7 @@ pub(crate) mod test_util {
             left_key: Arc::new(Column::new("K", 0)),
             right_key: Arc::new(Column::new("K", 0)),
             key_type: DataType::Int64,
+            windowed: false,
             output: join_output_schema(&l, &r),
             left_schema: l,
             right_schema: r,

@@ -217,7 +217,7 @@ impl StreamStreamJoin {
             let to = ts.saturating_add(after).max(0);
             let other_horizon = self.times[o].saturating_sub(retention);
             let matches: Vec<(i64, Vec<ScalarValue>)> =
-                match self.buffers[o].get_or_load(&key, decode_buffered)? {
+                match self.buffers[o].peek_or_load(&key, decode_buffered)? {
                     Some(b) => b
                         .iter()
                         .filter(|(t, _)| *t >= from && *t <= to && *t > other_horizon)
@@ -302,7 +302,7 @@ impl StreamStreamJoin {
         }
         for (k, side, t) in closed {
             self.pending_index.remove(&k);
-            if let Some(row) = self.pending.get_or_load(&k, decode_row)?.cloned() {
+            if let Some(row) = self.pending.peek_or_load(&k, decode_row)?.cloned() {
                 out.push((side, row, None, t, input_row));
             }
             self.pending.remove(&k);

@@ -88,7 +88,7 @@ impl TableTableJoin {
             }
             let key = keys.row(i).as_ref().to_vec();
             let ts = record_times.as_ref().map(|t| t.value(i)).unwrap_or(0);
-            let old = self.rows[s].get_or_load(&key, decode_row)?.cloned();
+            let old = self.rows[s].peek_or_load(&key, decode_row)?.cloned();
             let new = if batch.change(i) == ChangeKind::Delete {
                 self.rows[s].remove(&key);
                 None
@@ -97,7 +97,7 @@ impl TableTableJoin {
                 self.rows[s].insert(key.clone(), row.clone());
                 Some(row)
             };
-            let other = self.rows[o].get_or_load(&key, decode_row)?.cloned();
+            let other = self.rows[o].peek_or_load(&key, decode_row)?.cloned();
             let time = match &other {
                 Some(r) => ts.max(row_time(r, self.rowtime[o])),
                 None => ts,
