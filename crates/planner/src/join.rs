@@ -244,6 +244,17 @@ fn has_column(def: &SourceDef, name: &str) -> bool {
     def.column(name).is_some() || sluice_catalog::PSEUDO_COLUMNS.contains(&name)
 }
 
+/// The FROM sources that have a column named `name`.
+fn owners(name: &str, sources: &[FromSource], catalog: &Catalog) -> Vec<usize> {
+    (0..sources.len())
+        .filter(|i| {
+            catalog
+                .require(&sources[*i].source)
+                .is_ok_and(|d| has_column(d, name))
+        })
+        .collect()
+}
+
 /// Resolves the column references of `e`: the sources they belong to.
 fn sources_of(
     e: &Expr,
@@ -287,13 +298,7 @@ fn sources_of(
                 }
             }
             Expr::Identifier(id) => {
-                let owners: Vec<usize> = (0..sources.len())
-                    .filter(|i| {
-                        catalog
-                            .require(&sources[*i].source)
-                            .is_ok_and(|d| has_column(d, &id.value))
-                    })
-                    .collect();
+                let owners = owners(&id.value, sources, catalog);
                 match owners.as_slice() {
                     [one] => Ok(Some(*one)),
                     [] => Ok(None),
@@ -398,19 +403,10 @@ fn plain_column(e: &Expr, sources: &[FromSource], catalog: &Catalog) -> Option<(
             let i = source_named(sources, &parts[0].value)?;
             Some((i, parts[1].value.clone()))
         }
-        Expr::Identifier(id) => {
-            let owners: Vec<usize> = (0..sources.len())
-                .filter(|i| {
-                    catalog
-                        .require(&sources[*i].source)
-                        .is_ok_and(|d| has_column(d, &id.value))
-                })
-                .collect();
-            match owners.as_slice() {
-                [one] => Some((*one, id.value.clone())),
-                _ => None,
-            }
-        }
+        Expr::Identifier(id) => match owners(&id.value, sources, catalog).as_slice() {
+            [one] => Some((*one, id.value.clone())),
+            _ => None,
+        },
         _ => None,
     }
 }

@@ -264,3 +264,52 @@ pub async fn pg(addr: &str) -> tokio_postgres::Client {
     });
     client
 }
+
+/// A small deterministic generator for kill times (xorshift).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// The seed of a crash test's kill times: `SLUICE_CRASH_SEED`, else the clock (printed, so a
+/// failing run can be replayed).
+pub fn crash_seed() -> u64 {
+    let seed = std::env::var("SLUICE_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    eprintln!("crash test seed: {seed} (SLUICE_CRASH_SEED={seed} replays the kill times)");
+    seed
+}
+
+/// Kills the `sluice` child with SIGKILL and starts it again over the same data directory,
+/// `kills` times at random moments (300 ms to 2.8 s apart).
+pub async fn kill_and_restart(
+    server: &mut tokio::process::Child,
+    kafka: &str,
+    data_dir: &std::path::Path,
+    rng: &mut Rng,
+    kills: usize,
+) {
+    for kill in 0..kills {
+        let wait = Duration::from_millis(300 + rng.next() % 2500);
+        tokio::time::sleep(wait).await;
+        server.start_kill().expect("SIGKILL");
+        let _ = server.wait().await;
+        eprintln!("kill {kill} after {wait:?}");
+        let (s, _) = start_sluice(kafka, data_dir).await;
+        *server = s;
+    }
+}

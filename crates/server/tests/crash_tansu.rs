@@ -23,18 +23,6 @@ const RECORDS: u64 = 30_000;
 const PRODUCE_CHUNK: u64 = 500;
 const KILLS: usize = 6;
 
-/// A small deterministic generator for kill times (xorshift).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 type Table = BTreeMap<String, (i64, i64)>;
 
 /// The true aggregate per key (`by_key`) or per value group.
@@ -85,17 +73,7 @@ async fn sigkill_at_random_moments_never_counts_an_input_twice_or_misses_one() {
         eprintln!("skipped: set SLUICE_TANSU_BIN to a tansu binary to run this test");
         return;
     };
-    let seed = std::env::var("SLUICE_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
-    eprintln!("crash test seed: {seed} (SLUICE_CRASH_SEED={seed} replays the kill times)");
+    let seed = crash_seed();
     let mut rng = Rng(seed);
 
     let tansu_dir = tempfile::tempdir().unwrap();
@@ -145,15 +123,7 @@ async fn sigkill_at_random_moments_never_counts_an_input_twice_or_misses_one() {
         }
     });
 
-    for kill in 0..KILLS {
-        let wait = Duration::from_millis(300 + rng.next() % 2500);
-        tokio::time::sleep(wait).await;
-        server.start_kill().expect("SIGKILL");
-        let _ = server.wait().await;
-        eprintln!("kill {kill} after {wait:?}");
-        let (s, _) = start_sluice(&kafka, data_dir.path()).await;
-        server = s;
-    }
+    kill_and_restart(&mut server, &kafka, data_dir.path(), &mut rng, KILLS).await;
     feeding.await.expect("producer finished");
     // A last kill once all input is written, then the final run.
     tokio::time::sleep(Duration::from_millis(rng.next() % 1000)).await;

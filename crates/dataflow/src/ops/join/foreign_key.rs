@@ -7,8 +7,8 @@ use datafusion::common::ScalarValue;
 use sluice_state::WriteBatch;
 
 use super::{
-    assemble, decode_row, encode_row, join_keys, key_converter, row_values, JoinSpec, JoinType,
-    Joined, Side,
+    assemble_owned, decode_row, encode_row, join_keys, key_converter, row_values, JoinSpec,
+    JoinType, OwnedJoined, Side,
 };
 use crate::state::{KeyedState, OperatorState};
 use crate::{Batch, ChangeKind, DataflowError};
@@ -108,13 +108,7 @@ impl ForeignKeyJoin {
 
     /// Changes of one table (upserts, and `Delete` tombstones).
     pub fn process(&mut self, side: Side, batch: &Batch) -> Result<Option<Batch>, DataflowError> {
-        let mut out: Vec<(
-            Vec<ScalarValue>,
-            Option<Vec<ScalarValue>>,
-            i64,
-            ChangeKind,
-            usize,
-        )> = Vec::new();
+        let mut out: Vec<OwnedJoined> = Vec::new();
         let times = batch.rowtime().cloned();
         let time = |i: usize| times.as_ref().map(|t| t.value(i)).unwrap_or(0);
         match side {
@@ -143,7 +137,7 @@ impl ForeignKeyJoin {
                     if batch.change(i) == ChangeKind::Delete {
                         self.left.remove(&lk);
                         if let Some((_, row)) = old {
-                            out.push((row, None, time(i), ChangeKind::Delete, i));
+                            out.push((Some(row), None, time(i), ChangeKind::Delete, i));
                         }
                         continue;
                     }
@@ -163,12 +157,14 @@ impl ForeignKeyJoin {
                         self.right.peek_or_load(&fk, decode_row)?.cloned()
                     };
                     match (right, self.spec.join_type) {
-                        (Some(r), _) => out.push((row, Some(r), time(i), ChangeKind::Insert, i)),
+                        (Some(r), _) => {
+                            out.push((Some(row), Some(r), time(i), ChangeKind::Insert, i))
+                        }
                         (None, JoinType::Left) => {
-                            out.push((row, None, time(i), ChangeKind::Insert, i))
+                            out.push((Some(row), None, time(i), ChangeKind::Insert, i))
                         }
                         (None, _) if had_result => {
-                            out.push((row, None, time(i), ChangeKind::Delete, i))
+                            out.push((Some(row), None, time(i), ChangeKind::Delete, i))
                         }
                         (None, _) => {}
                     }
@@ -206,29 +202,25 @@ impl ForeignKeyJoin {
                             continue;
                         };
                         match (&new, self.spec.join_type) {
-                            (Some(r), _) => {
-                                out.push((left, Some(r.clone()), time(i), ChangeKind::Insert, i))
-                            }
+                            (Some(r), _) => out.push((
+                                Some(left),
+                                Some(r.clone()),
+                                time(i),
+                                ChangeKind::Insert,
+                                i,
+                            )),
                             (None, JoinType::Left) => {
-                                out.push((left, None, time(i), ChangeKind::Insert, i))
+                                out.push((Some(left), None, time(i), ChangeKind::Insert, i))
                             }
-                            (None, _) => out.push((left, None, time(i), ChangeKind::Delete, i)),
+                            (None, _) => {
+                                out.push((Some(left), None, time(i), ChangeKind::Delete, i))
+                            }
                         }
                     }
                 }
             }
         }
-        let joined: Vec<Joined<'_>> = out
-            .iter()
-            .map(|(l, r, time, change, input_row)| Joined {
-                left: Some(l.as_slice()),
-                right: r.as_deref(),
-                time: *time,
-                change: *change,
-                input_row: *input_row,
-            })
-            .collect();
-        assemble(&self.spec, &joined, batch)
+        assemble_owned(&self.spec, &out, batch)
     }
 }
 

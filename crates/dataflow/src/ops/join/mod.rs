@@ -333,6 +333,34 @@ pub(crate) struct Joined<'a> {
     pub input_row: usize,
 }
 
+/// A table join's output row, owned: (left row, right row, time, change, input row).
+pub(crate) type OwnedJoined = (
+    Option<Vec<ScalarValue>>,
+    Option<Vec<ScalarValue>>,
+    i64,
+    ChangeKind,
+    usize,
+);
+
+/// [`assemble`] over owned rows.
+pub(crate) fn assemble_owned(
+    spec: &JoinSpec,
+    rows: &[OwnedJoined],
+    input: &Batch,
+) -> Result<Option<Batch>, DataflowError> {
+    let joined: Vec<Joined<'_>> = rows
+        .iter()
+        .map(|(l, r, time, change, input_row)| Joined {
+            left: l.as_deref(),
+            right: r.as_deref(),
+            time: *time,
+            change: *change,
+            input_row: *input_row,
+        })
+        .collect();
+    assemble(spec, &joined, input)
+}
+
 /// Builds the output batch of joined rows (missing sides as nulls); each row's origin is that of
 /// the input row that emitted it.
 pub(crate) fn assemble(

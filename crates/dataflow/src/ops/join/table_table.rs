@@ -7,8 +7,8 @@ use sluice_catalog::ROWTIME;
 use sluice_state::WriteBatch;
 
 use super::{
-    assemble, decode_row, encode_row, join_keys, key_converter, row_time, row_values, JoinSpec,
-    JoinType, Joined, Side,
+    assemble_owned, decode_row, encode_row, join_keys, key_converter, row_time, row_values,
+    JoinSpec, JoinType, OwnedJoined, Side,
 };
 use crate::state::{KeyedState, OperatorState};
 use crate::{Batch, ChangeKind, DataflowError};
@@ -74,13 +74,7 @@ impl TableTableJoin {
         let (key_col, keys) = join_keys(&self.spec, side, &self.converter, &batch.data)?;
         let (s, o) = (side.index(), side.other().index());
         let other_kept = self.spec.join_type.keeps(side.other());
-        let mut out: Vec<(
-            Option<Vec<ScalarValue>>,
-            Option<Vec<ScalarValue>>,
-            i64,
-            ChangeKind,
-            usize,
-        )> = Vec::new();
+        let mut out: Vec<OwnedJoined> = Vec::new();
         let record_times = batch.rowtime().cloned();
         for i in 0..batch.num_rows() {
             if key_col.is_null(i) {
@@ -126,17 +120,7 @@ impl TableTableJoin {
                 out.push((left, right, time, change, i));
             }
         }
-        let joined: Vec<Joined<'_>> = out
-            .iter()
-            .map(|(l, r, time, change, input_row)| Joined {
-                left: l.as_deref(),
-                right: r.as_deref(),
-                time: *time,
-                change: *change,
-                input_row: *input_row,
-            })
-            .collect();
-        assemble(&self.spec, &joined, batch)
+        assemble_owned(&self.spec, &out, batch)
     }
 }
 
