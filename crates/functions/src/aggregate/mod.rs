@@ -1,6 +1,6 @@
 //! ksqlDB's aggregate functions as DataFusion `AggregateUDF`s: COUNT, SUM, AVG, MIN, MAX,
 //! COUNT_DISTINCT, COLLECT_LIST, COLLECT_SET, EARLIEST_BY_OFFSET, LATEST_BY_OFFSET, TOPK,
-//! TOPKDISTINCT, HISTOGRAM, STDDEV_SAMP, STDDEV_SAMPLE, CORRELATION and SUM_LIST.
+//! TOPKDISTINCT, HISTOGRAM, STDDEV_SAMP, STDDEV_SAMPLE, CORRELATION, SUM_LIST and ATTR.
 //!
 //! They are registered under lower-case names and replace DataFusion's functions of the same
 //! name, so pull queries (ordinary DataFusion plans) and the streaming GROUP BY operator run
@@ -30,8 +30,8 @@
 //!    then `update_batch` of the new row.
 //! 3. Retraction: ksqlDB aggregates tables only with functions that implement its `TableUdaf`
 //!    (an `undo`): COUNT, SUM, SUM_LIST, AVG, COLLECT_LIST, HISTOGRAM, STDDEV_SAMP,
-//!    STDDEV_SAMPLE and CORRELATION. Their accumulators implement `retract_batch` and answer
-//!    `supports_retract_batch() == true`; the others answer false. [`supports_tables`] tells
+//!    STDDEV_SAMPLE, CORRELATION and ATTR. Their accumulators implement `retract_batch` and
+//!    answer `supports_retract_batch() == true`; the others answer false. [`supports_tables`] tells
 //!    by name, and [`table_aggregation_error`] gives ksqlDB's error text for the others.
 //! 4. [`state_codec`] turns `state()` into self-describing, versioned bytes and back.
 //! 5. Updates work on whole arrays: COUNT, SUM, AVG, MIN and MAX of primitive types never build
@@ -47,6 +47,7 @@
 //! [`all`] uses the defaults (unlimited).
 
 mod args;
+mod attr;
 mod avg;
 mod collect;
 mod correlation;
@@ -150,6 +151,7 @@ pub fn all_with(config: &AggregateConfig) -> Vec<Arc<AggregateUDF>> {
         udf(stddev::StdDev { sqrt: false }),
         udf(stddev::StdDev { sqrt: true }),
         udf(correlation::Correlation),
+        udf(attr::Attr),
     ]
 }
 
@@ -173,6 +175,7 @@ const FUNCTIONS: &[(&str, &str, bool, bool)] = &[
     ("stddev_samp", "STDDEV_SAMP", true, true),
     ("stddev_sample", "STDDEV_SAMPLE", true, true),
     ("correlation", "correlation", true, true),
+    ("attr", "ATTR", true, true),
 ];
 
 fn lookup(name: &str) -> Option<&'static (&'static str, &'static str, bool, bool)> {

@@ -83,6 +83,7 @@ fn sql(ctx: &SessionContext, q: &str) -> datafusion::common::Result<Vec<RecordBa
 fn all_functions_are_registered_under_their_names() {
     let names: Vec<String> = all().iter().map(|f| f.name().to_string()).collect();
     for n in [
+        "attr",
         "count",
         "sum",
         "avg",
@@ -120,6 +121,7 @@ fn table_support_matches_the_accumulators() {
         ("min", vec![col(DataType::Int32)]),
         ("max", vec![col(DataType::Int32)]),
         ("collect_list", vec![col(DataType::Int32)]),
+        ("attr", vec![col(DataType::Int32)]),
         ("collect_set", vec![col(DataType::Int32)]),
         ("earliest_by_offset", vec![col(DataType::Int32)]),
         ("latest_by_offset", vec![col(DataType::Int32)]),
