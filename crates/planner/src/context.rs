@@ -56,7 +56,9 @@ impl<'a> KsqlContext<'a> {
     /// Whether `name` (any case, KSQL aliases included) is a known scalar, higher-order,
     /// aggregate or window function.
     pub fn knows_function(&self, name: &str) -> bool {
-        self.get_function_meta(name).is_some()
+        // The table function EXPLODE is planned as DataFusion's UNNEST.
+        name.eq_ignore_ascii_case("explode")
+            || self.get_function_meta(name).is_some()
             || self.get_higher_order_meta(name).is_some()
             || self.get_aggregate_meta(name).is_some()
             || self.get_window_meta(name).is_some()

@@ -35,6 +35,9 @@ pub enum OpSpec {
     Filter(Arc<dyn PhysicalExpr>),
     Project(Vec<Arc<dyn PhysicalExpr>>, SchemaRef),
     Aggregate(AggregateSpec),
+    /// EXPLODE: list columns to explode, each output column's input column, output schema,
+    /// where the input's hidden columns start.
+    Explode(Vec<usize>, Vec<usize>, SchemaRef, usize),
 }
 
 impl OpSpec {
@@ -51,6 +54,14 @@ impl OpSpec {
             OpSpec::Project(e, s) => Box::new(Project::new(e.clone(), s.clone())),
             OpSpec::Aggregate(spec) => {
                 Box::new(Aggregate::new(spec.clone()).map_err(dataflow_error)?)
+            }
+            OpSpec::Explode(lists, dependency, output, hidden) => {
+                Box::new(sluice_dataflow::ops::Explode::new(
+                    lists.clone(),
+                    dependency.clone(),
+                    output.clone(),
+                    *hidden,
+                ))
             }
         })
     }
@@ -354,6 +365,7 @@ impl Planner {
         crate::rewrite::time_unit_arguments(&mut q);
         crate::rewrite::int_literals(&mut q);
         crate::rewrite::field_accesses(&mut q);
+        crate::rewrite::explode_to_unnest(&mut q);
         let limit_from_query = query.limit;
 
         let mut ctx = KsqlContext::new(&self.state, catalog);
@@ -808,6 +820,22 @@ impl Lowering<'_> {
                     self.left_kind = SourceKind::Stream;
                 }
                 self.joins.push(planned);
+                Ok(())
+            }
+            LogicalPlan::Unnest(u) => {
+                self.lower(&u.input)?;
+                if !u.struct_type_columns.is_empty() {
+                    return Err(PlanError::Unsupported(
+                        "EXPLODE of a struct is not supported".into(),
+                    ));
+                }
+                let lists = u.list_type_columns.iter().map(|(i, _)| *i).collect();
+                self.ops.push(OpSpec::Explode(
+                    lists,
+                    u.dependency_indices.clone(),
+                    Arc::new(u.schema.as_arrow().clone()),
+                    u.input.schema().fields().len(),
+                ));
                 Ok(())
             }
             LogicalPlan::Sort(_) => Err(PlanError::Unsupported(

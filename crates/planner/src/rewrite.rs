@@ -284,6 +284,21 @@ pub fn field_accesses(query: &mut Query) {
     });
 }
 
+/// ksqlDB's table function `EXPLODE(array)` is DataFusion's `UNNEST(array)`.
+pub fn explode_to_unnest(query: &mut Query) {
+    use datafusion::sql::sqlparser::ast::{visit_expressions_mut, ObjectName};
+    let _ = visit_expressions_mut(query, |e| {
+        if let Expr::Function(f) = e {
+            let is_explode = matches!(f.name.0.as_slice(),
+                [ObjectNamePart::Identifier(i)] if i.value.eq_ignore_ascii_case("EXPLODE"));
+            if is_explode {
+                f.name = ObjectName(vec![ObjectNamePart::Identifier(Ident::new("unnest"))]);
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+}
+
 /// KSQL types an integer literal that fits 32 bits as INT (DataFusion would say BIGINT), so
 /// `SUM(2)`, `col + 1` and function overloads come out with ksqlDB's types.
 pub fn int_literals(query: &mut Query) {

@@ -2,6 +2,7 @@
 //! materialization, joins).
 
 mod aggregate;
+mod explode;
 mod filter;
 mod join;
 mod project;
@@ -9,6 +10,7 @@ mod table;
 mod window;
 
 pub use aggregate::{Aggregate, AggregateSpec, WindowPolicy};
+pub use explode::Explode;
 pub use filter::Filter;
 pub use join::{
     join_output_schema, ForeignKeyJoin, JoinKind, JoinOp, JoinSpec, JoinType, JoinWindow,
