@@ -267,11 +267,21 @@ pub fn time_unit_arguments(query: &mut Query) {
 pub fn field_accesses(query: &mut Query) {
     use datafusion::sql::sqlparser::ast::{visit_expressions_mut, AccessExpr, Value};
     let _ = visit_expressions_mut(query, |e| {
-        if let Expr::CompoundFieldAccess { access_chain, .. } = e {
-            let leading = access_chain
-                .iter()
-                .position(|a| !matches!(a, AccessExpr::Dot(Expr::Identifier(_))))
-                .unwrap_or(access_chain.len());
+        if let Expr::CompoundFieldAccess { root, access_chain } = e {
+            // After a column name, leading `.x` parts name the column (`src.col`); after any
+            // other expression (a function's result), every part is a field.
+            let names_a_column = matches!(
+                root.as_ref(),
+                Expr::Identifier(_) | Expr::CompoundIdentifier(_)
+            );
+            let leading = if names_a_column {
+                access_chain
+                    .iter()
+                    .position(|a| !matches!(a, AccessExpr::Dot(Expr::Identifier(_))))
+                    .unwrap_or(access_chain.len())
+            } else {
+                0
+            };
             for a in access_chain.iter_mut().skip(leading) {
                 if let AccessExpr::Dot(Expr::Identifier(f)) = a {
                     *a = AccessExpr::Dot(Expr::Value(
