@@ -15,6 +15,7 @@
 pub mod aggregate;
 pub mod datetime;
 pub mod error;
+mod ksql_type;
 pub mod scalar;
 
 pub use error::FunctionError;

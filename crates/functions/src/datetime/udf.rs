@@ -4,6 +4,7 @@
 //! patterns and zones, and ksqlDB's error behaviour: a row whose value cannot be converted is
 //! null, and the error is logged on the `sluice::processing_log` target.
 
+use crate::ksql_type::ksql_type_name;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -74,44 +75,6 @@ impl Param {
             Param::Timestamp => "TIMESTAMP",
             Param::Unit => "INTERVALUNIT",
         }
-    }
-}
-
-/// The name ksqlDB gives an argument's type in its messages.
-pub(crate) fn ksql_type_name(dt: &DataType) -> String {
-    use DataType::*;
-    match dt {
-        Null => "NULL".into(),
-        Boolean => "BOOLEAN".into(),
-        Int8 | Int16 | Int32 | UInt8 | UInt16 => "INTEGER".into(),
-        Int64 | UInt32 | UInt64 => "BIGINT".into(),
-        Float16 | Float32 | Float64 => "DOUBLE".into(),
-        Decimal128(p, s) | Decimal256(p, s) => format!("DECIMAL({p}, {s})"),
-        Utf8 | LargeUtf8 | Utf8View => "STRING".into(),
-        Binary | LargeBinary | BinaryView | FixedSizeBinary(_) => "BYTES".into(),
-        Date32 | Date64 => "DATE".into(),
-        Time32(_) | Time64(_) => "TIME".into(),
-        Timestamp(_, _) => "TIMESTAMP".into(),
-        List(f) | LargeList(f) | FixedSizeList(f, _) => {
-            format!("ARRAY<{}>", ksql_type_name(f.data_type()))
-        }
-        Map(entries, _) => match entries.data_type() {
-            Struct(kv) if kv.len() == 2 => format!(
-                "MAP<{}, {}>",
-                ksql_type_name(kv[0].data_type()),
-                ksql_type_name(kv[1].data_type())
-            ),
-            other => format!("MAP<{other}>"),
-        },
-        Struct(fields) => format!(
-            "STRUCT<{}>",
-            fields
-                .iter()
-                .map(|f| format!("`{}` {}", f.name(), ksql_type_name(f.data_type())))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        other => other.to_string(),
     }
 }
 

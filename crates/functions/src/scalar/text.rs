@@ -15,6 +15,7 @@
 //! "does not accept parameters" error), arguments are processed as whole Arrow arrays, and a value
 //! ksqlDB's function would throw on is an execution error carrying ksqlDB's message.
 
+use crate::ksql_type::ksql_type_name;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -212,37 +213,6 @@ impl Overload {
             parts.push(format!("{}...", rest.ksql_name()));
         }
         format!("{name}({})", parts.join(", "))
-    }
-}
-
-/// The name ksqlDB gives an argument's type in its messages.
-fn ksql_type_name(dt: &DataType) -> String {
-    use DataType::*;
-    match dt {
-        Null => "NULL".into(),
-        Boolean => "BOOLEAN".into(),
-        Int8 | Int16 | Int32 | UInt8 | UInt16 => "INTEGER".into(),
-        Int64 | UInt32 | UInt64 => "BIGINT".into(),
-        Float16 | Float32 | Float64 => "DOUBLE".into(),
-        Decimal128(p, s) | Decimal256(p, s) => format!("DECIMAL({p}, {s})"),
-        Utf8 | LargeUtf8 | Utf8View => "STRING".into(),
-        Binary | LargeBinary | BinaryView | FixedSizeBinary(_) => "BYTES".into(),
-        Date32 | Date64 => "DATE".into(),
-        Time32(_) | Time64(_) => "TIME".into(),
-        Timestamp(_, _) => "TIMESTAMP".into(),
-        List(f) | LargeList(f) | FixedSizeList(f, _) => {
-            format!("ARRAY<{}>", ksql_type_name(f.data_type()))
-        }
-        Map(entries, _) => match entries.data_type() {
-            Struct(kv) if kv.len() == 2 => format!(
-                "MAP<{}, {}>",
-                ksql_type_name(kv[0].data_type()),
-                ksql_type_name(kv[1].data_type())
-            ),
-            other => format!("MAP<{other}>"),
-        },
-        Struct(_) => "STRUCT".into(),
-        other => other.to_string(),
     }
 }
 
