@@ -396,6 +396,19 @@ fn item_expr(item: &SelectItem) -> Option<(Expr, String)> {
     }
 }
 
+/// The projection items whose expression satisfies `matches`: (index, output name).
+fn items_where(select: &Select, matches: impl Fn(&Expr) -> bool) -> Vec<(usize, String)> {
+    select
+        .projection
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| {
+            let (e, out) = item_expr(item)?;
+            matches(&e).then_some((i, out))
+        })
+        .collect()
+}
+
 /// A plain column reference: (source index, column name).
 fn plain_column(e: &Expr, sources: &[FromSource], catalog: &Catalog) -> Option<(usize, String)> {
     match strip(e) {
@@ -496,16 +509,9 @@ pub fn choose_key(
         let mut items = Vec::new();
         let mut missing = Vec::new();
         for pk in defs.0.key_columns() {
-            let found: Vec<(usize, String)> = select
-                .projection
-                .iter()
-                .enumerate()
-                .filter_map(|(i, item)| {
-                    let (e, out) = item_expr(item)?;
-                    (plain_column(&e, sources, catalog) == Some((0, pk.name.clone())))
-                        .then_some((i, out))
-                })
-                .collect();
+            let found = items_where(select, |e| {
+                plain_column(e, sources, catalog) == Some((0, pk.name.clone()))
+            });
             match found.as_slice() {
                 [] => missing.push(format!("`{}`", pk.name)),
                 [(i, _)] => items.push(*i),
@@ -566,15 +572,10 @@ pub fn choose_key(
                 SelectItem::UnnamedExpr(Expr::Identifier(Ident::new(&name))),
             );
         }
-        let found: Vec<(usize, String)> = select
-            .projection
-            .iter()
-            .enumerate()
-            .filter_map(|(i, item)| {
-                let (e, out) = item_expr(item)?;
-                matches!(strip(&e), Expr::Identifier(id) if id.value == name).then_some((i, out))
-            })
-            .collect();
+        let found = items_where(
+            select,
+            |e| matches!(strip(e), Expr::Identifier(id) if id.value == name),
+        );
         return Ok(match found.as_slice() {
             [] => JoinKey::missing(PlanError::Invalid(format!(
                 "Key missing from projection (ie, SELECT). See https://cnfl.io/2LV7ouS.\nThe query used to build `{sink_name}` must include the join expression {name} in its projection (eg, SELECT {name}...).\n{name} was added as a synthetic key column because the join criteria did not match any source column. This expression must be included in the projection and may be aliased."
@@ -593,16 +594,9 @@ pub fn choose_key(
     let mut missing = Vec::new();
     for (col, key_side, other) in [(&lcol, l_source, &r), (&rcol, k, &l)] {
         let Some((_, col)) = col else { continue };
-        let found: Vec<(usize, String)> = select
-            .projection
-            .iter()
-            .enumerate()
-            .filter_map(|(i, item)| {
-                let (e, out) = item_expr(item)?;
-                (plain_column(&e, sources, catalog) == Some((key_side, col.clone())))
-                    .then_some((i, out))
-            })
-            .collect();
+        let found = items_where(select, |e| {
+            plain_column(e, sources, catalog) == Some((key_side, col.clone()))
+        });
         let own = if key_side == k { &r } else { &l };
         match found.as_slice() {
             [] => missing.push(format!("{}.{}", qualifier(key_side), col)),

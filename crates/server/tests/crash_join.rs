@@ -53,10 +53,6 @@ async fn wait_for(
     }
 }
 
-fn json(v: serde_json::Value) -> String {
-    v.to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_moments_keeps_join_state() {
     let Some(bin) = tansu_bin() else {
@@ -143,7 +139,7 @@ async fn sigkill_at_random_moments_keeps_join_state() {
             let c = i % CUSTOMERS;
             (
                 format!("c{c}"),
-                json(serde_json::json!({"N": i, "TIER": format!("t{c}")})),
+                serde_json::json!({"N": i, "TIER": format!("t{c}")}).to_string(),
             )
         })
         .collect();
@@ -159,7 +155,7 @@ async fn sigkill_at_random_moments_keeps_join_state() {
         .map(|i| {
             (
                 format!("k{}", i % KEYS),
-                json(serde_json::json!({"N": i, "M": i})),
+                serde_json::json!({"N": i, "M": i}).to_string(),
             )
         })
         .collect();
