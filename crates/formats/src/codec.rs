@@ -11,6 +11,11 @@ use crate::kafka;
 use crate::types::{ksql_type_name, same_shape};
 use crate::view::View;
 use crate::{Format, FormatError, FormatKind, Part};
+use std::sync::Arc;
+
+use sluice_registry::SchemaRegistry;
+
+use crate::avro::{AvroDecoder, AvroEncoder};
 
 #[derive(Debug)]
 enum DecodeWith {
@@ -19,6 +24,7 @@ enum DecodeWith {
     Json(JsonDecoder),
     Delimited(DelimitedDecoder),
     Kafka,
+    Avro(AvroDecoder),
 }
 
 /// Decodes one part (key or value) of records into Arrow columns, one record at a time.
@@ -39,6 +45,17 @@ impl Decoder {
     /// A decoder of `part` in `format` into columns `fields`. Fails when the format cannot carry
     /// the fields (the same checks as [`Format::validate`]).
     pub fn new(format: &Format, fields: Fields, part: Part) -> Result<Self, FormatError> {
+        Self::with_registry(format, fields, part, None)
+    }
+
+    /// A decoder that can look up the writer schemas of schema-registry formats (AVRO) in
+    /// `registry`. Without a registry such formats fail here.
+    pub fn with_registry(
+        format: &Format,
+        fields: Fields,
+        part: Part,
+        registry: Option<Arc<dyn SchemaRegistry>>,
+    ) -> Result<Self, FormatError> {
         format.validate(&fields, part)?;
         let columns = fields
             .iter()
@@ -66,6 +83,11 @@ impl Decoder {
                 )),
                 FormatKind::Kafka => DecodeWith::Kafka,
                 FormatKind::None => DecodeWith::Nothing,
+                FormatKind::Avro => DecodeWith::Avro(AvroDecoder::new(
+                    registry.ok_or_else(no_registry)?,
+                    fields.clone(),
+                    !format.wraps_single(part) && fields.len() == 1,
+                )),
             }
         };
         tracing::debug!(format = %format.kind, %part, columns = fields.len(), "decoder ready");
@@ -95,6 +117,7 @@ impl Decoder {
             DecodeWith::Json(d) => d.decode(bytes, &mut self.columns, self.rows),
             DecodeWith::Delimited(d) => d.decode(bytes, &mut self.columns),
             DecodeWith::Kafka => kafka::decode(bytes, &mut self.columns[0]),
+            DecodeWith::Avro(d) => d.decode(bytes, &mut self.columns),
         };
         match result {
             Ok(()) => {
@@ -149,6 +172,15 @@ enum EncodeWith {
         delimiter: Vec<u8>,
     },
     Kafka,
+    Avro(AvroEncoder),
+}
+
+fn no_registry() -> FormatError {
+    FormatError::Unsupported(
+        "AVRO needs a schema registry: start the server with --schema-registry URL, or use the \
+         playground's own registry"
+            .to_string(),
+    )
 }
 
 /// Encodes one part (key or value) of rows into record bytes.
@@ -166,6 +198,17 @@ impl Encoder {
     /// An encoder of columns `fields` into `part` in `format`. Fails when the format cannot
     /// carry the fields (the same checks as [`Format::validate`]).
     pub fn new(format: &Format, fields: Fields, part: Part) -> Result<Self, FormatError> {
+        Self::with_registry(format, fields, part, None)
+    }
+
+    /// An encoder that writes schema-registry formats (AVRO) with the schema
+    /// `format.options.schema_id` names, looked up in `registry`.
+    pub fn with_registry(
+        format: &Format,
+        fields: Fields,
+        part: Part,
+        registry: Option<Arc<dyn SchemaRegistry>>,
+    ) -> Result<Self, FormatError> {
         format.validate(&fields, part)?;
         let with = if fields.is_empty() {
             EncodeWith::Nothing
@@ -188,6 +231,23 @@ impl Encoder {
                 }
                 FormatKind::Kafka => EncodeWith::Kafka,
                 FormatKind::None => EncodeWith::Nothing,
+                FormatKind::Avro => {
+                    let registry = registry.ok_or_else(no_registry)?;
+                    let id = format.options.schema_id.ok_or_else(|| {
+                        FormatError::Unsupported(format!(
+                            "no registered AVRO schema for the {part}"
+                        ))
+                    })?;
+                    EncodeWith::Avro(
+                        AvroEncoder::new(
+                            registry.as_ref(),
+                            id,
+                            &fields,
+                            !format.wraps_single(part) && fields.len() == 1,
+                        )
+                        .map_err(FormatError::Unsupported)?,
+                    )
+                }
             }
         };
         tracing::debug!(format = %format.kind, %part, columns = fields.len(), "encoder ready");
@@ -269,6 +329,14 @@ impl Encoder {
             EncodeWith::Kafka => {
                 for i in 0..num_rows {
                     out.push(kafka::encode(&views[0], i).map_err(FormatError::Encode)?);
+                }
+            }
+            EncodeWith::Avro(e) => {
+                for i in 0..num_rows {
+                    out.push(
+                        e.encode(&views, i, self.last_len)
+                            .map_err(FormatError::Encode)?,
+                    );
                 }
             }
         }

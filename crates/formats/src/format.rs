@@ -22,10 +22,12 @@ pub enum FormatKind {
     Kafka,
     /// No data at all (ksqlDB `NONE`): zero columns, the bytes are ignored.
     None,
+    /// Avro datums in Confluent's schema-registry framing (ksqlDB `AVRO`).
+    Avro,
 }
 
 /// Formats ksqlDB knows that Sluice does not implement yet.
-const NOT_YET: &[&str] = &["AVRO", "PROTOBUF", "PROTOBUF_NOSR", "JSON_SR"];
+const NOT_YET: &[&str] = &["PROTOBUF", "PROTOBUF_NOSR", "JSON_SR"];
 
 impl FormatKind {
     /// The format's name as ksqlDB spells it (`JSON`, `DELIMITED`, `KAFKA`, `NONE`).
@@ -35,14 +37,20 @@ impl FormatKind {
             FormatKind::Delimited => "DELIMITED",
             FormatKind::Kafka => "KAFKA",
             FormatKind::None => "NONE",
+            FormatKind::Avro => "AVRO",
         }
+    }
+
+    /// Whether records carry a schema registry id (AVRO, PROTOBUF, JSON_SR).
+    pub fn uses_schema_registry(self) -> bool {
+        matches!(self, FormatKind::Avro)
     }
 
     /// Whether `WRAP_SINGLE_VALUE` may be set to `wrap` for this format (ksqlDB's WRAP_SINGLES /
     /// UNWRAP_SINGLES serde features).
     pub fn supports_wrap_setting(self, wrap: bool) -> bool {
         match self {
-            FormatKind::Json => true,
+            FormatKind::Json | FormatKind::Avro => true,
             FormatKind::Delimited | FormatKind::Kafka => !wrap,
             FormatKind::None => false,
         }
@@ -66,6 +74,7 @@ impl FromStr for FormatKind {
             "DELIMITED" => Ok(FormatKind::Delimited),
             "KAFKA" => Ok(FormatKind::Kafka),
             "NONE" => Ok(FormatKind::None),
+            "AVRO" => Ok(FormatKind::Avro),
             other if NOT_YET.contains(&other) => Err(FormatError::NotImplemented(upper)),
             _ => Err(FormatError::UnknownFormat(upper)),
         }
@@ -81,6 +90,12 @@ pub struct FormatOptions {
     /// `WRAP_SINGLE_VALUE`, for values only (ignored for keys). `None` means the format's
     /// default: JSON wraps a single value column in an object, DELIMITED and KAFKA never wrap.
     pub wrap_single_value: Option<bool>,
+    /// `KEY_SCHEMA_ID` / `VALUE_SCHEMA_ID`: the registered schema records are written with.
+    /// For schema-registry formats the engine sets it when it registers a generated schema.
+    pub schema_id: Option<u32>,
+    /// `KEY_SCHEMA_FULL_NAME` / `VALUE_SCHEMA_FULL_NAME` (`VALUE_AVRO_SCHEMA_FULL_NAME`): the
+    /// name of the record schema generated for the part.
+    pub full_schema_name: Option<String>,
 }
 
 /// A format and its options, for one part (key or value) of a source's records.
@@ -187,7 +202,9 @@ impl Format {
     /// single keys); values follow `WRAP_SINGLE_VALUE`, JSON's default being to wrap.
     pub(crate) fn wraps_single(&self, part: Part) -> bool {
         match (self.kind, part) {
-            (FormatKind::Json, Part::Value) => self.options.wrap_single_value.unwrap_or(true),
+            (FormatKind::Json | FormatKind::Avro, Part::Value) => {
+                self.options.wrap_single_value.unwrap_or(true)
+            }
             _ => false,
         }
     }
@@ -209,6 +226,26 @@ impl Format {
                     kind.name()
                 )));
             }
+        }
+        if let Some(name) = &self.options.full_schema_name {
+            if kind != FormatKind::Avro {
+                return Err(FormatError::Unsupported(format!(
+                    "{} does not support the following configs: [fullSchemaName]",
+                    kind.name()
+                )));
+            }
+            if name.trim().is_empty() {
+                return Err(FormatError::Unsupported(format!(
+                    "fullSchemaName cannot be empty. Format configuration: {{fullSchemaName={}}}",
+                    name.trim()
+                )));
+            }
+        }
+        if self.options.schema_id.is_some() && !kind.uses_schema_registry() {
+            return Err(FormatError::Unsupported(format!(
+                "{} does not support the following configs: [schemaId]",
+                kind.name()
+            )));
         }
         if part == Part::Value {
             if let Some(wrap) = self.options.wrap_single_value {
@@ -296,6 +333,9 @@ impl Format {
                     }
                 }
             }
+            FormatKind::Avro => {
+                crate::avro::schema::validate(fields).map_err(FormatError::Unsupported)?;
+            }
             FormatKind::None => {
                 if !fields.is_empty() {
                     return Err(FormatError::Unsupported(format!(
@@ -355,8 +395,9 @@ mod tests {
             "foo".parse::<FormatKind>().unwrap_err().to_string(),
             "Unknown format: FOO"
         );
+        assert_eq!("avro".parse::<FormatKind>(), Ok(FormatKind::Avro));
         assert!(matches!(
-            "avro".parse::<FormatKind>(),
+            "protobuf".parse::<FormatKind>(),
             Err(FormatError::NotImplemented(_))
         ));
     }
@@ -376,7 +417,7 @@ mod tests {
         }
         let fmt = Format::new(FormatKind::Delimited).with_options(FormatOptions {
             delimiter: Some("<~>".into()),
-            wrap_single_value: None,
+            ..FormatOptions::default()
         });
         let e = err(fmt.validate(&[], Part::Value));
         assert!(e.starts_with("Configuration VALUE_DELIMITER is invalid: Invalid delimiter"));
@@ -388,7 +429,7 @@ mod tests {
     fn delimiter_only_for_delimited() {
         let fmt = Format::new(FormatKind::Json).with_options(FormatOptions {
             delimiter: Some("|".into()),
-            wrap_single_value: None,
+            ..FormatOptions::default()
         });
         assert_eq!(
             err(fmt.validate(&[f("A", DataType::Int32)], Part::Value)),
@@ -402,6 +443,7 @@ mod tests {
             Format::new(kind).with_options(FormatOptions {
                 delimiter: None,
                 wrap_single_value: Some(w),
+                ..FormatOptions::default()
             })
         };
         let one = [f("FOO", DataType::Int32)];

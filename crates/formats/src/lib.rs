@@ -35,6 +35,7 @@
 //! later work: they get their own modules and [`FormatKind`] variants. Naming the topic,
 //! partition and offset of a failed record is the caller's job. This crate does no I/O.
 
+pub mod avro;
 mod builder;
 mod codec;
 mod decimal;

@@ -54,6 +54,7 @@ pub(crate) fn fmt_with(kind: FormatKind, delimiter: Option<&str>, wrap: Option<b
     Format::new(kind).with_options(FormatOptions {
         delimiter: delimiter.map(str::to_string),
         wrap_single_value: wrap,
+        ..FormatOptions::default()
     })
 }
 

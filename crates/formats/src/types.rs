@@ -130,6 +130,22 @@ pub(crate) fn same_shape(a: &DataType, b: &DataType) -> bool {
     }
 }
 
+/// The Arrow map type of `MAP<K, V>` (the same as the catalog's).
+pub(crate) fn map_type(key: DataType, value: DataType) -> DataType {
+    use datafusion::arrow::datatypes::{Field, Fields};
+    DataType::Map(
+        std::sync::Arc::new(Field::new(
+            "entries",
+            DataType::Struct(Fields::from(vec![
+                Field::new("key", key, false),
+                Field::new("value", value, true),
+            ])),
+            false,
+        )),
+        false,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
