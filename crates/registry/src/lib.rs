@@ -7,18 +7,60 @@
 //!   find a subject's latest version, register a schema under a subject.
 //! - [`LocalRegistry`]: Sluice's own registry, in memory and optionally persisted in a sled tree;
 //!   the zero-config playground serves it over Confluent's REST API.
+//! - [`serve`] (also [`rest::serve`]): Confluent's REST API over any `Arc<dyn SchemaRegistry>`,
+//!   for Kafka clients' serializers and tools.
+//! - [`HttpRegistry`]: a [`SchemaRegistry`] that asks an external Confluent-compatible registry
+//!   over HTTP (blocking, `http://` only, `by_id` cached).
 //! - [`Schema`], [`SchemaType`], [`Registered`]: what is stored.
 //!
+//! # The REST API ([`serve`])
+//! Answers are JSON with content type `application/vnd.schemaregistry.v1+json`; request content
+//! types are not checked (`application/json` works). Subjects in paths are percent-decoded.
+//!
+//! | Route | Answer |
+//! |---|---|
+//! | `GET /` | `{}` |
+//! | `GET /subjects` (`?subjectPrefix=`) | `["a-value", ...]` |
+//! | `GET /subjects/{s}/versions` | `[1, 2]` |
+//! | `POST /subjects/{s}/versions` `{"schema", "schemaType"?, "references"?}` | `{"id": N}` |
+//! | `GET /subjects/{s}/versions/{v}` (`v` a number, `latest` or `-1`) | `{"subject", "version", "id", "schema", "schemaType"?}` |
+//! | `GET /subjects/{s}/versions/{v}/schema` | the schema's text |
+//! | `GET /subjects/{s}/versions/{v}/referencedby` | `[]` |
+//! | `POST /subjects/{s}` `{"schema", "schemaType"?}` | the version holding it: `{"subject", "id", "version", "schema", "schemaType"?}` |
+//! | `DELETE /subjects/{s}` | the versions deleted, `[1, 2]` (ids stay valid) |
+//! | `GET /schemas/ids/{id}` | `{"schema", "schemaType"?}` |
+//! | `GET /schemas/ids/{id}/schema` | the schema's text |
+//! | `GET /schemas/ids/{id}/subjects`, `.../versions` | `["s"]`, `[{"subject", "version"}]` |
+//! | `GET /schemas/types` | `["JSON", "PROTOBUF", "AVRO"]` |
+//! | `GET`, `PUT /config`; `GET`, `PUT`, `DELETE /config/{s}` (`?defaultToGlobal=true`) | `{"compatibilityLevel": "BACKWARD"}`; `PUT` takes and answers `{"compatibility": "FULL"}` |
+//!
+//! `schemaType` is left out for AVRO, as Confluent does. Errors are
+//! `{"error_code": N, "message": "..."}`: 404/40401 subject not found, 404/40402 version not
+//! found, 404/40403 schema not found, 404/40408 no subject-level compatibility, 422/42201 invalid
+//! schema (AVRO and JSON schemas must parse as JSON; unknown `schemaType`; any non-empty
+//! `references`), 422/42202 invalid version, 422/42203 invalid compatibility level, 400/400 a body
+//! that is not the JSON expected, 413/413 a body over 16 MiB, 404/404 unknown route, 405/405 known
+//! route with another method, 500/50001 storage failure, 500/50003 the registry behind is
+//! unavailable.
+//!
+//! Not supported yet: schema references, compatibility checks (the levels are only stored, in
+//! memory, and not enforced; `POST /compatibility/...` is no route), deleting single versions,
+//! permanent (hard) deletes, modes, contexts, HTTPS and authentication.
+//!
 //! # Not here
-//! Parsing or checking the schemas' contents (the formats crate does that), and
-//! compatibility checks beyond "the same schema gets the same id".
+//! Parsing or checking the schemas' contents beyond "AVRO and JSON schemas are JSON" (the formats
+//! crate does that), and compatibility checks beyond "the same schema gets the same id".
 
 mod error;
+mod http;
 mod local;
+pub mod rest;
 mod schema;
 
 pub use error::RegistryError;
+pub use http::HttpRegistry;
 pub use local::LocalRegistry;
+pub use rest::serve;
 pub use schema::{Registered, Schema, SchemaType};
 
 use std::fmt::Debug;

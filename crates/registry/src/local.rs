@@ -75,7 +75,10 @@ impl LocalRegistry {
                 state.schemas.insert(id, schema);
                 state.next_id = state.next_id.max(id + 1);
             } else if let Some(rest) = k.strip_prefix(b"v/") {
-                let split = rest.len().checked_sub(5).ok_or_else(|| storage("bad key"))?;
+                let split = rest
+                    .len()
+                    .checked_sub(5)
+                    .ok_or_else(|| storage("bad key"))?;
                 let subject = String::from_utf8(rest[..split].to_vec()).map_err(storage)?;
                 let version = u32::from_be_bytes(rest[split + 1..].try_into().map_err(storage)?);
                 let entry: Version = serde_json::from_slice(&v).map_err(storage)?;
@@ -86,7 +89,11 @@ impl LocalRegistry {
                     .insert(version, entry);
             }
         }
-        tracing::debug!(schemas = state.schemas.len(), subjects = state.subjects.len(), "schema registry loaded");
+        tracing::debug!(
+            schemas = state.schemas.len(),
+            subjects = state.subjects.len(),
+            "schema registry loaded"
+        );
         Ok(LocalRegistry {
             state: Arc::new(RwLock::new(state)),
             tree: Some(tree),
@@ -138,7 +145,11 @@ impl SchemaRegistry for LocalRegistry {
         let (subject, version) = state
             .subjects
             .iter()
-            .find_map(|(s, vs)| live(vs).find(|(_, v)| v.id == id).map(|(n, _)| (s.clone(), *n)))
+            .find_map(|(s, vs)| {
+                live(vs)
+                    .find(|(_, v)| v.id == id)
+                    .map(|(n, _)| (s.clone(), *n))
+            })
             .unwrap_or_default();
         Ok(Registered {
             id,
@@ -203,7 +214,13 @@ impl SchemaRegistry for LocalRegistry {
             .entry(subject.to_string())
             .or_default()
             .insert(version, entry);
-        tracing::info!(subject, id, version, schema_type = schema.schema_type.name(), "schema registered");
+        tracing::info!(
+            subject,
+            id,
+            version,
+            schema_type = schema.schema_type.name(),
+            "schema registered"
+        );
         Ok(id)
     }
 
