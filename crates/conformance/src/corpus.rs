@@ -121,6 +121,21 @@ pub struct TopicSpec {
     pub partitions: Option<i32>,
     /// The test gives registry schemas for this topic's key or value.
     pub has_schema: bool,
+    /// The key's and the value's registry schema, if given.
+    pub key_schema: Option<SchemaSpec>,
+    pub value_schema: Option<SchemaSpec>,
+}
+
+/// A registry schema of the test's `topics` list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchemaSpec {
+    /// The schema: a JSON document (Avro, JSON Schema) or a string (`.proto` text, or an Avro
+    /// primitive type name).
+    pub schema: Json,
+    /// `keyFormat` / `valueFormat`, upper case, when given.
+    pub format: Option<String>,
+    /// `keySchemaId` / `valueSchemaId`, when given.
+    pub id: Option<u32>,
 }
 
 /// One runnable variant of a test.
@@ -308,6 +323,8 @@ fn variant(
                 has_schema: ["keySchema", "valueSchema"]
                     .iter()
                     .any(|k| tp.get(k).is_some_and(|s| !s.is_null())),
+                key_schema: schema_spec(tp, "key"),
+                value_schema: schema_spec(tp, "value"),
             })
         })
         .collect();
@@ -580,4 +597,19 @@ mod tests {
         assert_eq!(vs[0].test, "a");
         assert_eq!(vs[1].test, "a (2)");
     }
+}
+
+fn schema_spec(tp: &Json, part: &str) -> Option<SchemaSpec> {
+    let schema = tp.get(&format!("{part}Schema")).filter(|s| !s.is_null())?;
+    Some(SchemaSpec {
+        schema: schema.clone(),
+        format: tp
+            .get(&format!("{part}Format"))
+            .and_then(Json::as_str)
+            .map(str::to_uppercase),
+        id: tp
+            .get(&format!("{part}SchemaId"))
+            .and_then(Json::as_i64)
+            .and_then(|i| u32::try_from(i).ok()),
+    })
 }

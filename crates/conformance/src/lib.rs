@@ -17,6 +17,7 @@
 //! reason about the test itself (disabled, or it calls a function that exists only in ksqlDB's
 //! Java test sources); a missing Sluice feature is a failure with its reason.
 
+pub mod avro;
 pub mod base64;
 pub mod compare;
 pub mod corpus;

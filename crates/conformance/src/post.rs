@@ -4,23 +4,63 @@
 //!
 //! Not checked, because they describe ksqlDB's implementation rather than KSQL semantics:
 //! Kafka Streams internal topics (`_confluent-ksql-*` changelog/repartition topics) and serde
-//! `features`/`properties`. Registry schemas (`keySchema`/`valueSchema`) are checked only in
-//! that Sluice has no schema registry, so a test expecting one fails.
+//! `features`/`properties`. Registry schemas (`keySchema`/`valueSchema`, AVRO) are compared by
+//! what they mean to KSQL: the subject's latest schema must give the same columns (names and
+//! types, as inference reads them) as the expected one; record names and Connect annotations
+//! are not compared. Schemas of other formats cannot be checked and fail.
 
 use sluice_catalog::{Catalog, ColumnRole, SourceDef};
 use sluice_kafka::TopicAdmin;
 use sluice_parser::{ColumnConstraint, Statement};
 
+use sluice_formats::Part;
+use sluice_registry::SchemaRegistry;
+
 use crate::json::Json;
 
+/// The subject's latest schema must mean the same columns as `want`.
+fn check_registered(
+    topic: &str,
+    key: bool,
+    want: &Json,
+    registry: &dyn SchemaRegistry,
+) -> Result<(), String> {
+    let subject = sluice_registry::subject_name(topic, key);
+    let part = if key { Part::Key } else { Part::Value };
+    let columns = |text: &str| -> Result<Vec<String>, String> {
+        Ok(sluice_formats::avro::schema::infer_columns(text, part)?
+            .iter()
+            .map(|f| format!("{} {}", f.name(), f.data_type()))
+            .collect())
+    };
+    let want = columns(&want.to_string())
+        .map_err(|e| format!("post: the expected {subject} schema is not AVRO: {e}"))?;
+    let got = registry
+        .latest(&subject)
+        .map_err(|e| format!("post: {e}"))?
+        .ok_or_else(|| format!("post: no schema registered for {subject}"))?;
+    let got = columns(&got.schema.text).map_err(|e| format!("post: {subject}: {e}"))?;
+    if got != want {
+        return Err(format!(
+            "post: {subject} has columns {got:?} but the test expects {want:?}"
+        ));
+    }
+    Ok(())
+}
+
 /// Checks the `post` block; the first violation as the error.
-pub async fn check(post: &Json, catalog: &Catalog, admin: &dyn TopicAdmin) -> Result<(), String> {
+pub async fn check(
+    post: &Json,
+    catalog: &Catalog,
+    admin: &dyn TopicAdmin,
+    registry: &dyn SchemaRegistry,
+) -> Result<(), String> {
     for s in post.get("sources").and_then(Json::as_array).unwrap_or(&[]) {
         check_source(s, catalog)?;
     }
     if let Some(topics) = post.get("topics") {
         for t in topics.get("topics").and_then(Json::as_array).unwrap_or(&[]) {
-            check_topic(t, catalog, admin).await?;
+            check_topic(t, catalog, admin, registry).await?;
         }
         if let Some(pattern) = topics.get("blacklist").and_then(Json::as_str) {
             let existing = admin
@@ -168,7 +208,12 @@ fn parse_schema(text: &str) -> Result<Vec<Column>, String> {
 }
 
 /// Topic conditions: existence, formats of the source over it, partitions.
-async fn check_topic(t: &Json, catalog: &Catalog, admin: &dyn TopicAdmin) -> Result<(), String> {
+async fn check_topic(
+    t: &Json,
+    catalog: &Catalog,
+    admin: &dyn TopicAdmin,
+    registry: &dyn SchemaRegistry,
+) -> Result<(), String> {
     let Some(name) = t.get("name").and_then(Json::as_str) else {
         return Ok(());
     };
@@ -188,11 +233,9 @@ async fn check_topic(t: &Json, catalog: &Catalog, admin: &dyn TopicAdmin) -> Res
             ));
         }
     }
-    for schema in ["keySchema", "valueSchema"] {
-        if t.get(schema).is_some_and(|s| !s.is_null()) {
-            return Err(format!(
-                "post: the test expects a registry {schema} for topic {name}; Sluice has no schema registry"
-            ));
+    for (schema, key) in [("keySchema", true), ("valueSchema", false)] {
+        if let Some(want) = t.get(schema).filter(|s| !s.is_null()) {
+            check_registered(name, key, want, registry)?;
         }
     }
     let over: Vec<&SourceDef> = catalog

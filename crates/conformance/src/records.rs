@@ -7,9 +7,12 @@
 //! key bytes as Kafka Streams does: the start (8 bytes) for time windows, the end and then the
 //! start for session windows.
 
+use std::sync::Arc;
+
 use sluice_catalog::{Catalog, SourceDef};
 use sluice_formats::FormatKind;
 use sluice_parser::SqlType;
+use sluice_registry::SchemaRegistry;
 
 use crate::compare::Actual;
 use crate::corpus::{Record, Window};
@@ -21,6 +24,8 @@ pub struct PartFormat {
     pub kind: FormatKind,
     /// Column types of the part, in order.
     pub types: Vec<SqlType>,
+    /// Schema-registry formats: the registry and the part's subject.
+    pub registry: Option<(Arc<dyn SchemaRegistry>, String)>,
 }
 
 /// The formats of a topic, taken from a source over it.
@@ -34,16 +39,23 @@ pub struct TopicFormats {
 }
 
 impl TopicFormats {
-    fn from_source(s: &SourceDef) -> Self {
+    fn from_source(s: &SourceDef, registry: Option<&Arc<dyn SchemaRegistry>>) -> Self {
+        let reg = |kind: FormatKind, key: bool| {
+            registry
+                .filter(|_| kind.uses_schema_registry())
+                .map(|r| (r.clone(), sluice_registry::subject_name(&s.topic, key)))
+        };
         TopicFormats {
             source: s.name.clone(),
             key: PartFormat {
                 kind: s.key_format.kind,
                 types: s.key_columns().map(|c| c.ty.clone()).collect(),
+                registry: reg(s.key_format.kind, true),
             },
             value: PartFormat {
                 kind: s.value_format.kind,
                 types: s.value_columns().map(|c| c.ty.clone()).collect(),
+                registry: reg(s.value_format.kind, false),
             },
             window: s
                 .window
@@ -55,7 +67,12 @@ impl TopicFormats {
 
 /// The formats of `topic`: from a source written by a query when `sink` (outputs), else from
 /// a source declared over the topic (inputs); any source over the topic otherwise.
-pub fn formats_for(catalog: &Catalog, topic: &str, sink: bool) -> Option<TopicFormats> {
+pub fn formats_for(
+    catalog: &Catalog,
+    topic: &str,
+    sink: bool,
+    registry: Option<&Arc<dyn SchemaRegistry>>,
+) -> Option<TopicFormats> {
     let over: Vec<&SourceDef> = catalog
         .sources()
         .map(|s| s.as_ref())
@@ -64,7 +81,7 @@ pub fn formats_for(catalog: &Catalog, topic: &str, sink: bool) -> Option<TopicFo
     over.iter()
         .find(|s| s.written_by.is_some() == sink)
         .or(over.first())
-        .map(|s| TopicFormats::from_source(s))
+        .map(|s| TopicFormats::from_source(s, registry))
 }
 
 /// The key bytes of an input record.
@@ -109,6 +126,15 @@ fn encode_part(f: &PartFormat, v: &Json, what: &str) -> Result<Option<Vec<u8>>, 
         FormatKind::Json => Ok(Some(v.to_string().into_bytes())),
         FormatKind::Delimited => Ok(Some(v.to_plain_text().into_bytes())),
         FormatKind::None => Ok(None),
+        FormatKind::Avro => {
+            let (registry, subject) = f
+                .registry
+                .as_ref()
+                .ok_or_else(|| format!("no schema registry for the AVRO {what}"))?;
+            crate::avro::encode(registry.as_ref(), subject, v)
+                .map(Some)
+                .map_err(|e| format!("cannot write {what} {v} as AVRO: {e}"))
+        }
         FormatKind::Kafka => {
             let Some(ty) = f.types.first() else {
                 // No columns: the bytes are ignored by the reader; write them as text.
@@ -209,6 +235,13 @@ fn untyped(bytes: Option<&[u8]>) -> Actual {
 fn decode_part(f: &PartFormat, b: &[u8]) -> Actual {
     match f.kind {
         FormatKind::None => Actual::Null,
+        FormatKind::Avro => match &f.registry {
+            Some((registry, _)) => match crate::avro::decode(registry.as_ref(), b) {
+                Ok(j) => Actual::Json(j),
+                Err(e) => Actual::Invalid(format!("AVRO: {e}")),
+            },
+            None => Actual::Invalid("no schema registry".into()),
+        },
         FormatKind::Json => match parse_bytes(b) {
             Ok(j) => Actual::Json(j),
             Err(e) => Actual::Invalid(format!("{e}: {}", String::from_utf8_lossy(b))),

@@ -185,11 +185,17 @@ async fn run_isolated(v: &Variant, cfg: &RunConfig) -> Result<(), Failure> {
             .map_err(|e| fail(format!("setup: state directory: {e}")))?;
         let state = sluice_state::SledDb::open(state_dir.path())
             .map_err(|e| fail(format!("setup: state store: {e}")))?;
+        // The test's registry schemas, registered (with their ids when given) before the
+        // statements run, as ksqlDB's harness does.
+        let local = sluice_registry::LocalRegistry::in_memory();
+        crate::topics::register_schemas(v, &local).map_err(|e| fail(format!("setup: {e}")))?;
+        let registry: Arc<dyn sluice_registry::SchemaRegistry> = Arc::new(local);
         let engine = Engine::start(EngineDeps {
             service_id: SERVICE_ID.to_string(),
             kafka: kafka.clone(),
             admin: admin.clone(),
             state,
+            registry: Some(registry.clone()),
         })
         .await
         .map_err(|e| fail(format!("setup: engine start: {e}")))?;
@@ -200,6 +206,7 @@ async fn run_isolated(v: &Variant, cfg: &RunConfig) -> Result<(), Failure> {
             engine: engine.clone(),
             props: SessionProps::default(),
             cfg: cfg.clone(),
+            registry: registry.clone(),
         };
         h.props.set("auto.offset.reset", "earliest");
         // ksqlDB's test harness runs without record caching: every change is emitted.
@@ -251,6 +258,7 @@ struct Harness {
     engine: Arc<Engine>,
     props: SessionProps,
     cfg: RunConfig,
+    registry: Arc<dyn sluice_registry::SchemaRegistry>,
 }
 
 impl Harness {
@@ -452,7 +460,7 @@ impl Harness {
                     self.wait_for_queries(reader).await;
                 }
             }
-            let f = formats_for(&catalog, &r.topic, false);
+            let f = formats_for(&catalog, &r.topic, false, Some(&self.registry));
             let key =
                 encode_key(f.as_ref(), r).map_err(|e| fail(format!("input {}: {e}", i + 1)))?;
             let value =
@@ -505,7 +513,7 @@ impl Harness {
         let catalog = self.engine.catalog();
         let ran_with_inserts = v.inputs.is_empty();
         for (topic, expected) in &by_topic {
-            let formats = formats_for(&catalog, topic, true);
+            let formats = formats_for(&catalog, topic, true, Some(&self.registry));
             let actual: Vec<Decoded> = got
                 .get(topic)
                 .map(|l| l.iter().map(|g| decode(formats.as_ref(), g)).collect())
@@ -702,9 +710,14 @@ impl Harness {
         let Some(post) = &v.post else {
             return Ok(());
         };
-        crate::post::check(post, &self.engine.catalog(), self.admin.as_ref())
-            .await
-            .map_err(fail)
+        crate::post::check(
+            post,
+            &self.engine.catalog(),
+            self.admin.as_ref(),
+            self.registry.as_ref(),
+        )
+        .await
+        .map_err(fail)
     }
 }
 

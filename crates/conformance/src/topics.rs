@@ -162,6 +162,8 @@ mod tests {
         v.inputs = vec![rec("in"), rec("other")];
         v.outputs = vec![rec("out_topic"), rec("elsewhere")];
         v.topics = vec![TopicSpec {
+            key_schema: None,
+            value_schema: None,
             name: "listed".into(),
             partitions: Some(4),
             has_schema: false,
@@ -189,4 +191,33 @@ mod tests {
         assert_eq!(statement_topic(s), StatementTopic::Writes("t2".into()));
         assert_eq!(statement_topic("SELECT 1;"), StatementTopic::None);
     }
+}
+
+/// Registers the test's AVRO registry schemas (`topics[].keySchema` / `valueSchema`) under
+/// `<topic>-key` / `<topic>-value`, with the test's ids when it gives them. Schemas of other
+/// formats (PROTOBUF, JSON_SR) are left out: Sluice does not read those formats yet.
+pub fn register_schemas(
+    v: &Variant,
+    registry: &sluice_registry::LocalRegistry,
+) -> Result<(), String> {
+    for t in &v.topics {
+        for (spec, key) in [(&t.key_schema, true), (&t.value_schema, false)] {
+            let Some(spec) = spec else { continue };
+            if spec.format.as_deref().is_some_and(|f| f != "AVRO") {
+                continue;
+            }
+            let text = spec.schema.to_string();
+            if sluice_formats::avro::parse(&text).is_err() {
+                continue;
+            }
+            let subject = sluice_registry::subject_name(&t.name, key);
+            let schema = sluice_registry::Schema::avro(text);
+            match spec.id {
+                Some(id) => registry.register_with_id(&subject, &schema, id),
+                None => sluice_registry::SchemaRegistry::register(registry, &subject, &schema),
+            }
+            .map_err(|e| format!("cannot register the schema of {subject}: {e}"))?;
+        }
+    }
+    Ok(())
 }

@@ -6,8 +6,11 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::Fields;
 use sluice_catalog::{TimestampSpec, EVENT_TIME, ROWTIME, WINDOW_END_KEY, WINDOW_START_KEY};
+use std::sync::Arc;
+
 use sluice_formats::{Encoder, Format, Part};
 use sluice_functions::datetime::{parse_timestamp_array, JavaPattern};
+use sluice_registry::SchemaRegistry;
 
 use crate::{Batch, ChangeKind, DataflowError};
 
@@ -47,12 +50,18 @@ impl SinkEncoder {
         key_fields: Fields,
         value_format: &Format,
         value_fields: Fields,
+        registry: Option<&Arc<dyn SchemaRegistry>>,
     ) -> Result<Self, DataflowError> {
         Ok(Self {
             key_columns: key_fields.iter().map(|f| f.name().clone()).collect(),
             value_columns: value_fields.iter().map(|f| f.name().clone()).collect(),
-            key: Encoder::new(key_format, key_fields, Part::Key)?,
-            value: Encoder::new(value_format, value_fields, Part::Value)?,
+            key: Encoder::with_registry(key_format, key_fields, Part::Key, registry.cloned())?,
+            value: Encoder::with_registry(
+                value_format,
+                value_fields,
+                Part::Value,
+                registry.cloned(),
+            )?,
             window: None,
             timestamp: None,
         })

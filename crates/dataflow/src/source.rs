@@ -12,6 +12,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use sluice_catalog::SourceDef;
 use sluice_formats::{Decoder, Part};
 use sluice_functions::datetime::{parse_timestamp_array, JavaPattern};
+use sluice_registry::SchemaRegistry;
 
 use crate::{Batch, ChangeKind, DataflowError};
 
@@ -62,10 +63,26 @@ pub struct SourceDecoder {
 
 impl SourceDecoder {
     /// A decoder for `source`'s records.
-    pub fn new(source: &SourceDef) -> Result<Self, DataflowError> {
+    ///
+    /// `registry` answers the writer schemas of schema-registry formats (AVRO); sources in
+    /// other formats do not need one.
+    pub fn new(
+        source: &SourceDef,
+        registry: Option<&Arc<dyn SchemaRegistry>>,
+    ) -> Result<Self, DataflowError> {
         let schema = source.batch_schema()?;
-        let key = Decoder::new(&source.key_format, source.key_fields()?, Part::Key)?;
-        let value = Decoder::new(&source.value_format, source.value_fields()?, Part::Value)?;
+        let key = Decoder::with_registry(
+            &source.key_format,
+            source.key_fields()?,
+            Part::Key,
+            registry.cloned(),
+        )?;
+        let value = Decoder::with_registry(
+            &source.value_format,
+            source.value_fields()?,
+            Part::Value,
+            registry.cloned(),
+        )?;
         let timestamp_column = match &source.timestamp {
             Some(ts) => {
                 let idx = schema.index_of(&ts.column).map_err(|_| {
@@ -427,7 +444,7 @@ mod tests {
     #[test]
     fn header_columns_are_decoded() {
         let source = source_with_headers();
-        let mut d = SourceDecoder::new(&source).unwrap();
+        let mut d = SourceDecoder::new(&source, None).unwrap();
         assert!(d.needs_headers());
         let records = vec![
             RawRecord {

@@ -134,6 +134,41 @@ fn live(versions: &BTreeMap<u32, Version>) -> impl Iterator<Item = (&u32, &Versi
     versions.iter().filter(|(_, v)| !v.deleted)
 }
 
+impl LocalRegistry {
+    /// Register `schema` under `subject` with the given `id` (Confluent's IMPORT mode, used to
+    /// reproduce another registry's ids). Fails when `id` already names a different schema.
+    pub fn register_with_id(
+        &self,
+        subject: &str,
+        schema: &Schema,
+        id: u32,
+    ) -> Result<u32, RegistryError> {
+        {
+            let mut state = self.state.write().map_err(storage)?;
+            match state.schemas.get(&id) {
+                Some(existing) if existing.normalized() != schema.normalized() => {
+                    return Err(RegistryError::InvalidSchema(format!(
+                        "id {id} is already taken by another schema"
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    self.persist(&[(
+                        [b"i/".as_slice(), &id.to_be_bytes()].concat(),
+                        serde_json::to_vec(schema).map_err(storage)?,
+                    )])?;
+                    state.schemas.insert(id, schema.clone());
+                    state
+                        .ids
+                        .insert((schema.schema_type, schema.normalized()), id);
+                    state.next_id = state.next_id.max(id + 1);
+                }
+            }
+        }
+        self.register(subject, schema)
+    }
+}
+
 impl SchemaRegistry for LocalRegistry {
     fn by_id(&self, id: u32) -> Result<Registered, RegistryError> {
         let state = self.state.read().map_err(storage)?;

@@ -23,6 +23,12 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// `ksql.service.id`: names the command topic and the query consumer groups.
     pub service_id: String,
+    /// An external Confluent-compatible Schema Registry (`--schema-registry URL`). Without
+    /// one, Sluice keeps its own registry in the data directory.
+    pub schema_registry: Option<String>,
+    /// Where Sluice's own registry serves Confluent's REST API (`None`: not served). Ignored
+    /// with an external registry.
+    pub schema_registry_listen: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -32,6 +38,8 @@ impl Default for ServerConfig {
             data_dir: None,
             listen: "127.0.0.1:6875".parse().expect("valid address"),
             service_id: "default_".into(),
+            schema_registry: None,
+            schema_registry_listen: None,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The engine: runs KSQL statements against the catalog, Kafka and the running queries.
 
+use sluice_registry::SchemaRegistry;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -41,6 +42,8 @@ pub struct EngineDeps {
     pub admin: Arc<dyn TopicAdmin>,
     /// Where persistent queries keep their state (one store per query).
     pub state: sluice_state::SledDb,
+    /// The schema registry of AVRO sources and sinks (`None`: those formats are refused).
+    pub registry: Option<Arc<dyn SchemaRegistry>>,
 }
 
 /// A persistent query that is running.
@@ -419,19 +422,6 @@ impl Engine {
                 role,
             });
         }
-        if columns.is_empty() {
-            return Err(EngineError::Unsupported(
-                "The statement does not define any columns (schema inference needs a schema registry, which is not supported yet)".into(),
-            ));
-        }
-        if kind == SourceKind::Table && !columns.iter().any(|c| c.role == ColumnRole::Key) {
-            return Err(EngineError::Invalid(
-                "Tables require a PRIMARY KEY. Please define the PRIMARY KEY.".into(),
-            ));
-        }
-        // Key columns first: ksqlDB's logical order.
-        columns.sort_by_key(|c| c.role != ColumnRole::Key);
-
         let topic = p
             .get_str("KAFKA_TOPIC")
             .map(str::to_string)
@@ -443,6 +433,47 @@ impl Engine {
             )
         })?;
         let key_format = key_format.unwrap_or_else(kafka_format);
+        // Schema inference: a part in a schema-registry format without columns takes them from
+        // the registered schema.
+        for (format, part, role) in [
+            (&key_format, Part::Key, ColumnRole::Key),
+            (&value_format, Part::Value, ColumnRole::Value),
+        ] {
+            if !format.kind.uses_schema_registry() || columns.iter().any(|c| c.role == role) {
+                continue;
+            }
+            match self.registered_schema(&topic, format, part)? {
+                Some(text) => {
+                    let inferred = sluice_formats::avro::schema::infer_columns(&text, part)
+                        .map_err(EngineError::Invalid)?;
+                    for f in inferred {
+                        columns.push(ColumnDef {
+                            name: f.name().clone(),
+                            ty: types::from_arrow(f.data_type())?,
+                            role: role.clone(),
+                        });
+                    }
+                }
+                None if part == Part::Value => {
+                    return Err(EngineError::Invalid(format!(
+                        "Schema for message values on topic '{topic}' does not exist in the Schema Registry.Subject: {topic}-value\n\nPossible causes include:\n- The topic itself does not exist\n\t-> Use SHOW TOPICS; to check\n- Messages on the topic are not serialized using a format Schema Registry supports\n\t-> Use PRINT '{topic}' FROM BEGINNING; to verify\n- Messages on the topic have not been serialized using a Confluent Schema Registry supported serializer\n\t-> See https://docs.confluent.io/current/schema-registry/docs/serializer-formatter.html\n- The schema is registered on a different instance of the Schema Registry\n\t-> Use the REST API to check the schema for the subject: {topic}-value"
+                    )));
+                }
+                None => {}
+            }
+        }
+        if columns.is_empty() {
+            return Err(EngineError::Invalid(
+                "The statement does not define any columns.".into(),
+            ));
+        }
+        if kind == SourceKind::Table && !columns.iter().any(|c| c.role == ColumnRole::Key) {
+            return Err(EngineError::Invalid(
+                "Tables require a PRIMARY KEY. Please define the PRIMARY KEY.".into(),
+            ));
+        }
+        // Key columns first: ksqlDB's logical order.
+        columns.sort_by_key(|c| c.role != ColumnRole::Key);
         let timestamp = timestamp_spec(p, &columns)?;
         let window = window_info(p)?;
         let mut def = SourceDef {
@@ -484,6 +515,11 @@ impl Engine {
                 replay.is_some(),
             )
             .await?;
+        // ksqlDB registers the schema of declared columns when the subject has none, so that
+        // producers can write with it.
+        if replay.is_none() {
+            self.writer_formats(&def)?;
+        }
         catalog.add_source(def, cs.or_replace)?;
         self.log(text, props, replay).await?;
         self.set_catalog(catalog);
@@ -492,6 +528,93 @@ impl Engine {
             message: Some(format!("{} created", title(kind))),
             query_id: None,
         })
+    }
+
+    /// The schema-registry text of `part` of records on `topic`: the schema `format` pins by id,
+    /// else the subject's latest version; `None` when the subject has none.
+    fn registered_schema(
+        &self,
+        topic: &str,
+        format: &Format,
+        part: Part,
+    ) -> Result<Option<String>> {
+        let registry = self.registry()?;
+        if let Some(id) = format.options.schema_id {
+            return registry
+                .by_id(id)
+                .map(|r| Some(r.schema.text))
+                .map_err(|e| EngineError::Invalid(e.to_string()));
+        }
+        let subject = sluice_registry::subject_name(topic, part == Part::Key);
+        Ok(registry
+            .latest(&subject)
+            .map_err(|e| EngineError::Kafka(e.to_string()))?
+            .map(|r| r.schema.text))
+    }
+
+    fn registry(&self) -> Result<&Arc<dyn SchemaRegistry>> {
+        self.deps.registry.as_ref().ok_or_else(|| {
+            EngineError::Invalid(
+                "Schema-registry formats need a schema registry: start the server with --schema-registry URL or without it for Sluice's own".into(),
+            )
+        })
+    }
+
+    /// The formats records of `def` are written with: schema-registry formats get the id of
+    /// their writer schema — the one pinned by `KEY_SCHEMA_ID` / `VALUE_SCHEMA_ID`, else the
+    /// subject's latest when it fits the columns, else the schema ksqlDB would generate, which
+    /// is registered.
+    fn writer_formats(&self, def: &SourceDef) -> Result<(Format, Format)> {
+        let mut out = Vec::with_capacity(2);
+        for (format, part, fields) in [
+            (&def.key_format, Part::Key, def.key_fields()?),
+            (&def.value_format, Part::Value, def.value_fields()?),
+        ] {
+            let mut f = format.clone();
+            if f.kind.uses_schema_registry() && !fields.is_empty() && f.options.schema_id.is_none()
+            {
+                let registry = self.registry()?;
+                let subject = sluice_registry::subject_name(&def.topic, part == Part::Key);
+                let wrapped = part == Part::Value && f.options.wrap_single_value.unwrap_or(true)
+                    || fields.len() > 1;
+                let generated = sluice_formats::avro::schema::schema_for_columns(
+                    &fields,
+                    wrapped,
+                    part,
+                    f.options.full_schema_name.as_deref(),
+                );
+                let latest = registry
+                    .latest(&subject)
+                    .map_err(|e| EngineError::Kafka(e.to_string()))?;
+                let id = match latest {
+                    // An existing schema is kept when records of these columns can be written
+                    // with it.
+                    Some(r)
+                        if {
+                            let mut probe = f.clone();
+                            probe.options.schema_id = Some(r.id);
+                            sluice_formats::Encoder::with_registry(
+                                &probe,
+                                fields.clone(),
+                                part,
+                                Some(registry.clone()),
+                            )
+                            .is_ok()
+                        } =>
+                    {
+                        r.id
+                    }
+                    _ => registry
+                        .register(&subject, &sluice_registry::Schema::avro(generated))
+                        .map_err(|e| EngineError::Kafka(e.to_string()))?,
+                };
+                f.options.schema_id = Some(id);
+            }
+            out.push(f);
+        }
+        let value = out.pop().expect("two formats");
+        let key = out.pop().expect("two formats");
+        Ok((key, value))
     }
 
     /// Make sure `topic` exists; create it when `partitions` is given. Returns its partition count.
@@ -629,15 +752,14 @@ impl Engine {
                 // A keyless source's result that gets a key (a join's) uses ksqlDB's default.
                 Format::new(sluice_formats::FormatKind::Kafka)
             } else {
-                plan.source.key_format.clone()
+                inherited(&plan.source.key_format)
             }
         });
         let value_format = value_format.unwrap_or_else(|| {
-            let mut f = plan.source.value_format.clone();
-            if !plan.joins.is_empty() {
-                // A join's result does not inherit its sources' serde features.
-                f.options.wrap_single_value = p.get_bool("WRAP_SINGLE_VALUE");
-            }
+            // The sink takes its source's format, but not its serde features: wrapping comes
+            // from the sink's own WITH clause.
+            let mut f = inherited(&plan.source.value_format);
+            f.options.wrap_single_value = p.get_bool("WRAP_SINGLE_VALUE");
             f
         });
         let mut columns = Vec::new();
@@ -831,11 +953,13 @@ impl Engine {
             OffsetReset::Latest
         };
         let group = format!("_confluent-ksql-{}query_{query_id}", self.deps.service_id);
+        let (key_format, value_format) = self.writer_formats(sink)?;
         let encoder = SinkEncoder::new(
-            &sink.key_format,
+            &key_format,
             sink.key_fields()?,
-            &sink.value_format,
+            &value_format,
             sink.value_fields()?,
+            self.deps.registry.as_ref(),
         )?
         .with_timestamp(sink.timestamp.as_ref())?
         .with_window(sink.window.as_ref().map(|w| {
@@ -910,6 +1034,7 @@ impl Engine {
                     transactional,
                     materialize,
                     plan,
+                    registry: self.deps.registry.clone(),
                 };
                 tokio::spawn(task.run(stop_rx))
             }
@@ -939,6 +1064,7 @@ impl Engine {
                     transactional: back_tx,
                     materialize,
                     plan: plan.clone(),
+                    registry: self.deps.registry.clone(),
                 };
                 let front_state = state_spec(&front_id, &front_producer)?;
                 let front_consumer = self.deps.kafka.consumer(&group, reset)?;
@@ -978,6 +1104,7 @@ impl Engine {
                         state: Some(front_state),
                         transactional: front_tx,
                         materialize: None,
+                        registry: back.registry.clone(),
                         plan,
                     };
                     // The query runs while both run: when one ends, the other is stopped.
@@ -1057,7 +1184,13 @@ impl Engine {
                             return Err(crate::pull::unsupported_clause("GROUP BY"));
                         }
                     }
-                    return crate::pull::pull_topic(q, source, &self.deps.kafka).await;
+                    return crate::pull::pull_topic(
+                        q,
+                        source,
+                        &self.deps.kafka,
+                        self.deps.registry.as_ref(),
+                    )
+                    .await;
                 }
             } else if names.len() > 1 {
                 return Err(crate::pull::unsupported_clause("JOIN"));
@@ -1101,6 +1234,7 @@ impl Engine {
             materialize: None,
             state: None,
             transactional: None,
+            registry: self.deps.registry.clone(),
         };
         tokio::spawn(async move {
             // Keep the stop sender alive as long as the task: the task ends when the client's
@@ -1200,11 +1334,13 @@ impl Engine {
         out_fields.push(Field::new(ROWTIME, DataType::Int64, true));
         let batch = RecordBatch::try_new(Arc::new(Schema::new(out_fields)), row)
             .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let (key_format, value_format) = self.writer_formats(&source)?;
         let mut encoder = SinkEncoder::new(
-            &source.key_format,
+            &key_format,
             source.key_fields()?,
-            &source.value_format,
+            &value_format,
             source.value_fields()?,
+            self.deps.registry.as_ref(),
         )?;
         let records = encoder.encode(&Batch::inserts(batch))?;
         crate::io::produce_all(&self.producer, &source.topic, &records).await?;
@@ -1448,6 +1584,15 @@ fn check_properties(p: &Properties, allowed: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// A CSAS sink's format taken from its source: the same format and options, but not the
+/// source's schema id or schema name.
+fn inherited(f: &Format) -> Format {
+    let mut f = f.clone();
+    f.options.schema_id = None;
+    f.options.full_schema_name = None;
+    f
+}
+
 fn kafka_format() -> Format {
     Format {
         kind: FormatKind::Kafka,
@@ -1484,17 +1629,56 @@ fn formats(
                     options: FormatOptions {
                         delimiter: delimiter.map(str::to_string),
                         wrap_single_value: wrap,
+                        ..FormatOptions::default()
                     },
                 }))
             }
         }
     };
-    let key = parse(key.or(format), p.get_str("KEY_DELIMITER"), None)?;
-    let value = parse(
+    let schema_id = |prop: &str| -> Result<Option<u32>> {
+        match p.get_int(prop) {
+            None => Ok(None),
+            Some(id) => u32::try_from(id)
+                .map(Some)
+                .map_err(|_| EngineError::Invalid(format!("Invalid value for {prop}: {id}"))),
+        }
+    };
+    let mut key = parse(key.or(format), p.get_str("KEY_DELIMITER"), None)?;
+    let mut value = parse(
         value.or(format),
         p.get_str("VALUE_DELIMITER"),
         p.get_bool("WRAP_SINGLE_VALUE"),
     )?;
+    let value_name = p
+        .get_str("VALUE_SCHEMA_FULL_NAME")
+        .or(p.get_str("VALUE_AVRO_SCHEMA_FULL_NAME"));
+    for (f, id, full_name, id_prop) in [
+        (
+            &mut key,
+            schema_id("KEY_SCHEMA_ID")?,
+            p.get_str("KEY_SCHEMA_FULL_NAME"),
+            "KEY_SCHEMA_ID",
+        ),
+        (
+            &mut value,
+            schema_id("VALUE_SCHEMA_ID")?,
+            value_name,
+            "VALUE_SCHEMA_ID",
+        ),
+    ] {
+        match f {
+            Some(f) => {
+                f.options.schema_id = id;
+                f.options.full_schema_name = full_name.map(str::to_string);
+            }
+            None if id.is_some() => {
+                return Err(EngineError::Invalid(format!(
+                    "{id_prop} is set but there is no format for it"
+                )))
+            }
+            None => {}
+        }
+    }
     Ok((key, value))
 }
 

@@ -137,8 +137,9 @@ pub async fn pull_topic(
     q: &KsqlQuery,
     source: &SourceDef,
     kafka: &KafkaConfig,
+    registry: Option<&std::sync::Arc<dyn sluice_registry::SchemaRegistry>>,
 ) -> Result<StatementResult> {
-    let mut decoder = SourceDecoder::new(source)?;
+    let mut decoder = SourceDecoder::new(source, registry)?;
     let schema = source.batch_schema()?;
     let mut batches: Vec<sluice_dataflow::Batch> = Vec::new();
     match TopicReader::open(kafka, &source.topic).await {

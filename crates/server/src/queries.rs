@@ -7,6 +7,7 @@
 //! outputs, exactly-once on state: see [`crate::task_state`] for the commit protocol). Transient
 //! (push) queries keep their state in memory and commit nothing.
 
+use sluice_registry::SchemaRegistry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -155,6 +156,7 @@ impl JoinTask {
         plan: &QueryPlan,
         source: &SourceDef,
         state: Option<&TaskState>,
+        registry: Option<&Arc<dyn SchemaRegistry>>,
     ) -> std::result::Result<Self, DataflowError> {
         let mut ops = Vec::with_capacity(plan.joins.len());
         let mut decoders = Vec::with_capacity(plan.joins.len());
@@ -168,7 +170,7 @@ impl JoinTask {
                 ))?;
             }
             ops.push(op);
-            decoders.push(SourceDecoder::new(&j.right)?);
+            decoders.push(SourceDecoder::new(&j.right, registry)?);
             topics.push((j.right.topic.clone(), j.right.kind == SourceKind::Table));
         }
         Ok(Self {
@@ -250,6 +252,8 @@ pub struct QueryTask {
     /// Exactly-once: the transactional producer that writes the outputs and the changelog
     /// (the same one as in `output` and `state`); each batch commits in one transaction.
     pub transactional: Option<SluiceProducer>,
+    /// Writer schemas of schema-registry formats (AVRO) in the inputs.
+    pub registry: Option<Arc<dyn SchemaRegistry>>,
 }
 
 impl QueryTask {
@@ -295,7 +299,12 @@ impl QueryTask {
         let mut join = if self.plan.joins.is_empty() || self.part == PlanPart::AfterRepartition {
             None
         } else {
-            match JoinTask::new(&self.plan, &self.source, state.as_ref()) {
+            match JoinTask::new(
+                &self.plan,
+                &self.source,
+                state.as_ref(),
+                self.registry.as_ref(),
+            ) {
                 Ok(j) => Some(j),
                 Err(e) => {
                     self.fail(e.into()).await;
@@ -313,9 +322,15 @@ impl QueryTask {
             return;
         }
         let mut decoder = match &self.input {
-            Input::Source => match SourceDecoder::new(&self.source) {
-                // PARTITION BY forwards a stream's records without a value, re-keyed.
-                Ok(d) if self.plan.partitioning.is_some() && self.plan.joins.is_empty() => {
+            Input::Source => match SourceDecoder::new(&self.source, self.registry.as_ref()) {
+                // PARTITION BY and plain projections forward a stream's records without a
+                // value (re-keyed, and as records without a value), as ksqlDB does.
+                Ok(d)
+                    if self.plan.joins.is_empty()
+                        && (self.plan.partitioning.is_some()
+                            || (self.plan.grouping.is_none()
+                                && !matches!(self.output, Output::Client { .. }))) =>
+                {
                     Decoder::Source(d.with_stream_tombstones())
                 }
                 Ok(d) => Decoder::Source(d),

@@ -9,6 +9,8 @@ use sluice_pgcatalog::{PgCatalog, Relation, RelationKind};
 use tokio::sync::oneshot;
 use tracing::{info, warn};
 
+use sluice_registry::SchemaRegistry;
+
 use crate::backend::SluiceBackend;
 use crate::config::{KafkaMode, ServerConfig};
 use crate::engine::{Engine, EngineDeps};
@@ -24,6 +26,9 @@ pub struct RunningServer {
     pub data_dir: PathBuf,
     /// Whether state is temporary (playground mode).
     pub ephemeral: bool,
+    /// Where Sluice's own Schema Registry REST API listens, if it is served.
+    pub registry_addr: Option<SocketAddr>,
+    registry_task: Option<tokio::task::JoinHandle<()>>,
     pub engine: Arc<Engine>,
     stop: Option<oneshot::Sender<()>>,
     serve: tokio::task::JoinHandle<()>,
@@ -38,6 +43,9 @@ impl RunningServer {
             let _ = stop.send(());
         }
         let _ = (&mut self.serve).await;
+        if let Some(t) = self.registry_task.take() {
+            t.abort();
+        }
         self.engine.shutdown().await;
     }
 }
@@ -105,11 +113,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         None => kafka.admin()?,
     };
     let state = open_state(&data_dir.join("state"))?;
+    let (registry, registry_addr, registry_task) = start_registry(&config, &data_dir).await?;
     let engine = Engine::start(EngineDeps {
         service_id: config.service_id.clone(),
         kafka,
         admin,
         state,
+        registry: Some(registry),
     })
     .await?;
     let pg = Arc::new(
@@ -165,10 +175,62 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
         kafka_bootstrap: bootstrap,
         data_dir,
         ephemeral: tmp.is_some(),
+        registry_addr,
+        registry_task,
         engine,
         stop: Some(stop),
         serve,
         _broker: broker,
         _tmp: tmp,
     })
+}
+
+type RegistryParts = (
+    Arc<dyn SchemaRegistry>,
+    Option<SocketAddr>,
+    Option<tokio::task::JoinHandle<()>>,
+);
+
+/// The schema registry: an external one, or Sluice's own (persisted in `data_dir/registry`,
+/// its REST API served when configured).
+async fn start_registry(
+    config: &ServerConfig,
+    data_dir: &std::path::Path,
+) -> Result<RegistryParts> {
+    if let Some(url) = &config.schema_registry {
+        let r = sluice_registry::HttpRegistry::new(url)
+            .map_err(|e| EngineError::Internal(format!("--schema-registry {url}: {e}")))?;
+        return Ok((Arc::new(r), None, None));
+    }
+    let dir = data_dir.join("registry");
+    let db = sled::open(&dir).map_err(|e| {
+        EngineError::Internal(format!(
+            "cannot open the schema registry in {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let tree = db
+        .open_tree("schemas")
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
+    let local: Arc<dyn SchemaRegistry> = Arc::new(
+        sluice_registry::LocalRegistry::open(tree)
+            .map_err(|e| EngineError::Internal(e.to_string()))?,
+    );
+    let Some(listen) = config.schema_registry_listen else {
+        return Ok((local, None, None));
+    };
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        EngineError::Internal(format!("cannot serve the schema registry on {listen}: {e}"))
+    })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
+    let served = local.clone();
+    let task = tokio::spawn(async move {
+        if let Err(e) = sluice_registry::serve(served, listener).await {
+            tracing::error!(error = %e, "schema registry listener failed");
+        }
+    });
+    info!(%addr, "schema registry REST API is serving");
+    Ok((local, Some(addr), Some(task)))
 }

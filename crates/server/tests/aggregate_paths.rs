@@ -39,6 +39,7 @@ async fn engine(dir: &std::path::Path) -> (EmbeddedBroker, Arc<Engine>) {
         kafka: broker.kafka_config(),
         admin: embedded_admin(&broker).unwrap(),
         state: SledDb::open(dir.join("state")).unwrap(),
+        registry: None,
     })
     .await
     .unwrap();

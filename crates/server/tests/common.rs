@@ -27,6 +27,8 @@ pub async fn start_playground() -> RunningServer {
         data_dir: None,
         listen: "127.0.0.1:0".parse().unwrap(),
         service_id: "default_".into(),
+        schema_registry: None,
+        schema_registry_listen: Some("127.0.0.1:0".parse().unwrap()),
     })
     .await
     .expect("server starts")

@@ -45,6 +45,7 @@ async fn group_by_ten_million_keys_stays_under_one_gib() {
         kafka: broker.kafka_config(),
         admin: embedded_admin(&broker).unwrap(),
         state: db.clone(),
+        registry: None,
     })
     .await
     .unwrap();

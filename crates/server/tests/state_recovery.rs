@@ -23,6 +23,7 @@ async fn start(broker: &EmbeddedBroker, admin: &Arc<dyn TopicAdmin>, db: SledDb)
         kafka: broker.kafka_config(),
         admin: admin.clone(),
         state: db,
+        registry: None,
     })
     .await
     .expect("engine starts")

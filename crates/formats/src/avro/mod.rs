@@ -172,7 +172,9 @@ impl AvroEncoder {
             match names.resolve(&schema)? {
                 apache_avro::Schema::Record(r) => WritePlan::Row(write::record_fields(
                     &names,
-                    r.fields.iter().map(|f| (f.name.as_str(), &f.schema)),
+                    r.fields
+                        .iter()
+                        .map(|f| (f.name.as_str(), &f.schema, f.default.as_ref())),
                     fields,
                     0,
                 )?),

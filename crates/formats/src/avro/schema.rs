@@ -1,7 +1,8 @@
 //! ksqlDB's mapping between Avro schemas and KSQL columns (as Arrow fields).
 //!
-//! Reading (inference): a record's fields become columns named by the field names upper-cased;
-//! any other top-level schema becomes one column, `ROWKEY` for keys and `ROWVAL` for values.
+//! Reading (inference): a value record's fields become columns named by the field names
+//! upper-cased; any other value schema becomes one column `ROWVAL`. A key schema is one column
+//! `ROWKEY` of the whole schema's type (keys are unwrapped, as ksqlDB infers them).
 //! `["null", T]` unions are T; enums are STRING; float is DOUBLE; fixed is BYTES; the logical
 //! types date, time-millis, timestamp-millis and decimal are DATE, TIME, TIMESTAMP, DECIMAL.
 //!
@@ -77,7 +78,7 @@ pub fn infer_columns(text: &str, part: Part) -> Result<Vec<Field>, String> {
     let names = Names::new(&schema)?;
     let top = names.resolve(&schema)?;
     match top {
-        Schema::Record(r) => r
+        Schema::Record(r) if part == Part::Value => r
             .fields
             .iter()
             .map(|f| {

@@ -39,6 +39,8 @@ pub(crate) enum WNode {
     },
     /// A field with no column: the null branch of its union.
     Null(Option<usize>),
+    /// A field with no column and a default: the default's encoding.
+    Default(Vec<u8>),
 }
 
 const MAX_DEPTH: usize = 64;
@@ -131,7 +133,9 @@ pub(crate) fn compile(
         }
         (Schema::Record(r), DataType::Struct(fs)) => WNode::Record(record_fields(
             names,
-            r.fields.iter().map(|f| (f.name.as_str(), &f.schema)),
+            r.fields
+                .iter()
+                .map(|f| (f.name.as_str(), &f.schema, f.default.as_ref())),
             fs,
             depth,
         )?),
@@ -142,11 +146,16 @@ pub(crate) fn compile(
 /// Plans for a record's fields, each matched to a column of `columns` by name.
 pub(crate) fn record_fields<'a>(
     names: &Names<'_>,
-    fields: impl Iterator<Item = (&'a str, &'a Schema)>,
+    fields: impl Iterator<Item = (&'a str, &'a Schema, Option<&'a serde_json::Value>)>,
     columns: &Fields,
     depth: usize,
 ) -> Result<Vec<(Option<usize>, WNode)>, String> {
+    let fields: Vec<_> = fields.collect();
+    let defaults: std::collections::HashMap<&str, Option<&serde_json::Value>> =
+        fields.iter().map(|(n, _, d)| (*n, *d)).collect();
     fields
+        .into_iter()
+        .map(|(n, s, _)| (n, s))
         .map(|(name, schema)| {
             let slot = columns.iter().position(|c| c.name() == name).or_else(|| {
                 columns
@@ -158,9 +167,15 @@ pub(crate) fn record_fields<'a>(
                     Some(i),
                     compile(names, schema, columns[i].data_type(), depth + 1)?,
                 )),
-                None => match nullable_index(names.resolve(schema)?) {
-                    Some(n) => Ok((None, WNode::Null(Some(n)))),
-                    None => Err(format!(
+                None => match (nullable_index(names.resolve(schema)?), defaults.get(name)) {
+                    (_, Some(Some(d))) => Ok((
+                        None,
+                        WNode::Default(default_bytes(names, schema, d).ok_or_else(|| {
+                            format!("Avro field '{name}' has a default Sluice cannot write")
+                        })?),
+                    )),
+                    (Some(n), _) => Ok((None, WNode::Null(Some(n)))),
+                    (None, _) => Err(format!(
                         "Avro field '{name}' has no column to fill it and is not optional"
                     )),
                 },
@@ -196,6 +211,46 @@ fn decimal_bytes(v: i128) -> Vec<u8> {
         }
     }
     all[start..].to_vec()
+}
+
+/// The encoding of a field's default value (for a union: its first branch, as the Avro spec
+/// says defaults are). `None` for defaults Sluice does not write.
+fn default_bytes(names: &Names<'_>, schema: &Schema, d: &serde_json::Value) -> Option<Vec<u8>> {
+    use serde_json::Value as J;
+    let schema = names.resolve(schema).ok()?;
+    let mut out = Vec::new();
+    match (schema, d) {
+        (Schema::Union(u), _) => {
+            long(&mut out, 0);
+            out.extend(default_bytes(names, u.variants().first()?, d)?);
+        }
+        (Schema::Null, J::Null) => {}
+        (Schema::Boolean, J::Bool(b)) => out.push(u8::from(*b)),
+        (
+            Schema::Int
+            | Schema::Long
+            | Schema::Date
+            | Schema::TimeMillis
+            | Schema::TimestampMillis,
+            J::Number(n),
+        ) => long(&mut out, n.as_i64()?),
+        (Schema::Float, J::Number(n)) => out.extend((n.as_f64()? as f32).to_le_bytes()),
+        (Schema::Double, J::Number(n)) => out.extend(n.as_f64()?.to_le_bytes()),
+        (Schema::String | Schema::Uuid, J::String(s)) => bytes(&mut out, s.as_bytes()),
+        (Schema::Enum(e), J::String(s)) => {
+            long(&mut out, e.symbols.iter().position(|x| x == s)? as i64)
+        }
+        (Schema::Array(_), J::Array(a)) if a.is_empty() => long(&mut out, 0),
+        (Schema::Map(_), J::Object(m)) if m.is_empty() => long(&mut out, 0),
+        (Schema::Record(r), J::Object(m)) => {
+            for f in &r.fields {
+                let v = m.get(&f.name).or(f.default.as_ref())?;
+                out.extend(default_bytes(names, &f.schema, v)?);
+            }
+        }
+        _ => return None,
+    }
+    Some(out)
 }
 
 /// Write row `i` of `view` as `node`.
@@ -326,15 +381,14 @@ pub(crate) fn write_fields(
     for (slot, node) in fields {
         match slot {
             Some(c) => write(node, &columns[*c], i, out)?,
-            None => {
-                let WNode::Null(n) = node else {
-                    return Err("internal error: unfilled Avro field".into());
-                };
-                long(
+            None => match node {
+                WNode::Null(n) => long(
                     out,
                     n.ok_or("null value for a non-optional Avro field")? as i64,
-                );
-            }
+                ),
+                WNode::Default(bytes) => out.extend_from_slice(bytes),
+                _ => return Err("internal error: unfilled Avro field".into()),
+            },
         }
     }
     Ok(())

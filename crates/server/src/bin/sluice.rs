@@ -26,6 +26,13 @@ struct Args {
     /// ksql.service.id: names the command topic and consumer groups.
     #[arg(long, default_value = "default_")]
     service_id: String,
+    /// An external Confluent-compatible Schema Registry for AVRO. Without it, Sluice keeps its
+    /// own registry (in the data directory) and serves its REST API on --schema-registry-listen.
+    #[arg(long, value_name = "URL")]
+    schema_registry: Option<String>,
+    /// Address of Sluice's own Schema Registry REST API; `off` to not serve it.
+    #[arg(long, value_name = "HOST:PORT|off", default_value = "127.0.0.1:8081")]
+    schema_registry_listen: String,
 }
 
 #[tokio::main]
@@ -46,6 +53,17 @@ async fn main() -> std::process::ExitCode {
         data_dir: args.data_dir.clone(),
         listen: args.listen,
         service_id: args.service_id.clone(),
+        schema_registry: args.schema_registry.clone(),
+        schema_registry_listen: match args.schema_registry_listen.as_str() {
+            "off" => None,
+            a => match a.parse() {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    eprintln!("sluice: --schema-registry-listen {a}: {e}");
+                    return std::process::ExitCode::FAILURE;
+                }
+            },
+        },
     };
     let server = match sluice_server::start(config).await {
         Ok(s) => s,
@@ -62,6 +80,11 @@ async fn main() -> std::process::ExitCode {
         addr.port()
     );
     println!("  Kafka bootstrap:     {}", server.kafka_bootstrap);
+    match (&args.schema_registry, server.registry_addr) {
+        (Some(url), _) => println!("  Schema Registry:     {url}"),
+        (None, Some(a)) => println!("  Schema Registry:     http://{a}   (Sluice's own)"),
+        (None, None) => {}
+    }
     if args.kafka.is_none() {
         println!(
             "  Playground mode: the Kafka broker is embedded and state lives in {}.",
