@@ -28,10 +28,12 @@ fn check_registered(
     let subject = sluice_registry::subject_name(topic, key);
     let part = if key { Part::Key } else { Part::Value };
     let columns = |text: &str| -> Result<Vec<String>, String> {
-        Ok(sluice_formats::avro::schema::infer_columns(text, part)?
-            .iter()
-            .map(|f| format!("{} {}", f.name(), f.data_type()))
-            .collect())
+        Ok(
+            sluice_formats::avro::schema::infer_columns(text, part, false)?
+                .iter()
+                .map(|f| format!("{} {}", f.name(), f.data_type()))
+                .collect(),
+        )
     };
     let want = columns(&want.to_string())
         .map_err(|e| format!("post: the expected {subject} schema is not AVRO: {e}"))?;

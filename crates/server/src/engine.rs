@@ -444,8 +444,12 @@ impl Engine {
             }
             match self.registered_schema(&topic, format, part)? {
                 Some(text) => {
-                    let inferred = sluice_formats::avro::schema::infer_columns(&text, part)
-                        .map_err(EngineError::Invalid)?;
+                    let inferred = sluice_formats::avro::schema::infer_columns(
+                        &text,
+                        part,
+                        format.options.wrap_single_value == Some(false),
+                    )
+                    .map_err(EngineError::Invalid)?;
                     for f in inferred {
                         columns.push(ColumnDef {
                             name: f.name().clone(),

@@ -72,13 +72,14 @@ pub(crate) fn non_null(schema: &Schema) -> (Vec<&Schema>, bool) {
     }
 }
 
-/// The columns a schema gives a part of the record (ksqlDB's schema inference).
-pub fn infer_columns(text: &str, part: Part) -> Result<Vec<Field>, String> {
+/// The columns a schema gives a part of the record (ksqlDB's schema inference). `unwrapped`:
+/// the value is one column (`WRAP_SINGLE_VALUE=false`), whatever the schema.
+pub fn infer_columns(text: &str, part: Part, unwrapped: bool) -> Result<Vec<Field>, String> {
     let schema = super::parse(text)?;
     let names = Names::new(&schema)?;
     let top = names.resolve(&schema)?;
     match top {
-        Schema::Record(r) if part == Part::Value => r
+        Schema::Record(r) if part == Part::Value && !unwrapped => r
             .fields
             .iter()
             .map(|f| {

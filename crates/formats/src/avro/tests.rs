@@ -157,7 +157,7 @@ fn reads_what_apache_avro_writes_with_coercions() {
     assert_eq!(row, ["4.0", "HEARTS", "10", "NULL", "[1, NULL]"]);
     assert!(cols.iter().all(|c| show(c, 1) == "NULL"));
     // Inference from the same schema.
-    let inferred: Vec<String> = infer_columns(text, Part::Value)
+    let inferred: Vec<String> = infer_columns(text, Part::Value, false)
         .unwrap()
         .iter()
         .map(|f| format!("{} {}", f.name(), f.data_type()))

@@ -41,6 +41,11 @@ pub(crate) enum WNode {
     Null(Option<usize>),
     /// A field with no column and a default: the default's encoding.
     Default(Vec<u8>),
+    /// A non-optional field with a default: nulls are written as the default.
+    OrDefault {
+        inner: Box<WNode>,
+        default: Vec<u8>,
+    },
 }
 
 const MAX_DEPTH: usize = 64;
@@ -163,10 +168,22 @@ pub(crate) fn record_fields<'a>(
                     .position(|c| c.name().eq_ignore_ascii_case(name))
             });
             match slot {
-                Some(i) => Ok((
-                    Some(i),
-                    compile(names, schema, columns[i].data_type(), depth + 1)?,
-                )),
+                Some(i) => {
+                    let node = compile(names, schema, columns[i].data_type(), depth + 1)?;
+                    let node = match defaults.get(name) {
+                        Some(Some(d)) if nullable_index(names.resolve(schema)?).is_none() => {
+                            match default_bytes(names, schema, d) {
+                                Some(default) => WNode::OrDefault {
+                                    inner: Box::new(node),
+                                    default,
+                                },
+                                None => node,
+                            }
+                        }
+                        _ => node,
+                    };
+                    Ok((Some(i), node))
+                }
                 None => match (nullable_index(names.resolve(schema)?), defaults.get(name)) {
                     (_, Some(Some(d))) => Ok((
                         None,
@@ -269,6 +286,13 @@ pub(crate) fn write(
             write(inner, view, i, out)?;
         }
         return Ok(());
+    }
+    if let WNode::OrDefault { inner, default } = node {
+        if view.is_null(i) {
+            out.extend_from_slice(default);
+            return Ok(());
+        }
+        return write(inner, view, i, out);
     }
     if let WNode::Null(n) = node {
         long(
