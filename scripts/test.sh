@@ -9,6 +9,8 @@ scripts/install-test-deps.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sluice/target}"
 export SLUICE_TANSU_BIN="${SLUICE_TANSU_BIN:-${SLUICE_TANSU_ROOT:-$HOME/.cache/sluice/tansu}/bin/tansu}"
 export SLUICE_REQUIRE_TANSU=1
+export SLUICE_PYTHON="${SLUICE_PYTHON:-${SLUICE_PYTHON_VENV:-$HOME/.cache/sluice/venv}/bin/python3}"
+export SLUICE_REQUIRE_PYTHON_INTEROP=1
 
 # The reused target directory keeps every old test executable (~600 MB each) and incremental
 # state; drop what no build touched for a day so CI's disk does not fill up.

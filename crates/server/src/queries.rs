@@ -321,35 +321,40 @@ impl QueryTask {
             self.fail(EngineError::Kafka(e.to_string())).await;
             return;
         }
-        let mut decoder = match &self.input {
-            Input::Source => match SourceDecoder::new(&self.source, self.registry.as_ref()) {
-                // PARTITION BY and plain projections forward a stream's records without a
-                // value (re-keyed, and as records without a value), as ksqlDB does.
-                Ok(d)
-                    if self.plan.joins.is_empty()
-                        && (self.plan.partitioning.is_some()
-                            || (self.plan.grouping.is_none()
-                                && !matches!(self.output, Output::Client { .. }))) =>
-                {
-                    Decoder::Source(d.with_stream_tombstones())
-                }
-                Ok(d) => Decoder::Source(d),
-                Err(e) => {
-                    self.fail(e.into()).await;
-                    return;
-                }
-            },
-            Input::Repartition { .. } => {
-                let mut d = RepartitionDecoder::new();
-                if let Some(st) = &state {
-                    if let Err(e) = d.open(st.store()) {
-                        warn!(query_id = %self.id, error = %e, "cannot open the query's state");
+        let mut decoder =
+            match &self.input {
+                Input::Source => match SourceDecoder::new(&self.source, self.registry.as_ref()) {
+                    // PARTITION BY and plain projections forward a stream's records without a
+                    // value (re-keyed, and as records without a value) unless a WHERE drops them, as
+                    // ksqlDB does.
+                    Ok(d)
+                        if self.plan.joins.is_empty()
+                            && (self.plan.partitioning.is_some()
+                                || (self.plan.grouping.is_none()
+                                    && !self.plan.ops.iter().any(|o| {
+                                        matches!(o, sluice_planner::OpSpec::Filter(_))
+                                    })
+                                    && !matches!(self.output, Output::Client { .. }))) =>
+                    {
+                        Decoder::Source(d.with_stream_tombstones())
+                    }
+                    Ok(d) => Decoder::Source(d),
+                    Err(e) => {
+                        self.fail(e.into()).await;
                         return;
                     }
+                },
+                Input::Repartition { .. } => {
+                    let mut d = RepartitionDecoder::new();
+                    if let Some(st) = &state {
+                        if let Err(e) = d.open(st.store()) {
+                            warn!(query_id = %self.id, error = %e, "cannot open the query's state");
+                            return;
+                        }
+                    }
+                    Decoder::Repartition(d)
                 }
-                Decoder::Repartition(d)
-            }
-        };
+            };
         let mut emitted: u64 = 0;
         info!(query_id = %self.id, source = %self.source.name, "query started");
         loop {

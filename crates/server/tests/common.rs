@@ -230,7 +230,8 @@ pub async fn start_sluice(
     data_dir: &std::path::Path,
 ) -> (tokio::process::Child, String) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["--kafka", kafka, "--listen", "127.0.0.1:0", "--data-dir"])
+        .args(["--kafka", kafka, "--listen", "127.0.0.1:0"])
+        .args(["--schema-registry-listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::piped())
