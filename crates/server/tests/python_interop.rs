@@ -101,6 +101,7 @@ async fn confluent_python_avro_in_and_out() {
     for col in ["ID", "ITEM", "AMOUNT", "TAGS", "NOTE"] {
         assert!(text.contains(col), "DESCRIBE lacks {col}: {text}");
     }
+    rows(&client, "SET 'auto.offset.reset'='earliest';").await;
     let pushed = rows(
         &client,
         "SELECT id, item, amount * 2 AS doubled, tags[1] AS first_tag, note FROM orders EMIT CHANGES LIMIT 3;",
@@ -112,14 +113,14 @@ async fn confluent_python_avro_in_and_out() {
             vec![
                 Some("1".into()),
                 Some("apple".into()),
-                Some("5".into()),
+                Some("5.0".into()),
                 Some("fruit".into()),
                 None
             ],
             vec![
                 Some("2".into()),
                 Some("pear".into()),
-                Some("1".into()),
+                Some("1.0".into()),
                 None,
                 Some("ripe".into())
             ],
