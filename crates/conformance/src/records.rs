@@ -299,10 +299,12 @@ mod tests {
             key: PartFormat {
                 kind: key.0,
                 types: key.1,
+                registry: None,
             },
             value: PartFormat {
                 kind: value.0,
                 types: value.1,
+                registry: None,
             },
             window: None,
         }

@@ -414,27 +414,6 @@ mod tests {
         }
     }
 
-    fn all_types() -> Fields {
-        fields(&[
-            ("B", DataType::Boolean),
-            ("I", DataType::Int32),
-            ("L", DataType::Int64),
-            ("D", DataType::Float64),
-            ("DEC", DataType::Decimal128(10, 2)),
-            ("S", DataType::Utf8),
-            ("BY", DataType::Binary),
-            ("DT", DataType::Date32),
-            ("TM", time()),
-            ("T", ts()),
-            ("ARR", list_of(DataType::Utf8)),
-            ("M", map_of(DataType::Utf8, DataType::Int64)),
-            (
-                "ST",
-                struct_of(&[("X", DataType::Int32), ("Y", list_of(DataType::Float64))]),
-            ),
-        ])
-    }
-
     fn random_row(g: &mut Lcg) -> Value {
         let mut row = serde_json::Map::new();
         let mut put = |g: &mut Lcg, name: &str, v: Value| {

@@ -21,17 +21,29 @@ pub(crate) fn list_of(dt: DataType) -> DataType {
 }
 
 pub(crate) fn map_of(k: DataType, v: DataType) -> DataType {
-    DataType::Map(
-        Arc::new(Field::new(
-            "entries",
-            DataType::Struct(Fields::from(vec![
-                Field::new("key", k, false),
-                Field::new("value", v, true),
-            ])),
-            false,
-        )),
-        false,
-    )
+    crate::types::map_type(k, v)
+}
+
+/// One column of every supported type (nested ones too), for round trips.
+pub(crate) fn all_types() -> Fields {
+    fields(&[
+        ("B", DataType::Boolean),
+        ("I", DataType::Int32),
+        ("L", DataType::Int64),
+        ("D", DataType::Float64),
+        ("DEC", DataType::Decimal128(10, 2)),
+        ("S", DataType::Utf8),
+        ("BY", DataType::Binary),
+        ("DT", DataType::Date32),
+        ("TM", time()),
+        ("T", ts()),
+        ("ARR", list_of(DataType::Utf8)),
+        ("M", map_of(DataType::Utf8, DataType::Int64)),
+        (
+            "ST",
+            struct_of(&[("X", DataType::Int32), ("Y", list_of(DataType::Float64))]),
+        ),
+    ])
 }
 
 pub(crate) fn struct_of(list: &[(&str, DataType)]) -> DataType {

@@ -25,27 +25,6 @@ fn avro(schema_id: Option<u32>, wrap: Option<bool>) -> Format {
     })
 }
 
-fn all_types() -> Fields {
-    fields(&[
-        ("B", DataType::Boolean),
-        ("I", DataType::Int32),
-        ("L", DataType::Int64),
-        ("D", DataType::Float64),
-        ("DEC", DataType::Decimal128(10, 2)),
-        ("S", DataType::Utf8),
-        ("BY", DataType::Binary),
-        ("DT", DataType::Date32),
-        ("TM", time()),
-        ("T", ts()),
-        ("ARR", list_of(DataType::Utf8)),
-        ("M", map_of(DataType::Utf8, DataType::Int64)),
-        (
-            "ST",
-            struct_of(&[("X", DataType::Int32), ("Y", list_of(DataType::Float64))]),
-        ),
-    ])
-}
-
 const ROWS: &[&str] = &[
     r#"{"B": true, "I": -7, "L": 1234567890123, "D": 1.5, "DEC": "-12.34", "S": "héllo",
         "BY": "AAEC", "DT": 19000, "TM": 3600000, "T": 1700000000000, "ARR": ["a", null, "c"],
