@@ -13,11 +13,11 @@ export SLUICE_PYTHON="${SLUICE_PYTHON:-${SLUICE_PYTHON_VENV:-$HOME/.cache/sluice
 export SLUICE_REQUIRE_PYTHON_INTEROP=1
 
 # The reused target directory keeps every old test executable (~600 MB each) and incremental
-# state; drop what no build touched for a day so CI's disk does not fill up.
+# state; drop what no build touched for six hours so CI's disk does not fill up.
 if [ -d "$CARGO_TARGET_DIR/debug/deps" ]; then
     find "$CARGO_TARGET_DIR/debug/deps" -maxdepth 1 -type f -perm -u+x \
-        ! -name '*.so' ! -name '*.rlib' ! -name '*.rmeta' ! -name '*.d' -mtime +1 -delete || true
-    find "$CARGO_TARGET_DIR/debug/incremental" -mindepth 1 -maxdepth 1 -mtime +1 \
+        ! -name '*.so' ! -name '*.rlib' ! -name '*.rmeta' ! -name '*.d' -mmin +360 -delete || true
+    find "$CARGO_TARGET_DIR/debug/incremental" -mindepth 1 -maxdepth 1 -mmin +360 \
         -exec rm -rf {} + 2>/dev/null || true
 fi
 

@@ -64,6 +64,16 @@ pub fn functions() -> Vec<Arc<ScalarUDF>> {
             vec![fixed(&[Str, Str])],
         ),
         TextUdf::new("elt", Elt, vec![variadic(&[Int], Str)]),
+        TextUdf::new(
+            "lpad",
+            Pad { left: true },
+            vec![fixed(&[Str, Int, Str]), fixed(&[Bytes, Int, Bytes])],
+        ),
+        TextUdf::new(
+            "rpad",
+            Pad { left: false },
+            vec![fixed(&[Str, Int, Str]), fixed(&[Bytes, Int, Bytes])],
+        ),
         TextUdf::new("field", FieldPos, vec![variadic(&[Str], Str)]),
         TextUdf::new("url_decode_param", UrlDecodeParam, vec![fixed(&[Str])]),
         TextUdf::new("url_encode_param", UrlEncodeParam, vec![fixed(&[Str])]),
@@ -251,6 +261,10 @@ enum Func {
     SplitToMap,
     RegexpSplitToArray,
     Elt,
+    /// LPAD / RPAD.
+    Pad {
+        left: bool,
+    },
     FieldPos,
     UrlDecodeParam,
     UrlEncodeParam,
@@ -338,6 +352,13 @@ impl ScalarUDFImpl for TextUdf {
             Func::SplitToMap => string_map_type(),
             Func::RegexpSplitToArray => list_type(DataType::Utf8),
             Func::Elt => DataType::Utf8,
+            Func::Pad { .. } => {
+                if arg_types.first().is_some_and(is_binary) {
+                    DataType::Binary
+                } else {
+                    DataType::Utf8
+                }
+            }
             Func::FieldPos => DataType::Int32,
             Func::UrlDecodeParam
             | Func::UrlEncodeParam
@@ -410,6 +431,7 @@ fn evaluate(func: Func, args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
         Func::SplitToMap => split_to_map(args, rows),
         Func::RegexpSplitToArray => regexp_split_to_array(args, rows),
         Func::Elt => elt(args, rows),
+        Func::Pad { left } => pad(args, rows, left),
         Func::FieldPos => field(args, rows),
         Func::UrlDecodeParam => map_strings(args, rows, |s| url_decode_param(s).map(Some)),
         Func::UrlEncodeParam => map_strings(args, rows, |s| Ok(Some(url_encode_param(s)))),
@@ -826,6 +848,61 @@ fn elt(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
             None
         };
         out.append_option(chosen);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// ksqlDB's LPAD / RPAD over characters (STRING) or bytes (BYTES): the input padded with
+/// repetitions of the padding to `len` on the left (right), or cut to its first `len`
+/// elements; null when any argument is null, `len` is negative or the padding is empty.
+fn pad(args: &[ArrayRef], rows: usize, left: bool) -> Result<ArrayRef> {
+    let len = int32(&args[1])?;
+    fn padded<T: Clone>(input: &[T], len: usize, padding: &[T], left: bool) -> Vec<T> {
+        if input.len() >= len {
+            return input[..len].to_vec();
+        }
+        let fill: Vec<T> = padding
+            .iter()
+            .cycle()
+            .take(len - input.len())
+            .cloned()
+            .collect();
+        if left {
+            [fill.as_slice(), input].concat()
+        } else {
+            [input, fill.as_slice()].concat()
+        }
+    }
+    let len_at = |i: usize| {
+        len.is_valid(i)
+            .then(|| len.value(i))
+            .filter(|n| *n >= 0)
+            .map(|n| n as usize)
+    };
+    if is_binary(args[0].data_type()) {
+        let (input, padding) = (binary(&args[0])?, binary(&args[2])?);
+        let mut out = BinaryBuilder::with_capacity(rows, 0);
+        for i in 0..rows {
+            match (bytes_at(&input, i), len_at(i), bytes_at(&padding, i)) {
+                (Some(s), Some(n), Some(p)) if !p.is_empty() => {
+                    out.append_value(padded(s, n, p, left))
+                }
+                _ => out.append_null(),
+            }
+        }
+        return Ok(Arc::new(out.finish()));
+    }
+    let (input, padding) = (utf8(&args[0])?, utf8(&args[2])?);
+    let mut out = StringBuilder::with_capacity(rows, 0);
+    for i in 0..rows {
+        match (str_at(&input, i), len_at(i), str_at(&padding, i)) {
+            (Some(s), Some(n), Some(p)) if !p.is_empty() => {
+                let s: Vec<char> = s.chars().collect();
+                let p: Vec<char> = p.chars().collect();
+                out.append_value(padded(&s, n, &p, left).into_iter().collect::<String>())
+            }
+            _ => out.append_null(),
+        }
     }
     Ok(Arc::new(out.finish()))
 }
@@ -2233,6 +2310,61 @@ mod tests {
         assert_eq!(guava_pattern_split(&re, ""), vec![""]);
     }
 
+    // --- LPAD / RPAD ---
+    #[test]
+    fn lpad_and_rpad_follow_ksqldb() {
+        let s: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("foo"),
+            Some("foo"),
+            Some("foo"),
+            Some("foo"),
+            Some("foo"),
+            Some(""),
+            None,
+        ]));
+        let n: ArrayRef = Arc::new(Int32Array::from(vec![
+            Some(7),
+            Some(2),
+            Some(-1),
+            None,
+            Some(7),
+            Some(7),
+            Some(7),
+        ]));
+        let p: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("Bar"),
+            Some("Bar"),
+            Some("Bar"),
+            Some("Bar"),
+            Some(""),
+            Some("Bar"),
+            Some("Bar"),
+        ]));
+        let args = [s, n, p];
+        let l = pad(&args, 7, true).unwrap();
+        let l = l.as_string::<i32>();
+        let got: Vec<Option<&str>> = (0..7).map(|i| l.is_valid(i).then(|| l.value(i))).collect();
+        assert_eq!(
+            got,
+            [
+                Some("BarBfoo"),
+                Some("fo"),
+                None,
+                None,
+                None,
+                Some("BarBarB"),
+                None
+            ]
+        );
+        let r = pad(&args, 7, false).unwrap();
+        assert_eq!(r.as_string::<i32>().value(0), "fooBarB");
+        let b: ArrayRef = Arc::new(BinaryArray::from(vec![Some(b"yes".as_slice())]));
+        let bn: ArrayRef = Arc::new(Int32Array::from(vec![Some(8)]));
+        let bp: ArrayRef = Arc::new(BinaryArray::from(vec![Some(b"no".as_slice())]));
+        let out = pad(&[b, bn, bp], 1, true).unwrap();
+        assert_eq!(out.as_binary::<i32>().value(0), b"nononyes");
+    }
+
     // --- ELT / FIELD ---
 
     #[test]
@@ -2742,6 +2874,6 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), names.len());
-        assert_eq!(names.len(), 20);
+        assert_eq!(names.len(), 22);
     }
 }
