@@ -2,37 +2,13 @@
 //! output datums → JSON by their writer schema (outputs), as ksqlDB's harness converts them
 //! (bytes as base64, decimals as numbers with their scale, enums as their symbol).
 
-use std::collections::HashMap;
-
-use apache_avro::schema::{Name, ResolvedSchema, Schema};
+use apache_avro::schema::Schema;
 use apache_avro::types::Value;
-use sluice_formats::avro::{frame, parse, unframe};
+use sluice_formats::avro::schema::Names;
+use sluice_formats::avro::{decimal_bytes, frame, parse, twos_complement, unframe};
 use sluice_registry::SchemaRegistry;
 
 use crate::json::Json;
-
-struct Names<'s>(HashMap<Name, &'s Schema>);
-
-impl<'s> Names<'s> {
-    fn new(schema: &'s Schema) -> Result<Self, String> {
-        let r = ResolvedSchema::try_from(schema).map_err(|e| e.to_string())?;
-        Ok(Names(r.get_names().clone()))
-    }
-
-    fn resolve<'a>(&'a self, s: &'a Schema) -> Result<&'a Schema, String>
-    where
-        's: 'a,
-    {
-        match s {
-            Schema::Ref { name } => self
-                .0
-                .get(name)
-                .copied()
-                .ok_or_else(|| format!("unknown Avro type {name:?}")),
-            other => Ok(other),
-        }
-    }
-}
 
 /// Encode `v` with the latest schema of `subject`, framed with its id.
 pub fn encode(registry: &dyn SchemaRegistry, subject: &str, v: &Json) -> Result<Vec<u8>, String> {
@@ -79,18 +55,6 @@ fn unscaled(text: &str, scale: usize) -> Result<i128, String> {
     }
     let v: i128 = digits.parse().map_err(|_| format!("bad decimal {text}"))?;
     Ok(if neg { -v } else { v })
-}
-
-fn decimal_bytes(v: i128) -> Vec<u8> {
-    let all = v.to_be_bytes();
-    let mut start = 0;
-    while start < 15
-        && ((all[start] == 0 && all[start + 1] & 0x80 == 0)
-            || (all[start] == 0xff && all[start + 1] & 0x80 != 0))
-    {
-        start += 1;
-    }
-    all[start..].to_vec()
 }
 
 fn find<'a>(members: &'a [(String, Json)], name: &str) -> Option<&'a Json> {
@@ -222,11 +186,7 @@ fn to_json(names: &Names<'_>, schema: &Schema, v: &Value) -> Result<Json, String
         (_, Value::Bytes(b) | Value::Fixed(_, b)) => Json::String(crate::base64::encode(b)),
         (Schema::Decimal(d), Value::Decimal(x)) => {
             let bytes = <Vec<u8>>::try_from(x).map_err(|e| e.to_string())?;
-            let negative = bytes.first().is_some_and(|b| b & 0x80 != 0);
-            let mut full = [if negative { 0xff } else { 0 }; 16];
-            let n = bytes.len().min(16);
-            full[16 - n..].copy_from_slice(&bytes[bytes.len() - n..]);
-            let v = i128::from_be_bytes(full);
+            let v = twos_complement(&bytes)?;
             let digits = v.unsigned_abs().to_string();
             let scale = d.scale;
             let padded = format!("{digits:0>width$}", width = scale + 1);

@@ -10,6 +10,9 @@
 //! reading plan per writer schema id.
 
 pub(crate) mod read;
+pub use read::twos_complement;
+
+pub use write::decimal_bytes;
 pub mod schema;
 pub(crate) mod write;
 

@@ -491,7 +491,8 @@ pub(crate) fn read_fields(
     Ok(())
 }
 
-fn twos_complement(raw: &[u8]) -> Result<i128, String> {
+/// A decimal's big-endian two's complement bytes as an unscaled value.
+pub fn twos_complement(raw: &[u8]) -> Result<i128, String> {
     if raw.len() > 16 {
         return Err("Avro decimal wider than 38 digits".into());
     }

@@ -26,12 +26,12 @@ pub const DEFAULT_VALUE_NAME: &str = "KsqlDataSourceSchema";
 pub const DEFAULT_KEY_NAME: &str = "KsqlKey";
 
 /// Resolves `Ref`s of a parsed schema.
-pub(crate) struct Names<'s> {
+pub struct Names<'s> {
     names: NamesRef<'s>,
 }
 
 impl<'s> Names<'s> {
-    pub(crate) fn new(schema: &'s Schema) -> Result<Self, String> {
+    pub fn new(schema: &'s Schema) -> Result<Self, String> {
         let resolved = ResolvedSchema::try_from(schema).map_err(|e| e.to_string())?;
         Ok(Names {
             names: resolved.get_names().clone(),
@@ -39,7 +39,7 @@ impl<'s> Names<'s> {
     }
 
     /// `schema`, with a reference replaced by what it names.
-    pub(crate) fn resolve<'a>(&'a self, schema: &'a Schema) -> Result<&'a Schema, String>
+    pub fn resolve<'a>(&'a self, schema: &'a Schema) -> Result<&'a Schema, String>
     where
         's: 'a,
     {

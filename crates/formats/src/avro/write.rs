@@ -216,7 +216,7 @@ fn bytes(out: &mut Vec<u8>, b: &[u8]) {
 }
 
 /// The minimal big-endian two's complement bytes of `v`.
-fn decimal_bytes(v: i128) -> Vec<u8> {
+pub fn decimal_bytes(v: i128) -> Vec<u8> {
     let all = v.to_be_bytes();
     let mut start = 0;
     while start < 15 {
