@@ -16,6 +16,7 @@ use std::sync::Arc;
 use sluice_registry::SchemaRegistry;
 
 use crate::avro::{AvroDecoder, AvroEncoder};
+use crate::protobuf::{ProtobufDecoder, ProtobufEncoder};
 
 #[derive(Debug)]
 enum DecodeWith {
@@ -25,6 +26,7 @@ enum DecodeWith {
     Delimited(DelimitedDecoder),
     Kafka,
     Avro(AvroDecoder),
+    Protobuf(ProtobufDecoder),
 }
 
 /// Decodes one part (key or value) of records into Arrow columns, one record at a time.
@@ -88,6 +90,18 @@ impl Decoder {
                     fields.clone(),
                     !format.wraps_single(part) && fields.len() == 1,
                 )),
+                FormatKind::Protobuf => DecodeWith::Protobuf(ProtobufDecoder::with_registry(
+                    registry.ok_or_else(no_registry)?,
+                    fields.clone(),
+                )),
+                FormatKind::ProtobufNoSr => DecodeWith::Protobuf(
+                    ProtobufDecoder::without_registry(
+                        fields.clone(),
+                        part,
+                        format.options.nullable_representation.unwrap_or_default(),
+                    )
+                    .map_err(FormatError::Unsupported)?,
+                ),
             }
         };
         tracing::debug!(format = %format.kind, %part, columns = fields.len(), "decoder ready");
@@ -118,6 +132,7 @@ impl Decoder {
             DecodeWith::Delimited(d) => d.decode(bytes, &mut self.columns),
             DecodeWith::Kafka => kafka::decode(bytes, &mut self.columns[0]),
             DecodeWith::Avro(d) => d.decode(bytes, &mut self.columns),
+            DecodeWith::Protobuf(d) => d.decode(bytes, &mut self.columns),
         };
         match result {
             Ok(()) => {
@@ -173,11 +188,12 @@ enum EncodeWith {
     },
     Kafka,
     Avro(AvroEncoder),
+    Protobuf(ProtobufEncoder),
 }
 
 fn no_registry() -> FormatError {
     FormatError::Unsupported(
-        "AVRO needs a schema registry: start the server with --schema-registry URL, or use the \
+        "AVRO and PROTOBUF need a schema registry: start the server with --schema-registry URL, or use the \
          playground's own registry"
             .to_string(),
     )
@@ -248,6 +264,31 @@ impl Encoder {
                         .map_err(FormatError::Unsupported)?,
                     )
                 }
+                FormatKind::Protobuf => {
+                    let registry = registry.ok_or_else(no_registry)?;
+                    let id = format.options.schema_id.ok_or_else(|| {
+                        FormatError::Unsupported(format!(
+                            "no registered PROTOBUF schema for the {part}"
+                        ))
+                    })?;
+                    EncodeWith::Protobuf(
+                        ProtobufEncoder::with_registry(
+                            registry.as_ref(),
+                            id,
+                            format.options.full_schema_name.as_deref(),
+                            &fields,
+                        )
+                        .map_err(FormatError::Unsupported)?,
+                    )
+                }
+                FormatKind::ProtobufNoSr => EncodeWith::Protobuf(
+                    ProtobufEncoder::without_registry(
+                        &fields,
+                        part,
+                        format.options.nullable_representation.unwrap_or_default(),
+                    )
+                    .map_err(FormatError::Unsupported)?,
+                ),
             }
         };
         tracing::debug!(format = %format.kind, %part, columns = fields.len(), "encoder ready");
@@ -329,6 +370,15 @@ impl Encoder {
             EncodeWith::Kafka => {
                 for i in 0..num_rows {
                     out.push(kafka::encode(&views[0], i).map_err(FormatError::Encode)?);
+                }
+            }
+            EncodeWith::Protobuf(e) => {
+                for i in 0..num_rows {
+                    let buf = e
+                        .encode(&views, i, self.last_len)
+                        .map_err(FormatError::Encode)?;
+                    self.last_len = buf.len();
+                    out.push(Some(buf));
                 }
             }
             EncodeWith::Avro(e) => {

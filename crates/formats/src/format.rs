@@ -24,10 +24,40 @@ pub enum FormatKind {
     None,
     /// Avro datums in Confluent's schema-registry framing (ksqlDB `AVRO`).
     Avro,
+    /// Protobuf messages in Confluent's schema-registry framing (ksqlDB `PROTOBUF`).
+    Protobuf,
+    /// Bare Protobuf messages of the schema generated from the columns (ksqlDB `PROTOBUF_NOSR`).
+    ProtobufNoSr,
+}
+
+/// How PROTOBUF represents a nullable primitive (`KEY_/VALUE_PROTOBUF_NULLABLE_REPRESENTATION`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum NullableRepresentation {
+    /// Plain proto3 fields: a null is written as absent and read back as the type's default.
+    #[default]
+    Default,
+    /// `optional` fields: absent reads as null.
+    Optional,
+    /// `google.protobuf.*Value` wrapper messages: absent reads as null.
+    Wrapper,
+}
+
+impl FromStr for NullableRepresentation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "OPTIONAL" => Ok(NullableRepresentation::Optional),
+            "WRAPPER" => Ok(NullableRepresentation::Wrapper),
+            other => Err(format!(
+                "Invalid value {other} for nullable representation: expected OPTIONAL or WRAPPER"
+            )),
+        }
+    }
 }
 
 /// Formats ksqlDB knows that Sluice does not implement yet.
-const NOT_YET: &[&str] = &["PROTOBUF", "PROTOBUF_NOSR", "JSON_SR"];
+const NOT_YET: &[&str] = &["JSON_SR"];
 
 impl FormatKind {
     /// The format's name as ksqlDB spells it (`JSON`, `DELIMITED`, `KAFKA`, `NONE`).
@@ -38,12 +68,14 @@ impl FormatKind {
             FormatKind::Kafka => "KAFKA",
             FormatKind::None => "NONE",
             FormatKind::Avro => "AVRO",
+            FormatKind::Protobuf => "PROTOBUF",
+            FormatKind::ProtobufNoSr => "PROTOBUF_NOSR",
         }
     }
 
     /// Whether records carry a schema registry id (AVRO, PROTOBUF, JSON_SR).
     pub fn uses_schema_registry(self) -> bool {
-        matches!(self, FormatKind::Avro)
+        matches!(self, FormatKind::Avro | FormatKind::Protobuf)
     }
 
     /// Whether `WRAP_SINGLE_VALUE` may be set to `wrap` for this format (ksqlDB's WRAP_SINGLES /
@@ -52,6 +84,7 @@ impl FormatKind {
         match self {
             FormatKind::Json | FormatKind::Avro => true,
             FormatKind::Delimited | FormatKind::Kafka => !wrap,
+            FormatKind::Protobuf | FormatKind::ProtobufNoSr => wrap,
             FormatKind::None => false,
         }
     }
@@ -75,6 +108,8 @@ impl FromStr for FormatKind {
             "KAFKA" => Ok(FormatKind::Kafka),
             "NONE" => Ok(FormatKind::None),
             "AVRO" => Ok(FormatKind::Avro),
+            "PROTOBUF" => Ok(FormatKind::Protobuf),
+            "PROTOBUF_NOSR" => Ok(FormatKind::ProtobufNoSr),
             other if NOT_YET.contains(&other) => Err(FormatError::NotImplemented(upper)),
             _ => Err(FormatError::UnknownFormat(upper)),
         }
@@ -96,6 +131,8 @@ pub struct FormatOptions {
     /// `KEY_SCHEMA_FULL_NAME` / `VALUE_SCHEMA_FULL_NAME` (`VALUE_AVRO_SCHEMA_FULL_NAME`): the
     /// name of the record schema generated for the part.
     pub full_schema_name: Option<String>,
+    /// `KEY_/VALUE_PROTOBUF_NULLABLE_REPRESENTATION` (PROTOBUF and PROTOBUF_NOSR only).
+    pub nullable_representation: Option<NullableRepresentation>,
 }
 
 /// A format and its options, for one part (key or value) of a source's records.
@@ -228,7 +265,7 @@ impl Format {
             }
         }
         if let Some(name) = &self.options.full_schema_name {
-            if kind != FormatKind::Avro {
+            if !matches!(kind, FormatKind::Avro | FormatKind::Protobuf) {
                 return Err(FormatError::Unsupported(format!(
                     "{} does not support the following configs: [fullSchemaName]",
                     kind.name()
@@ -240,6 +277,14 @@ impl Format {
                     name.trim()
                 )));
             }
+        }
+        if self.options.nullable_representation.is_some()
+            && !matches!(kind, FormatKind::Protobuf | FormatKind::ProtobufNoSr)
+        {
+            return Err(FormatError::Unsupported(format!(
+                "{} does not support the following configs: [nullableRepresentation]",
+                kind.name()
+            )));
         }
         if self.options.schema_id.is_some() && !kind.uses_schema_registry() {
             return Err(FormatError::Unsupported(format!(
@@ -336,6 +381,9 @@ impl Format {
             FormatKind::Avro => {
                 crate::avro::schema::validate(fields).map_err(FormatError::Unsupported)?;
             }
+            FormatKind::Protobuf | FormatKind::ProtobufNoSr => {
+                crate::protobuf::schema::validate(fields).map_err(FormatError::Unsupported)?;
+            }
             FormatKind::None => {
                 if !fields.is_empty() {
                     return Err(FormatError::Unsupported(format!(
@@ -396,8 +444,9 @@ mod tests {
             "Unknown format: FOO"
         );
         assert_eq!("avro".parse::<FormatKind>(), Ok(FormatKind::Avro));
+        assert_eq!("protobuf".parse::<FormatKind>(), Ok(FormatKind::Protobuf));
         assert!(matches!(
-            "protobuf".parse::<FormatKind>(),
+            "json_sr".parse::<FormatKind>(),
             Err(FormatError::NotImplemented(_))
         ));
     }

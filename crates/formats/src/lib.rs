@@ -27,13 +27,16 @@
 //! - DELIMITED: one line, `,` by default, CSV quoting as commons-csv 1.4 does it, empty = null.
 //! - KAFKA: one INT (4 bytes big-endian), BIGINT (8), DOUBLE (8, IEEE), STRING or BYTES column.
 //! - NONE: no columns; decoding ignores the bytes, encoding yields no bytes.
+//! - AVRO ([`avro`]): Avro datums in Confluent's schema-registry framing.
+//! - PROTOBUF / PROTOBUF_NOSR ([`protobuf`]): Protobuf messages, framed with the schema id and
+//!   message indexes, or bare with the schema generated from the columns.
 //!
 //! Any part with no columns (a keyless stream) ignores its bytes whatever the format.
 //!
 //! # Not here
-//! AVRO, PROTOBUF and JSON_SR (schema registry formats) and Kafka Streams' windowed keys are
-//! later work: they get their own modules and [`FormatKind`] variants. Naming the topic,
-//! partition and offset of a failed record is the caller's job. This crate does no I/O.
+//! JSON_SR and Kafka Streams' windowed keys are later work. Naming the topic, partition and
+//! offset of a failed record is the caller's job. The crate does no network I/O itself: schemas
+//! come through the [`sluice_registry::SchemaRegistry`] the caller hands in.
 
 pub mod avro;
 mod builder;
@@ -44,13 +47,17 @@ mod error;
 mod format;
 mod json;
 mod kafka;
+pub mod protobuf;
 mod text;
 mod types;
 mod view;
 
 pub use codec::{Decoder, Encoder};
 pub use error::FormatError;
-pub use format::{parse_delimiter, Format, FormatKind, FormatOptions, Part, DEFAULT_DELIMITER};
+pub use format::{
+    parse_delimiter, Format, FormatKind, FormatOptions, NullableRepresentation, Part,
+    DEFAULT_DELIMITER,
+};
 
 #[cfg(test)]
 mod testutil;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use apache_avro::types::Value as AvroValue;
 use datafusion::arrow::array::ArrayRef;
-use datafusion::arrow::datatypes::{DataType, Fields};
+use datafusion::arrow::datatypes::DataType;
 use sluice_registry::{LocalRegistry, Schema as RegSchema, SchemaRegistry};
 
 use super::schema::{infer_columns, schema_for_columns};
