@@ -25,6 +25,7 @@ pub mod error;
 pub mod json;
 pub mod post;
 pub mod produce;
+pub mod protobuf;
 pub mod records;
 pub mod report;
 pub mod rows;

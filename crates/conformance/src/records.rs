@@ -9,8 +9,9 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::Fields;
 use sluice_catalog::{Catalog, SourceDef};
-use sluice_formats::FormatKind;
+use sluice_formats::{Format, FormatKind, Part};
 use sluice_parser::SqlType;
 use sluice_registry::SchemaRegistry;
 
@@ -26,6 +27,11 @@ pub struct PartFormat {
     pub types: Vec<SqlType>,
     /// Schema-registry formats: the registry and the part's subject.
     pub registry: Option<(Arc<dyn SchemaRegistry>, String)>,
+    /// The format with its options (schema name, Protobuf nullable representation).
+    pub format: Format,
+    /// The part's columns (PROTOBUF_NOSR derives its schema from them).
+    pub fields: Fields,
+    pub part: Part,
 }
 
 /// The formats of a topic, taken from a source over it.
@@ -51,11 +57,17 @@ impl TopicFormats {
                 kind: s.key_format.kind,
                 types: s.key_columns().map(|c| c.ty.clone()).collect(),
                 registry: reg(s.key_format.kind, true),
+                format: s.key_format.clone(),
+                fields: s.key_fields().unwrap_or_else(|_| Fields::empty()),
+                part: Part::Key,
             },
             value: PartFormat {
                 kind: s.value_format.kind,
                 types: s.value_columns().map(|c| c.ty.clone()).collect(),
                 registry: reg(s.value_format.kind, false),
+                format: s.value_format.clone(),
+                fields: s.value_fields().unwrap_or_else(|_| Fields::empty()),
+                part: Part::Value,
             },
             window: s
                 .window
@@ -135,6 +147,28 @@ fn encode_part(f: &PartFormat, v: &Json, what: &str) -> Result<Option<Vec<u8>>, 
                 .map(Some)
                 .map_err(|e| format!("cannot write {what} {v} as AVRO: {e}"))
         }
+        FormatKind::Protobuf => {
+            let (registry, subject) = f
+                .registry
+                .as_ref()
+                .ok_or_else(|| format!("no schema registry for the PROTOBUF {what}"))?;
+            crate::protobuf::encode_registered(
+                registry.as_ref(),
+                subject,
+                f.format.options.full_schema_name.as_deref(),
+                v,
+            )
+            .map(Some)
+            .map_err(|e| format!("cannot write {what} {v} as PROTOBUF: {e}"))
+        }
+        FormatKind::ProtobufNoSr => crate::protobuf::generated(
+            &f.fields,
+            f.part,
+            f.format.options.nullable_representation.unwrap_or_default(),
+        )
+        .and_then(|m| crate::protobuf::encode_bare(&m, v))
+        .map(Some)
+        .map_err(|e| format!("cannot write {what} {v} as PROTOBUF_NOSR: {e}")),
         FormatKind::Kafka => {
             let Some(ty) = f.types.first() else {
                 // No columns: the bytes are ignored by the reader; write them as text.
@@ -242,6 +276,23 @@ fn decode_part(f: &PartFormat, b: &[u8]) -> Actual {
             },
             None => Actual::Invalid("no schema registry".into()),
         },
+        FormatKind::Protobuf => match &f.registry {
+            Some((registry, _)) => match crate::protobuf::decode_registered(registry.as_ref(), b) {
+                Ok(j) => Actual::Json(j),
+                Err(e) => Actual::Invalid(format!("PROTOBUF: {e}")),
+            },
+            None => Actual::Invalid("no schema registry".into()),
+        },
+        FormatKind::ProtobufNoSr => match crate::protobuf::generated(
+            &f.fields,
+            f.part,
+            f.format.options.nullable_representation.unwrap_or_default(),
+        )
+        .and_then(|m| crate::protobuf::decode_bare(&m, b))
+        {
+            Ok(j) => Actual::Json(j),
+            Err(e) => Actual::Invalid(format!("PROTOBUF_NOSR: {e}")),
+        },
         FormatKind::Json => match parse_bytes(b) {
             Ok(j) => Actual::Json(j),
             Err(e) => Actual::Invalid(format!("{e}: {}", String::from_utf8_lossy(b))),
@@ -300,11 +351,17 @@ mod tests {
                 kind: key.0,
                 types: key.1,
                 registry: None,
+                format: Format::new(key.0),
+                fields: Fields::empty(),
+                part: Part::Key,
             },
             value: PartFormat {
                 kind: value.0,
                 types: value.1,
                 registry: None,
+                format: Format::new(value.0),
+                fields: Fields::empty(),
+                part: Part::Value,
             },
             window: None,
         }

@@ -710,11 +710,17 @@ impl Harness {
         let Some(post) = &v.post else {
             return Ok(());
         };
+        let harness_partitions = v.topics.iter().all(|t| t.partitions.is_none())
+            && !v
+                .statements
+                .iter()
+                .any(|s| s.to_ascii_uppercase().contains("PARTITIONS"));
         crate::post::check(
             post,
             &self.engine.catalog(),
             self.admin.as_ref(),
             self.registry.as_ref(),
+            harness_partitions,
         )
         .await
         .map_err(fail)

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use sluice_parser::{ParsedStatement, Statement};
 
 use crate::corpus::Variant;
+use crate::json::Json;
 
 /// Topic name → partition count, in creation order by name.
 pub fn topics_to_create(v: &Variant) -> BTreeMap<String, i32> {
@@ -118,7 +119,6 @@ fn property_text(text: &str, upper: &str, name: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::corpus::{Record, TopicSpec};
-    use crate::json::Json;
 
     fn variant(statements: &[&str]) -> Variant {
         Variant {
@@ -203,15 +203,24 @@ pub fn register_schemas(
     for t in &v.topics {
         for (spec, key) in [(&t.key_schema, true), (&t.value_schema, false)] {
             let Some(spec) = spec else { continue };
-            if spec.format.as_deref().is_some_and(|f| f != "AVRO") {
-                continue;
-            }
-            let text = spec.schema.to_string();
-            if sluice_formats::avro::parse(&text).is_err() {
-                continue;
-            }
+            let schema = match spec.format.as_deref() {
+                None | Some("AVRO") => {
+                    let text = spec.schema.to_string();
+                    if sluice_formats::avro::parse(&text).is_err() {
+                        continue;
+                    }
+                    sluice_registry::Schema::avro(text)
+                }
+                Some("PROTOBUF") => match &spec.schema {
+                    Json::String(text) => sluice_registry::Schema::new(
+                        sluice_registry::SchemaType::Protobuf,
+                        text.clone(),
+                    ),
+                    _ => continue,
+                },
+                Some(_) => continue,
+            };
             let subject = sluice_registry::subject_name(&t.name, key);
-            let schema = sluice_registry::Schema::avro(text);
             match spec.id {
                 Some(id) => registry.register_with_id(&subject, &schema, id),
                 None => sluice_registry::SchemaRegistry::register(registry, &subject, &schema),

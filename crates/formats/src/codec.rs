@@ -277,6 +277,7 @@ impl Encoder {
                             id,
                             format.options.full_schema_name.as_deref(),
                             &fields,
+                            part,
                         )
                         .map_err(FormatError::Unsupported)?,
                     )
@@ -377,8 +378,10 @@ impl Encoder {
                     let buf = e
                         .encode(&views, i, self.last_len)
                         .map_err(FormatError::Encode)?;
-                    self.last_len = buf.len();
-                    out.push(Some(buf));
+                    if let Some(b) = &buf {
+                        self.last_len = b.len();
+                    }
+                    out.push(buf);
                 }
             }
             EncodeWith::Avro(e) => {

@@ -17,7 +17,7 @@ use sluice_catalog::{
 use sluice_dataflow::repartition::RepartitionEncoder;
 use sluice_dataflow::sink::{SinkEncoder, WindowedKey};
 use sluice_dataflow::Batch;
-use sluice_formats::{Format, FormatKind, FormatOptions, Part};
+use sluice_formats::{Format, FormatKind, FormatOptions, NullableRepresentation, Part};
 use sluice_kafka::{KafkaError, OffsetReset, SluiceConsumer, SluiceProducer, TopicAdmin};
 use sluice_parser::sql::ast::{GroupByExpr, SetExpr};
 use sluice_parser::{
@@ -444,11 +444,18 @@ impl Engine {
             }
             match self.registered_schema(&topic, format, part)? {
                 Some(text) => {
-                    let inferred = sluice_formats::avro::schema::infer_columns(
-                        &text,
-                        part,
-                        format.options.wrap_single_value == Some(false),
-                    )
+                    let inferred = match format.kind {
+                        FormatKind::Protobuf => sluice_formats::protobuf::schema::infer_columns(
+                            &text,
+                            format.options.full_schema_name.as_deref(),
+                            format.options.schema_id.is_some(),
+                        ),
+                        _ => sluice_formats::avro::schema::infer_columns(
+                            &text,
+                            part,
+                            format.options.wrap_single_value == Some(false),
+                        ),
+                    }
                     .map_err(EngineError::Invalid)?;
                     for f in inferred {
                         columns.push(ColumnDef {
@@ -522,7 +529,7 @@ impl Engine {
         // ksqlDB registers the schema of declared columns when the subject has none, so that
         // producers can write with it.
         if replay.is_none() {
-            self.writer_formats(&def)?;
+            self.writer_formats(&def, true)?;
         }
         catalog.add_source(def, cs.or_replace)?;
         self.log(text, props, replay).await?;
@@ -568,7 +575,11 @@ impl Engine {
     /// their writer schema — the one pinned by `KEY_SCHEMA_ID` / `VALUE_SCHEMA_ID`, else the
     /// subject's latest when it fits the columns, else the schema ksqlDB would generate, which
     /// is registered.
-    fn writer_formats(&self, def: &SourceDef) -> Result<(Format, Format)> {
+    ///
+    /// `declaring`: a CREATE of a source over a topic, which registers its columns' schema only
+    /// when the subject has none (an existing schema, say the one columns were inferred from,
+    /// stays the latest).
+    fn writer_formats(&self, def: &SourceDef, declaring: bool) -> Result<(Format, Format)> {
         let mut out = Vec::with_capacity(2);
         for (format, part, fields) in [
             (&def.key_format, Part::Key, def.key_fields()?),
@@ -581,35 +592,64 @@ impl Engine {
                 let subject = sluice_registry::subject_name(&def.topic, part == Part::Key);
                 let wrapped = part == Part::Value && f.options.wrap_single_value.unwrap_or(true)
                     || fields.len() > 1;
-                let generated = sluice_formats::avro::schema::schema_for_columns(
-                    &fields,
-                    wrapped,
-                    part,
-                    f.options.full_schema_name.as_deref(),
-                );
+                let generated = match f.kind {
+                    FormatKind::Protobuf => sluice_registry::Schema::new(
+                        sluice_registry::SchemaType::Protobuf,
+                        sluice_formats::protobuf::schema::schema_for_columns(
+                            &fields,
+                            part,
+                            f.options.full_schema_name.as_deref(),
+                            f.options.nullable_representation.unwrap_or_default(),
+                        )
+                        .map_err(EngineError::Invalid)?,
+                    ),
+                    _ => sluice_registry::Schema::avro(
+                        sluice_formats::avro::schema::schema_for_columns(
+                            &fields,
+                            wrapped,
+                            part,
+                            f.options.full_schema_name.as_deref(),
+                        ),
+                    ),
+                };
                 let latest = registry
                     .latest(&subject)
                     .map_err(|e| EngineError::Kafka(e.to_string()))?;
                 let id = match latest {
+                    Some(r) if declaring => r.id,
                     // An existing schema is kept when records of these columns can be written
                     // with it.
+                    // PROTOBUF keeps it only when it is exactly the columns (names as
+                    // written): ksqlDB registers its own schema for a sink otherwise.
                     Some(r)
-                        if {
-                            let mut probe = f.clone();
-                            probe.options.schema_id = Some(r.id);
-                            sluice_formats::Encoder::with_registry(
-                                &probe,
-                                fields.clone(),
-                                part,
-                                Some(registry.clone()),
+                        if (f.kind != FormatKind::Protobuf
+                            || sluice_formats::protobuf::schema::infer_columns(
+                                &r.schema.text,
+                                f.options.full_schema_name.as_deref(),
+                                true,
                             )
-                            .is_ok()
-                        } =>
+                            .is_ok_and(|cols| {
+                                cols.len() == fields.len()
+                                    && cols.iter().zip(fields.iter()).all(|(c, f)| {
+                                        c.name() == f.name() && c.data_type() == f.data_type()
+                                    })
+                            }))
+                            && {
+                                let mut probe = f.clone();
+                                probe.options.schema_id = Some(r.id);
+                                sluice_formats::Encoder::with_registry(
+                                    &probe,
+                                    fields.clone(),
+                                    part,
+                                    Some(registry.clone()),
+                                )
+                                .is_ok()
+                            } =>
                     {
                         r.id
                     }
                     _ => registry
-                        .register(&subject, &sluice_registry::Schema::avro(generated))
+                        .register(&subject, &generated)
                         .map_err(|e| EngineError::Kafka(e.to_string()))?,
                 };
                 f.options.schema_id = Some(id);
@@ -957,7 +997,7 @@ impl Engine {
             OffsetReset::Latest
         };
         let group = format!("_confluent-ksql-{}query_{query_id}", self.deps.service_id);
-        let (key_format, value_format) = self.writer_formats(sink)?;
+        let (key_format, value_format) = self.writer_formats(sink, false)?;
         let encoder = SinkEncoder::new(
             &key_format,
             sink.key_fields()?,
@@ -1338,7 +1378,7 @@ impl Engine {
         out_fields.push(Field::new(ROWTIME, DataType::Int64, true));
         let batch = RecordBatch::try_new(Arc::new(Schema::new(out_fields)), row)
             .map_err(|e| EngineError::Internal(e.to_string()))?;
-        let (key_format, value_format) = self.writer_formats(&source)?;
+        let (key_format, value_format) = self.writer_formats(&source, false)?;
         let mut encoder = SinkEncoder::new(
             &key_format,
             source.key_fields()?,
@@ -1553,6 +1593,8 @@ const CREATE_SOURCE_PROPERTIES: &[&str] = &[
     "KEY_SCHEMA_FULL_NAME",
     "VALUE_SCHEMA_FULL_NAME",
     "VALUE_AVRO_SCHEMA_FULL_NAME",
+    "KEY_PROTOBUF_NULLABLE_REPRESENTATION",
+    "VALUE_PROTOBUF_NULLABLE_REPRESENTATION",
     "RETENTION_MS",
     "CLEANUP_POLICY",
 ];
@@ -1575,6 +1617,8 @@ const CREATE_AS_PROPERTIES: &[&str] = &[
     "KEY_SCHEMA_FULL_NAME",
     "VALUE_SCHEMA_FULL_NAME",
     "VALUE_AVRO_SCHEMA_FULL_NAME",
+    "KEY_PROTOBUF_NULLABLE_REPRESENTATION",
+    "VALUE_PROTOBUF_NULLABLE_REPRESENTATION",
 ];
 
 fn check_properties(p: &Properties, allowed: &[&str]) -> Result<()> {
@@ -1589,11 +1633,12 @@ fn check_properties(p: &Properties, allowed: &[&str]) -> Result<()> {
 }
 
 /// A CSAS sink's format taken from its source: the same format and options, but not the
-/// source's schema id or schema name.
+/// source's schema id, schema name or Protobuf nullable representation.
 fn inherited(f: &Format) -> Format {
     let mut f = f.clone();
     f.options.schema_id = None;
     f.options.full_schema_name = None;
+    f.options.nullable_representation = None;
     f
 }
 
@@ -1656,17 +1701,24 @@ fn formats(
     let value_name = p
         .get_str("VALUE_SCHEMA_FULL_NAME")
         .or(p.get_str("VALUE_AVRO_SCHEMA_FULL_NAME"));
-    for (f, id, full_name, id_prop) in [
+    let nullable = |prop: &str| -> Result<Option<NullableRepresentation>> {
+        p.get_str(prop)
+            .map(|v| v.parse().map_err(EngineError::Invalid))
+            .transpose()
+    };
+    for (f, id, full_name, nullable, id_prop) in [
         (
             &mut key,
             schema_id("KEY_SCHEMA_ID")?,
             p.get_str("KEY_SCHEMA_FULL_NAME"),
+            nullable("KEY_PROTOBUF_NULLABLE_REPRESENTATION")?,
             "KEY_SCHEMA_ID",
         ),
         (
             &mut value,
             schema_id("VALUE_SCHEMA_ID")?,
             value_name,
+            nullable("VALUE_PROTOBUF_NULLABLE_REPRESENTATION")?,
             "VALUE_SCHEMA_ID",
         ),
     ] {
@@ -1674,6 +1726,7 @@ fn formats(
             Some(f) => {
                 f.options.schema_id = id;
                 f.options.full_schema_name = full_name.map(str::to_string);
+                f.options.nullable_representation = nullable;
             }
             None if id.is_some() => {
                 return Err(EngineError::Invalid(format!(

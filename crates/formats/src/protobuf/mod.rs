@@ -174,6 +174,8 @@ pub(crate) struct ProtobufEncoder {
     /// Schema id and message path for PROTOBUF; none for PROTOBUF_NOSR.
     frame: Option<(u32, Vec<usize>)>,
     plan: WMsg,
+    /// Keys: a row whose columns are all null is a null key (no bytes), as ksqlDB writes it.
+    null_if_all_null: bool,
 }
 
 impl ProtobufEncoder {
@@ -182,6 +184,7 @@ impl ProtobufEncoder {
         id: u32,
         full_name: Option<&str>,
         fields: &Fields,
+        part: Part,
     ) -> Result<Self, String> {
         let registered = registry
             .by_id(id)
@@ -191,6 +194,7 @@ impl ProtobufEncoder {
         Ok(ProtobufEncoder {
             frame: Some((id, schema::message_path(&m))),
             plan: write::compile(&m, fields, 0)?,
+            null_if_all_null: part == Part::Key,
         })
     }
 
@@ -203,16 +207,20 @@ impl ProtobufEncoder {
         Ok(ProtobufEncoder {
             frame: None,
             plan: write::compile(&m, fields, 0)?,
+            null_if_all_null: part == Part::Key,
         })
     }
 
-    /// Row `i` of `views` as one record.
+    /// Row `i` of `views` as one record (`None`: a null key).
     pub(crate) fn encode(
         &self,
         views: &[View<'_>],
         i: usize,
         size_hint: usize,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Option<Vec<u8>>, String> {
+        if self.null_if_all_null && views.iter().all(|v| v.is_null(i)) {
+            return Ok(None);
+        }
         let mut out = match &self.frame {
             Some((id, path)) => {
                 let mut out = frame(*id, size_hint);
@@ -222,7 +230,7 @@ impl ProtobufEncoder {
             None => Vec::with_capacity(size_hint),
         };
         write::write_message(&self.plan, views, i, &mut out)?;
-        Ok(out)
+        Ok(Some(out))
     }
 }
 

@@ -492,8 +492,10 @@ pub(crate) fn read_message(
 }
 
 /// Append the value of an absent field (or list element / map value) of kind `node`.
+/// BYTES is the exception: Confluent's converter reads an absent `bytes` field as null.
 fn absent(node: &Node, col: &mut ColumnBuilder) -> Result<(), String> {
     match node {
+        Node::Scalar(Scalar::Bytes) => col.append_null(),
         Node::Scalar(s) => put(col, scalar_default(s)),
         _ => col.append_null(),
     }

@@ -97,11 +97,15 @@ fn values_survive_and_nulls_become_proto3_defaults() {
             "{X: 3, Y: [0.25, 0.0]}"
         ]
     );
-    // Scalars without presence read back as their defaults; messages (decimal, date, time,
-    // timestamp, struct) as null; lists and maps as empty.
+    // Scalars without presence read back as their defaults, but BYTES as null (as Confluent's
+    // converter does); messages (decimal, date, time, timestamp, struct) as null; lists and
+    // maps as empty.
     assert_eq!(
         rows[2],
-        ["false", "0", "0", "0.0", "NULL", "", "", "NULL", "NULL", "NULL", "[]", "{}", "NULL"]
+        [
+            "false", "0", "0", "0.0", "NULL", "", "NULL", "NULL", "NULL", "NULL", "[]", "{}",
+            "NULL"
+        ]
     );
     assert_eq!(rows[1][10], "[]");
     assert_eq!(rows[1][12], "{X: 0, Y: []}");
@@ -185,7 +189,7 @@ fn we_read_what_prost_reflect_writes() {
     let mut msg = DynamicMessage::new(m.clone());
     msg.set_field_by_name("a", Value::I32(-3));
     msg.set_field_by_name("b", Value::U64(5_000_000_000));
-    msg.set_field_by_name("c", Value::F32(1.25));
+    msg.set_field_by_name("c", Value::F32(1.1234));
     msg.set_field_by_name("d", Value::EnumNumber(1));
     msg.set_field_by_name("e", Value::List(vec![Value::I32(1), Value::I32(-2)]));
     let mut inner = DynamicMessage::new(
@@ -226,7 +230,7 @@ fn we_read_what_prost_reflect_writes() {
         [
             "-3",
             "5000000000",
-            "1.25",
+            "1.1233999729156494",
             "HEARTS",
             "[1, -2]",
             "{X: 9}",
