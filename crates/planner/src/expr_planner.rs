@@ -1,6 +1,12 @@
-//! KSQL operators DataFusion plans differently: `+` between two strings concatenates them
-//! (ksqlDB's `'a' + 'b'` is `'ab'`; DataFusion has no string `+`). Registered on the planner's
-//! session state as an [`ExprPlanner`], consulted while DataFusion turns SQL into expressions.
+//! KSQL operators DataFusion plans differently. Registered on the planner's session state as an
+//! [`ExprPlanner`], consulted while DataFusion turns SQL into expressions.
+//!
+//! - `+` between two strings concatenates them (ksqlDB's `'a' + 'b'` is `'ab'`; DataFusion has
+//!   no string `+`).
+//! - A comparison (`=`, `<>`, `<`, `<=`, `>`, `>=`) with a null operand is false, not null:
+//!   ksqlDB's generated code checks both operands for null first. Planned as
+//!   `(a = b) IS TRUE`, which evaluates the comparison once; code that looks for equalities
+//!   (join keys, pull-query key lookups) sees through the `IS TRUE` with [`comparison`].
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DFSchema, Result};
@@ -34,6 +40,33 @@ impl ExprPlanner for KsqlExprPlanner {
                 ))));
             }
         }
-        Ok(PlannerResult::Original(expr))
+        let op = match expr.op {
+            BinaryOperator::Eq => Operator::Eq,
+            BinaryOperator::NotEq => Operator::NotEq,
+            BinaryOperator::Lt => Operator::Lt,
+            BinaryOperator::LtEq => Operator::LtEq,
+            BinaryOperator::Gt => Operator::Gt,
+            BinaryOperator::GtEq => Operator::GtEq,
+            _ => return Ok(PlannerResult::Original(expr)),
+        };
+        Ok(PlannerResult::Planned(Expr::IsTrue(Box::new(
+            Expr::BinaryExpr(BinaryExpr::new(
+                Box::new(expr.left),
+                op,
+                Box::new(expr.right),
+            )),
+        ))))
+    }
+}
+
+/// The comparison inside `e`, seeing through the `IS TRUE` KSQL comparisons are planned with.
+pub fn comparison(e: &Expr) -> Option<&BinaryExpr> {
+    match e {
+        Expr::IsTrue(inner) => match inner.as_ref() {
+            Expr::BinaryExpr(b) => Some(b),
+            _ => None,
+        },
+        Expr::BinaryExpr(b) => Some(b),
+        _ => None,
     }
 }

@@ -698,9 +698,10 @@ fn equality(join: &datafusion::logical_expr::Join) -> Result<(LExpr, LExpr, Stri
     };
     let (a, b) = match (join.on.as_slice(), &join.filter) {
         ([(a, b)], None) => (a.clone(), b.clone()),
-        ([], Some(LExpr::BinaryExpr(e))) if e.op == Operator::Eq => {
-            (e.left.as_ref().clone(), e.right.as_ref().clone())
-        }
+        ([], Some(f)) => match crate::expr_planner::comparison(f) {
+            Some(e) if e.op == Operator::Eq => (e.left.as_ref().clone(), e.right.as_ref().clone()),
+            _ => return Err(unsupported()),
+        },
         _ => return Err(unsupported()),
     };
     let on = |e: &LExpr, side: &LogicalPlan| {

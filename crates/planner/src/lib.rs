@@ -22,6 +22,7 @@ pub mod aggregate_check;
 pub mod context;
 pub mod error;
 pub mod expr_planner;
+mod in_list;
 pub mod join;
 pub mod ksql_text;
 pub mod partition;
@@ -34,6 +35,7 @@ pub mod values;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 
 pub use error::PlanError;
+pub use expr_planner::comparison;
 pub use query::{OpSpec, PlanPart, QueryPlan, Repartition, EVENT_TIME, GROUP_BY_REPARTITION};
 pub use sink::SinkLayout;
 

@@ -556,8 +556,13 @@ impl Lowering<'_> {
             LogicalPlan::SubqueryAlias(a) => self.lower(&a.input),
             LogicalPlan::Filter(f) => {
                 self.lower(&f.input)?;
+                let predicate = crate::in_list::coerce(
+                    f.predicate.clone(),
+                    f.input.schema(),
+                    Some("Invalid Predicate"),
+                )?;
                 let predicate = state.create_physical_expr(
-                    crate::simplify::coalesce_to_case(f.predicate.clone()),
+                    crate::simplify::coalesce_to_case(predicate),
                     f.input.schema(),
                 )?;
                 self.ops.push(OpSpec::Filter(predicate));
@@ -710,8 +715,9 @@ impl Lowering<'_> {
                     if name == EVENT_TIME {
                         return Err(PlanError::Invalid(format!("reserved column name {name}")));
                     }
+                    let coerced = crate::in_list::coerce(expr.clone(), input_schema, None)?;
                     let physical = state.create_physical_expr(
-                        crate::simplify::coalesce_to_case(expr.clone()),
+                        crate::simplify::coalesce_to_case(coerced),
                         input_schema,
                     )?;
                     let ty = physical.data_type(arrow_input)?;

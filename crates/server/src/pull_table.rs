@@ -33,11 +33,11 @@ impl MaterializedTable {
 
     /// The key column index and literal of `k = literal` / `literal = k`, if `e` is one.
     fn key_equality(&self, e: &Expr) -> Option<(usize, ScalarValue)> {
-        let Expr::BinaryExpr(BinaryExpr {
+        let Some(BinaryExpr {
             left,
             op: Operator::Eq,
             right,
-        }) = e
+        }) = sluice_planner::comparison(e)
         else {
             return None;
         };
