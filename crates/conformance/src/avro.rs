@@ -155,6 +155,19 @@ fn to_avro(names: &Names<'_>, schema: &Schema, v: &Json) -> Result<Value, String
     })
 }
 
+/// An unscaled decimal as text with `scale` fraction digits (`-0.05`).
+pub(crate) fn decimal_text(v: i128, scale: usize) -> String {
+    let digits = v.unsigned_abs().to_string();
+    let padded = format!("{digits:0>width$}", width = scale + 1);
+    let (int, frac) = padded.split_at(padded.len() - scale);
+    let sign = if v < 0 { "-" } else { "" };
+    if scale == 0 {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac}")
+    }
+}
+
 fn num(s: impl ToString) -> Json {
     Json::Number(s.to_string())
 }
@@ -187,16 +200,7 @@ fn to_json(names: &Names<'_>, schema: &Schema, v: &Value) -> Result<Json, String
         (Schema::Decimal(d), Value::Decimal(x)) => {
             let bytes = <Vec<u8>>::try_from(x).map_err(|e| e.to_string())?;
             let v = twos_complement(&bytes)?;
-            let digits = v.unsigned_abs().to_string();
-            let scale = d.scale;
-            let padded = format!("{digits:0>width$}", width = scale + 1);
-            let (int, frac) = padded.split_at(padded.len() - scale);
-            let sign = if v < 0 { "-" } else { "" };
-            num(if scale == 0 {
-                format!("{sign}{int}")
-            } else {
-                format!("{sign}{int}.{frac}")
-            })
+            num(decimal_text(v, d.scale))
         }
         (Schema::Array(a), Value::Array(items)) => Json::Array(
             items

@@ -12,7 +12,9 @@ use prost_reflect::{
     DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor, ReflectMessage, Value,
 };
 use sluice_formats::protobuf::schema::{message_path, schema_for_columns, ProtoSchema};
-use sluice_formats::protobuf::{read_message_indexes, write_message_indexes};
+use sluice_formats::protobuf::{
+    civil_from_days, days_from_civil, read_message_indexes, write_message_indexes,
+};
 use sluice_formats::{NullableRepresentation, Part};
 use sluice_registry::SchemaRegistry;
 
@@ -267,29 +269,6 @@ fn special_to_message(
     Ok(msg)
 }
 
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 fn num(s: impl ToString) -> Json {
     Json::Number(s.to_string())
 }
@@ -387,16 +366,7 @@ fn special_from_message(m: &DynamicMessage) -> Json {
                 _ => Vec::new(),
             };
             let v = sluice_formats::avro::twos_complement(&bytes).unwrap_or(0);
-            let scale = int("scale") as usize;
-            let digits = v.unsigned_abs().to_string();
-            let padded = format!("{digits:0>width$}", width = scale + 1);
-            let (i, frac) = padded.split_at(padded.len() - scale);
-            let sign = if v < 0 { "-" } else { "" };
-            num(if scale == 0 {
-                format!("{sign}{i}")
-            } else {
-                format!("{sign}{i}.{frac}")
-            })
+            num(crate::avro::decimal_text(v, int("scale") as usize))
         }
         _ => from_message(m),
     }

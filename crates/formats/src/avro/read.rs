@@ -502,7 +502,8 @@ pub fn twos_complement(raw: &[u8]) -> Result<i128, String> {
     Ok(i128::from_be_bytes(bytes))
 }
 
-fn rescale(v: i128, from: i8, to: i8) -> Option<i128> {
+/// `v` at scale `from` rewritten at scale `to` (rounding half up when the scale shrinks).
+pub(crate) fn rescale(v: i128, from: i8, to: i8) -> Option<i128> {
     let diff = i32::from(to) - i32::from(from);
     if diff >= 0 {
         v.checked_mul(10i128.checked_pow(diff as u32)?)

@@ -12,6 +12,7 @@
 //! columns are the fields of the key message.
 
 pub(crate) mod read;
+pub use read::{civil_from_days, days_from_civil};
 pub mod schema;
 pub(crate) mod write;
 

@@ -587,7 +587,7 @@ fn read_value<'a>(
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
-pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -598,7 +598,7 @@ pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 /// The year, month and day of a day count since 1970-01-01.
-pub(crate) fn civil_from_days(z: i64) -> (i64, i64, i64) {
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -609,21 +609,6 @@ pub(crate) fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn rescale(v: i128, from: i8, to: i8) -> Option<i128> {
-    let diff = i32::from(to) - i32::from(from);
-    if diff >= 0 {
-        v.checked_mul(10i128.checked_pow(diff as u32)?)
-    } else {
-        let d = 10i128.checked_pow((-diff) as u32)?;
-        let (q, rem) = (v / d, v % d);
-        Some(if rem.abs() * 2 >= d {
-            q + v.signum()
-        } else {
-            q
-        })
-    }
 }
 
 /// Append one primitive to `b`, converted to its type.
@@ -672,7 +657,7 @@ fn put(b: &mut ColumnBuilder, v: Prim<'_>) -> Result<(), String> {
                     None => return Err(bad(b, &v)),
                 },
             };
-            let x = rescale(x, from, *scale).ok_or("decimal out of range")?;
+            let x = crate::avro::read::rescale(x, from, *scale).ok_or("decimal out of range")?;
             if x.unsigned_abs() >= 10u128.pow(u32::from(*precision)) {
                 return Err(format!(
                     "decimal does not fit DECIMAL({precision}, {scale})"
