@@ -36,7 +36,7 @@ pub fn decode(registry: &dyn SchemaRegistry, bytes: &[u8]) -> Result<Json, Strin
     to_json(&names, &schema, &value)
 }
 
-fn number<T: std::str::FromStr>(v: &Json) -> Result<T, String> {
+pub(crate) fn number<T: std::str::FromStr>(v: &Json) -> Result<T, String> {
     match v {
         Json::Number(n) | Json::String(n) => n.parse().map_err(|_| format!("bad number {n}")),
         other => Err(format!("expected a number, got {other}")),
@@ -57,7 +57,8 @@ fn unscaled(text: &str, scale: usize) -> Result<i128, String> {
     Ok(if neg { -v } else { v })
 }
 
-fn find<'a>(members: &'a [(String, Json)], name: &str) -> Option<&'a Json> {
+/// Member `name` of an object: the same name, else the same name ignoring case.
+pub(crate) fn find<'a>(members: &'a [(String, Json)], name: &str) -> Option<&'a Json> {
     members
         .iter()
         .find(|(k, _)| k == name)
@@ -155,19 +156,6 @@ fn to_avro(names: &Names<'_>, schema: &Schema, v: &Json) -> Result<Value, String
     })
 }
 
-/// An unscaled decimal as text with `scale` fraction digits (`-0.05`).
-pub(crate) fn decimal_text(v: i128, scale: usize) -> String {
-    let digits = v.unsigned_abs().to_string();
-    let padded = format!("{digits:0>width$}", width = scale + 1);
-    let (int, frac) = padded.split_at(padded.len() - scale);
-    let sign = if v < 0 { "-" } else { "" };
-    if scale == 0 {
-        format!("{sign}{int}")
-    } else {
-        format!("{sign}{int}.{frac}")
-    }
-}
-
 fn num(s: impl ToString) -> Json {
     Json::Number(s.to_string())
 }
@@ -200,7 +188,7 @@ fn to_json(names: &Names<'_>, schema: &Schema, v: &Value) -> Result<Json, String
         (Schema::Decimal(d), Value::Decimal(x)) => {
             let bytes = <Vec<u8>>::try_from(x).map_err(|e| e.to_string())?;
             let v = twos_complement(&bytes)?;
-            num(decimal_text(v, d.scale))
+            num(sluice_formats::decimal_text(v, d.scale as i8))
         }
         (Schema::Array(a), Value::Array(items)) => Json::Array(
             items

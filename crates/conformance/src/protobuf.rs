@@ -18,6 +18,7 @@ use sluice_formats::protobuf::{
 use sluice_formats::{NullableRepresentation, Part};
 use sluice_registry::SchemaRegistry;
 
+use crate::avro::{find, number};
 use crate::json::Json;
 
 /// Encode `v` with the latest schema of `subject` (its message `full_name`, else the first),
@@ -67,14 +68,6 @@ pub fn decode_registered(registry: &dyn SchemaRegistry, bytes: &[u8]) -> Result<
 pub fn decode_bare(m: &MessageDescriptor, bytes: &[u8]) -> Result<Json, String> {
     let msg = DynamicMessage::decode(m.clone(), bytes).map_err(|e| e.to_string())?;
     Ok(from_message(&msg))
-}
-
-fn find<'a>(members: &'a [(String, Json)], name: &str) -> Option<&'a Json> {
-    members
-        .iter()
-        .find(|(k, _)| k == name)
-        .or_else(|| members.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
-        .map(|(_, v)| v)
 }
 
 fn to_message(m: &MessageDescriptor, v: &Json) -> Result<DynamicMessage, String> {
@@ -154,13 +147,6 @@ fn element_default(f: &FieldDescriptor) -> Value {
     }
 }
 
-fn number<T: std::str::FromStr>(v: &Json) -> Result<T, String> {
-    match v {
-        Json::Number(n) | Json::String(n) => n.parse().map_err(|_| format!("bad number {n}")),
-        other => Err(format!("expected a number, got {other}")),
-    }
-}
-
 fn int(v: &Json) -> Result<i64, String> {
     match v {
         Json::Number(n) | Json::String(n) => n
@@ -201,7 +187,7 @@ fn scalar(f: &FieldDescriptor, v: &Json) -> Result<Value, String> {
                     .number(),
             )
         }
-        Kind::Message(m) => Value::Message(special_to_message(&m, f, v)?),
+        Kind::Message(m) => Value::Message(special_to_message(&m, v)?),
     })
 }
 
@@ -209,11 +195,7 @@ fn set(msg: &mut DynamicMessage, name: &str, v: Value) {
     msg.set_field_by_name(name, v);
 }
 
-fn special_to_message(
-    m: &MessageDescriptor,
-    f: &FieldDescriptor,
-    v: &Json,
-) -> Result<DynamicMessage, String> {
+fn special_to_message(m: &MessageDescriptor, v: &Json) -> Result<DynamicMessage, String> {
     let mut msg = DynamicMessage::new(m.clone());
     match m.full_name() {
         n if n.starts_with("google.protobuf.") && n.ends_with("Value") => {
@@ -256,7 +238,6 @@ fn special_to_message(
                 .replace('.', "")
                 .parse()
                 .map_err(|_| format!("bad decimal {text}"))?;
-            let _ = f;
             set(
                 &mut msg,
                 "value",
@@ -366,7 +347,7 @@ fn special_from_message(m: &DynamicMessage) -> Json {
                 _ => Vec::new(),
             };
             let v = sluice_formats::avro::twos_complement(&bytes).unwrap_or(0);
-            num(crate::avro::decimal_text(v, int("scale") as usize))
+            num(sluice_formats::decimal_text(v, int("scale") as i8))
         }
         _ => from_message(m),
     }

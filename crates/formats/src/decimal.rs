@@ -277,6 +277,13 @@ fn push_with_point(out: &mut String, digits: &str, scale: usize) {
     }
 }
 
+/// The unscaled `value` with `scale` as plain decimal text (`toPlainString`): `10.30`, `-0.05`.
+pub fn decimal_text(value: i128, scale: i8) -> String {
+    let mut out = Vec::new();
+    write_decimal(&mut out, value, scale);
+    String::from_utf8(out).expect("digits, sign and point are ASCII")
+}
+
 /// Write the unscaled `value` with `scale` as plain decimal text (`toPlainString`): `12.3650`,
 /// `-0.05`, `100` for scale 0.
 pub(crate) fn write_decimal(out: &mut Vec<u8>, value: i128, scale: i8) {

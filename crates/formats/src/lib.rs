@@ -53,6 +53,7 @@ mod types;
 mod view;
 
 pub use codec::{Decoder, Encoder};
+pub use decimal::decimal_text;
 pub use error::FormatError;
 pub use format::{
     parse_delimiter, Format, FormatKind, FormatOptions, NullableRepresentation, Part,

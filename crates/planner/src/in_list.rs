@@ -90,18 +90,7 @@ fn literal_text(v: &ScalarValue) -> Option<String> {
         ScalarValue::Int32(Some(x)) => x.to_string(),
         ScalarValue::Int64(Some(x)) => x.to_string(),
         ScalarValue::Float64(Some(x)) => x.to_string(),
-        ScalarValue::Decimal128(Some(x), _, s) => {
-            let s = *s as usize;
-            let digits = x.unsigned_abs().to_string();
-            let padded = format!("{digits:0>width$}", width = s + 1);
-            let (int, frac) = padded.split_at(padded.len() - s);
-            let sign = if *x < 0 { "-" } else { "" };
-            if s == 0 {
-                format!("{sign}{int}")
-            } else {
-                format!("{sign}{int}.{frac}")
-            }
-        }
+        ScalarValue::Decimal128(Some(x), _, s) => sluice_formats::decimal_text(*x, *s),
         _ => return None,
     })
 }

@@ -502,8 +502,20 @@ pub fn twos_complement(raw: &[u8]) -> Result<i128, String> {
     Ok(i128::from_be_bytes(bytes))
 }
 
+/// Unscaled `x` at scale `from` as a value of DECIMAL(`precision`, `scale`), or why it does not
+/// fit.
+pub(crate) fn fit_decimal(x: i128, from: i8, precision: u8, scale: i8) -> Result<i128, String> {
+    let x = rescale(x, from, scale).ok_or("decimal out of range")?;
+    if x.unsigned_abs() >= 10u128.pow(u32::from(precision)) {
+        return Err(format!(
+            "decimal does not fit DECIMAL({precision}, {scale})"
+        ));
+    }
+    Ok(x)
+}
+
 /// `v` at scale `from` rewritten at scale `to` (rounding half up when the scale shrinks).
-pub(crate) fn rescale(v: i128, from: i8, to: i8) -> Option<i128> {
+fn rescale(v: i128, from: i8, to: i8) -> Option<i128> {
     let diff = i32::from(to) - i32::from(from);
     if diff >= 0 {
         v.checked_mul(10i128.checked_pow(diff as u32)?)
@@ -563,13 +575,7 @@ fn put(out: Option<&mut ColumnBuilder>, v: Prim<'_>) -> Result<(), String> {
                 Prim::Long(x, _) => (i128::from(x), 0),
                 _ => return Err(bad(b, &v)),
             };
-            let x = rescale(x, from, *scale).ok_or("decimal out of range")?;
-            if x.unsigned_abs() >= 10u128.pow(u32::from(*precision)) {
-                return Err(format!(
-                    "decimal does not fit DECIMAL({precision}, {scale})"
-                ));
-            }
-            values.push(x);
+            values.push(fit_decimal(x, from, *precision, *scale)?);
         }
         Values::Utf8(bytes) => {
             match v {

@@ -79,14 +79,15 @@ impl Scalar {
         }
     }
 
-    fn default(&self) -> Prim<'static> {
+    /// The proto3 default of an absent value: 0, false, "", empty bytes, the first enum value.
+    fn default(&self) -> Prim<'_> {
         match self {
             Scalar::Bool => Prim::Bool(false),
             Scalar::Float => Prim::Float(0.0),
             Scalar::Double => Prim::Double(0.0),
             Scalar::String => Prim::Str(""),
             Scalar::Bytes => Prim::Bytes(&[]),
-            Scalar::Enum(..) => Prim::Int(0),
+            Scalar::Enum(_, first) => Prim::Str(first),
             _ => Prim::Int(0),
         }
     }
@@ -366,13 +367,6 @@ fn scalar<'a>(s: &'a Scalar, wire: u8, r: &mut Reader<'a>) -> Result<Prim<'a>, S
     })
 }
 
-fn scalar_default(s: &Scalar) -> Prim<'_> {
-    match s {
-        Scalar::Enum(_, first) => Prim::Str(first),
-        other => other.default(),
-    }
-}
-
 /// Read a message's bytes into `columns` (one row each).
 pub(crate) fn read_message(
     plan: &MsgPlan,
@@ -445,7 +439,7 @@ pub(crate) fn read_message(
                     }
                 }
                 if keys.len() == k0 {
-                    put(keys, scalar_default(key))?;
+                    put(keys, key.default())?;
                 }
                 if values.len() == v0 {
                     absent(&f.node, values)?;
@@ -496,7 +490,7 @@ pub(crate) fn read_message(
 fn absent(node: &Node, col: &mut ColumnBuilder) -> Result<(), String> {
     match node {
         Node::Scalar(Scalar::Bytes) => col.append_null(),
-        Node::Scalar(s) => put(col, scalar_default(s)),
+        Node::Scalar(s) => put(col, s.default()),
         _ => col.append_null(),
     }
 }
@@ -539,7 +533,7 @@ fn read_value<'a>(
                     m.skip(w)?;
                 }
             }
-            put(col, v.unwrap_or_else(|| scalar_default(s)))
+            put(col, v.unwrap_or_else(|| s.default()))
         }
         Node::Timestamp | Node::TimeOfDay | Node::Date | Node::Decimal(_) => {
             let mut m = Reader { buf: bytes };
@@ -657,13 +651,7 @@ fn put(b: &mut ColumnBuilder, v: Prim<'_>) -> Result<(), String> {
                     None => return Err(bad(b, &v)),
                 },
             };
-            let x = crate::avro::read::rescale(x, from, *scale).ok_or("decimal out of range")?;
-            if x.unsigned_abs() >= 10u128.pow(u32::from(*precision)) {
-                return Err(format!(
-                    "decimal does not fit DECIMAL({precision}, {scale})"
-                ));
-            }
-            values.push(x);
+            values.push(crate::avro::read::fit_decimal(x, from, *precision, *scale)?);
         }
         Values::Utf8(bytes) => {
             match v {

@@ -253,7 +253,7 @@ pub(crate) fn write_message(
                     let mut entry = Vec::new();
                     if !keys.is_null(j) {
                         tag(&mut entry, 1, key.wire_type());
-                        write_value(&WNode::Scalar(key.clone()), keys, j, &mut entry)?;
+                        write_scalar(key, keys, j, &mut entry)?;
                     }
                     if !values.is_null(j) {
                         tag(&mut entry, 2, wire_of(&f.node));
@@ -278,12 +278,16 @@ fn wire_of(node: &WNode) -> u8 {
 /// A null element of a list: the default of its type (an empty message for messages).
 fn write_default(node: &WNode, out: &mut Vec<u8>) {
     match node {
-        WNode::Scalar(s) => match s.wire_type() {
-            0 => out.push(0),
-            1 => out.extend_from_slice(&[0; 8]),
-            5 => out.extend_from_slice(&[0; 4]),
-            _ => out.push(0),
-        },
+        WNode::Scalar(s) => write_scalar_default(s, out),
+        _ => out.push(0),
+    }
+}
+
+/// A scalar's default value: zero of its wire width (an empty string or bytes for length-delimited).
+fn write_scalar_default(s: &Scalar, out: &mut Vec<u8>) {
+    match s.wire_type() {
+        1 => out.extend_from_slice(&[0; 8]),
+        5 => out.extend_from_slice(&[0; 4]),
         _ => out.push(0),
     }
 }
@@ -295,7 +299,7 @@ fn write_scalar_or_default(
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
     if view.is_null(j) {
-        write_default(&WNode::Scalar(s.clone()), out);
+        write_scalar_default(s, out);
         Ok(())
     } else {
         write_scalar(s, view, j, out)
