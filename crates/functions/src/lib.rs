@@ -7,6 +7,8 @@
 //! - [`datetime`]: Java `DateTimeFormatter` patterns (as ksqlDB's `TIMESTAMP_FORMAT` and date
 //!   functions use them) and the date/time functions;
 //! - [`scalar`]: other scalar functions (`AS_VALUE`);
+//! - [`lambda`]: the lambda functions `TRANSFORM`, `FILTER` and `REDUCE` (higher-order
+//!   functions whose lambda bodies are evaluated vectorized over all elements of a batch);
 //! - [`register_all`]: every function, for a DataFusion `SessionState`.
 //!
 //! Not for: planning or running queries (the planner and dataflow crates use these functions),
@@ -16,12 +18,23 @@ pub mod aggregate;
 pub mod datetime;
 pub mod error;
 mod ksql_type;
+pub mod lambda;
 pub mod scalar;
 
 pub use error::FunctionError;
 
 use datafusion::execution::session_state::SessionState;
 use datafusion::execution::FunctionRegistry;
+
+/// KSQL function names that are DataFusion functions under another name (KSQL name, DataFusion
+/// name). [`register_all`] registers them as aliases.
+pub const KSQL_ALIASES: &[(&str, &str)] = &[
+    ("ucase", "upper"),
+    ("lcase", "lower"),
+    ("len", "character_length"),
+    ("substring", "substr"),
+    ("ifnull", "coalesce"),
+];
 
 /// Registers every Sluice function in `state`, replacing DataFusion's functions of the same
 /// name where ksqlDB's semantics differ.
@@ -34,6 +47,16 @@ pub fn register_all(state: &mut SessionState) -> datafusion::error::Result<()> {
         .chain(scalar::scalar_functions())
     {
         state.register_udf(f)?;
+    }
+    for f in lambda::higher_order_functions() {
+        state.register_higher_order_function(f)?;
+    }
+    for (alias, name) in KSQL_ALIASES {
+        if let Some(f) = state.scalar_functions().get(*name).cloned() {
+            state.register_udf(std::sync::Arc::new(
+                f.as_ref().clone().with_aliases([*alias]),
+            ))?;
+        }
     }
     Ok(())
 }

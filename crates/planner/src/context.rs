@@ -15,15 +15,7 @@ use datafusion::logical_expr::{
 use datafusion::sql::planner::ContextProvider;
 use sluice_catalog::Catalog;
 
-/// KSQL function names that are DataFusion functions under another name.
-const ALIASES: &[(&str, &str)] = &[
-    ("ucase", "upper"),
-    ("lcase", "lower"),
-    ("len", "character_length"),
-    ("substring", "substr"),
-    ("ifnull", "coalesce"),
-    ("ln", "ln"),
-];
+use sluice_functions::KSQL_ALIASES as ALIASES;
 
 /// Resolves source names against the catalog and function names (case-insensitively, KSQL
 /// aliases first) against the DataFusion session state.

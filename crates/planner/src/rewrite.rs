@@ -309,6 +309,46 @@ pub fn explode_to_unnest(query: &mut Query) {
     });
 }
 
+/// `ARRAY[...]` inside a lambda body becomes `make_array(...)`: DataFusion plans an array
+/// literal's elements without the lambda's parameters in scope (`x => ARRAY[x, 1]` would not
+/// find `x`), a function call's arguments with them.
+pub fn lambda_array_literals(query: &mut Query) {
+    use datafusion::sql::sqlparser::ast::{
+        visit_expressions_mut, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
+        FunctionArguments, ObjectName,
+    };
+    let _ = visit_expressions_mut(query, |e| {
+        if let Expr::Lambda(lambda) = e {
+            let _ = visit_expressions_mut(lambda.body.as_mut(), |inner| {
+                if let Expr::Array(array) = inner {
+                    let args = std::mem::take(&mut array.elem)
+                        .into_iter()
+                        .map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a)))
+                        .collect();
+                    *inner = Expr::Function(Function {
+                        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(
+                            "make_array",
+                        ))]),
+                        uses_odbc_syntax: false,
+                        parameters: FunctionArguments::None,
+                        args: FunctionArguments::List(FunctionArgumentList {
+                            duplicate_treatment: None,
+                            args,
+                            clauses: vec![],
+                        }),
+                        filter: None,
+                        null_treatment: None,
+                        over: None,
+                        within_group: vec![],
+                    });
+                }
+                std::ops::ControlFlow::<()>::Continue(())
+            });
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+}
+
 /// KSQL types an integer literal that fits 32 bits as INT (DataFusion would say BIGINT), so
 /// `SUM(2)`, `col + 1` and function overloads come out with ksqlDB's types.
 pub fn int_literals(query: &mut Query) {
@@ -353,6 +393,19 @@ mod tests {
         assert!(
             text.contains(r#""ABS"("DAYS")"#),
             "only the listed functions change: {text}"
+        );
+    }
+
+    #[test]
+    fn array_literals_in_lambdas_become_calls() {
+        let mut q =
+            query("SELECT TRANSFORM(a, x => ARRAY[x, ARRAY[1]]), ARRAY[2] FROM s EMIT CHANGES;");
+        lambda_array_literals(&mut q);
+        let text = q.to_string();
+        assert!(text.contains("make_array(\"X\", make_array(1))"), "{text}");
+        assert!(
+            text.contains("ARRAY[2]"),
+            "outside lambdas untouched: {text}"
         );
     }
 

@@ -286,6 +286,7 @@ async fn run(
     sluice_planner::rewrite::int_literals(&mut query);
     sluice_planner::rewrite::time_unit_arguments(&mut query);
     sluice_planner::rewrite::field_accesses(&mut query);
+    sluice_planner::rewrite::lambda_array_literals(&mut query);
     query.order_by = order_by;
     // KSQL names functions case-insensitively; DataFusion (with identifier normalization off,
     // so that KSQL's upper-cased column names resolve) registers them in lower case.
@@ -300,8 +301,17 @@ async fn run(
         }
         ControlFlow::<()>::Continue(())
     });
-    let sql = query.to_string();
-    let mut df = ctx.sql(&sql).await.map_err(plan_error)?;
+    // Planned from the AST, not from its text: KSQL's lambdas (`x => e`) and other forms
+    // print as text DataFusion's default dialect does not parse.
+    let statement = datafusion::sql::parser::Statement::Statement(Box::new(
+        sluice_parser::sql::ast::Statement::Query(Box::new(query)),
+    ));
+    let plan = ctx
+        .state()
+        .statement_to_plan(statement)
+        .await
+        .map_err(plan_error)?;
+    let mut df = ctx.execute_logical_plan(plan).await.map_err(plan_error)?;
     if let Some(limit) = q.limit {
         df = df.limit(0, Some(limit as usize)).map_err(plan_error)?;
     }

@@ -392,7 +392,7 @@ pub fn schema_for_columns(
     let body = g.message(&name, fields.iter().map(|f| f.as_ref()), 0)?;
     let mut out = String::from("syntax = \"proto3\";\n");
     if let Some(p) = package {
-        let _ = write!(out, "package {p};\n");
+        let _ = writeln!(out, "package {p};");
     }
     out.push('\n');
     for i in &g.imports {
