@@ -255,6 +255,36 @@ impl Format {
     /// refused for every format, as ksqlDB does.
     pub fn validate(&self, fields: &[FieldRef], part: Part) -> Result<(), FormatError> {
         let kind = self.kind;
+        self.validate_options(part)?;
+        if part == Part::Value && self.options.wrap_single_value.is_some() && fields.len() != 1 {
+            return Err(FormatError::Unsupported(
+                "'WRAP_SINGLE_VALUE' is only valid for single-field value schemas".to_string(),
+            ));
+        }
+        match self.validate_fields(kind, fields, part) {
+            // ksqlDB names the key schema it refuses.
+            Err(FormatError::Unsupported(reason))
+                if part == Part::Key && !reason.starts_with("Map keys") =>
+            {
+                let columns: Vec<String> = fields
+                    .iter()
+                    .map(|f| format!("`{}` {} KEY", f.name(), ksql_type_name(f.data_type())))
+                    .collect();
+                Err(FormatError::Unsupported(format!(
+                    "Key format does not support schema.\nformat: {}\nschema: \
+                     Persistence{{columns=[{}], features=[]}}\nreason: {reason}",
+                    kind.name(),
+                    columns.join(", ")
+                )))
+            }
+            other => other,
+        }
+    }
+
+    /// Check this format's WITH options for `part` on their own (before any columns are
+    /// known): delimiters, schema names and ids, nullable representation, wrapping.
+    pub fn validate_options(&self, part: Part) -> Result<(), FormatError> {
+        let kind = self.kind;
         if self.options.delimiter.is_some() {
             self.delimiter(part)?;
             if kind != FormatKind::Delimited {
@@ -300,14 +330,17 @@ impl Format {
                         kind.name()
                     )));
                 }
-                if fields.len() != 1 {
-                    return Err(FormatError::Unsupported(
-                        "'WRAP_SINGLE_VALUE' is only valid for single-field value schemas"
-                            .to_string(),
-                    ));
-                }
             }
         }
+        Ok(())
+    }
+
+    fn validate_fields(
+        &self,
+        kind: FormatKind,
+        fields: &[FieldRef],
+        part: Part,
+    ) -> Result<(), FormatError> {
         for f in fields {
             if let Some(bad) = unsupported_part(f.data_type()) {
                 return Err(FormatError::Unsupported(format!(
@@ -548,7 +581,9 @@ mod tests {
         );
         assert_eq!(
             err(kafka.validate(&[f("K", DataType::Boolean)], Part::Key)),
-            "The 'KAFKA' format does not support type 'BOOLEAN'"
+            "Key format does not support schema.\nformat: KAFKA\nschema: \
+             Persistence{columns=[`K` BOOLEAN KEY], features=[]}\nreason: \
+             The 'KAFKA' format does not support type 'BOOLEAN'"
         );
         assert_eq!(
             err(kafka.validate(&[f("V", DataType::Decimal128(4, 2))], Part::Value)),
@@ -567,10 +602,9 @@ mod tests {
     fn delimited_refuses_complex_types() {
         let d = Format::new(FormatKind::Delimited);
         let arr = DataType::List(Arc::new(Field::new("item", DataType::Float64, true)));
-        assert_eq!(
-            err(d.validate(&[f("K", arr)], Part::Key)),
-            "The 'DELIMITED' format does not support type 'ARRAY', column: `K`"
-        );
+        assert!(err(d.validate(&[f("K", arr)], Part::Key)).ends_with(
+            "reason: The 'DELIMITED' format does not support type 'ARRAY', column: `K`"
+        ));
         let e = err(d.validate(
             &[f("FOO", map_of(DataType::Int32, DataType::Float64))],
             Part::Value,
@@ -621,7 +655,7 @@ mod tests {
         let n = Format::new(FormatKind::None);
         assert!(n.validate(&[], Part::Key).is_ok());
         let e = err(n.validate(&[f("A", DataType::Int32)], Part::Key));
-        assert!(e.starts_with("The 'NONE' format can only be used when no columns are defined"));
+        assert!(e.contains("The 'NONE' format can only be used when no columns are defined"));
     }
 
     #[test]

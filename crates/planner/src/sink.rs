@@ -129,11 +129,12 @@ fn plan_plain_sink(plan: &QueryPlan, sink_name: &str) -> Result<SinkLayout, Plan
         }
     }
     if !missing.is_empty() {
+        // ksqlDB names every key column when one is missing.
         return Err(PlanError::Invalid(missing_keys(
             "",
             sink_name,
             "key column",
-            &missing,
+            &source_keys,
         )));
     }
     for f in plan.output.fields() {

@@ -427,12 +427,45 @@ impl Engine {
             .map(str::to_string)
             .unwrap_or_else(|| name.clone());
         let (key_format, value_format) = formats(p, None)?;
-        let value_format = value_format.ok_or_else(|| {
-            EngineError::Invalid(
-                "Missing required property \"VALUE_FORMAT\" which has no default value.".into(),
-            )
-        })?;
-        let key_format = key_format.unwrap_or_else(kafka_format);
+        // Formats not in the WITH clause come from the session's
+        // `ksql.persistence.default.format.key` / `.value` (KAFKA for keys by default).
+        let default_format = |prop: &str| -> Result<Option<Format>> {
+            match props.get(prop) {
+                None => Ok(None),
+                Some(name) => {
+                    let kind: FormatKind =
+                        name.parse().map_err(|e: sluice_formats::FormatError| {
+                            EngineError::Invalid(format!("Invalid value for {prop}: {e}"))
+                        })?;
+                    Ok(Some(Format::new(kind)))
+                }
+            }
+        };
+        let value_format = match value_format {
+            Some(f) => f,
+            None => default_format("ksql.persistence.default.format.value")?.ok_or_else(|| {
+                EngineError::Invalid(
+                    "Statement is missing the 'VALUE_FORMAT' property from the WITH clause. \
+                     Either provide one or set a default via the \
+                     'ksql.persistence.default.format.value' config."
+                        .into(),
+                )
+            })?,
+        };
+        let key_format = match key_format {
+            Some(f) => f,
+            None => {
+                default_format("ksql.persistence.default.format.key")?.unwrap_or_else(kafka_format)
+            }
+        };
+        for (format, part) in [(&key_format, Part::Key), (&value_format, Part::Value)] {
+            format.validate_options(part).map_err(|e| match e {
+                sluice_formats::FormatError::InvalidOption { .. } => {
+                    EngineError::Invalid(format!("Failed to prepare statement: {e}"))
+                }
+                e => EngineError::Invalid(e.to_string()),
+            })?;
+        }
         // Schema inference: a part in a schema-registry format without columns takes them from
         // the registered schema.
         for (format, part, role) in [
@@ -796,7 +829,11 @@ impl Engine {
                 // A keyless source's result that gets a key (a join's) uses ksqlDB's default.
                 Format::new(sluice_formats::FormatKind::Kafka)
             } else {
-                inherited(&plan.source.key_format)
+                let mut f = inherited(&plan.source.key_format);
+                if let Some(d) = p.get_str("KEY_DELIMITER") {
+                    f.options.delimiter = Some(d.to_string());
+                }
+                f
             }
         });
         let value_format = value_format.unwrap_or_else(|| {
@@ -804,6 +841,9 @@ impl Engine {
             // from the sink's own WITH clause.
             let mut f = inherited(&plan.source.value_format);
             f.options.wrap_single_value = p.get_bool("WRAP_SINGLE_VALUE");
+            if let Some(d) = p.get_str("VALUE_DELIMITER") {
+                f.options.delimiter = Some(d.to_string());
+            }
             f
         });
         let mut columns = Vec::new();
@@ -1658,10 +1698,14 @@ fn formats(
     let format = p.get_str("FORMAT");
     let key = p.get_str("KEY_FORMAT");
     let value = p.get_str("VALUE_FORMAT");
-    if format.is_some() && (key.is_some() || value.is_some()) {
-        return Err(EngineError::Invalid(
-            "Cannot supply both 'FORMAT' and 'KEY_FORMAT' or 'VALUE_FORMAT' properties, as 'FORMAT' sets both key and value formats. Either use just 'FORMAT', or use 'KEY_FORMAT' and 'VALUE_FORMAT'.".into(),
-        ));
+    for (given, prop) in [(key, "KEY_FORMAT"), (value, "VALUE_FORMAT")] {
+        if format.is_some() && given.is_some() {
+            return Err(EngineError::Invalid(format!(
+                "Cannot supply both '{prop}' and 'FORMAT' properties, as 'FORMAT' sets both key \
+                 and value formats. Either use just 'FORMAT', or use 'KEY_FORMAT' and \
+                 'VALUE_FORMAT'."
+            )));
+        }
     }
     let parse = |name: Option<&str>,
                  delimiter: Option<&str>,

@@ -94,7 +94,9 @@ impl Operator for TableUpsert {
             from.push(i as u32);
         };
         for i in 0..n {
-            if key_cols.iter().any(|c| c.is_null(i)) {
+            // A null key is a record without key bytes: every key column null. A multi-column
+            // key with some null columns is a key like any other.
+            if key_cols.iter().all(|c| c.is_null(i)) {
                 debug!(row = i, "table row with a null key dropped");
                 continue;
             }

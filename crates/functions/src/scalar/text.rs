@@ -77,6 +77,7 @@ pub fn functions() -> Vec<Arc<ScalarUDF>> {
         TextUdf::new("field", FieldPos, vec![variadic(&[Str], Str)]),
         TextUdf::new("url_decode_param", UrlDecodeParam, vec![fixed(&[Str])]),
         TextUdf::new("url_encode_param", UrlEncodeParam, vec![fixed(&[Str])]),
+        TextUdf::new("initcap", InitCap, vec![fixed(&[Str])]),
         TextUdf::new(
             "url_extract_fragment",
             UrlExtract(UrlPart::Fragment),
@@ -268,6 +269,9 @@ enum Func {
     FieldPos,
     UrlDecodeParam,
     UrlEncodeParam,
+    /// ksqlDB's INITCAP: words are separated by spaces only (DataFusion's also splits at
+    /// punctuation: `some_string` would become `Some_String`).
+    InitCap,
     UrlExtract(UrlPart),
     UrlExtractParameter,
     UrlExtractPort,
@@ -362,6 +366,7 @@ impl ScalarUDFImpl for TextUdf {
             Func::FieldPos => DataType::Int32,
             Func::UrlDecodeParam
             | Func::UrlEncodeParam
+            | Func::InitCap
             | Func::UrlExtract(_)
             | Func::UrlExtractParameter => DataType::Utf8,
             Func::UrlExtractPort => DataType::Int32,
@@ -435,6 +440,7 @@ fn evaluate(func: Func, args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
         Func::FieldPos => field(args, rows),
         Func::UrlDecodeParam => map_strings(args, rows, |s| url_decode_param(s).map(Some)),
         Func::UrlEncodeParam => map_strings(args, rows, |s| Ok(Some(url_encode_param(s)))),
+        Func::InitCap => map_strings(args, rows, |s| Ok(Some(initcap(s)))),
         Func::UrlExtract(part) => map_strings(args, rows, |s| {
             let uri = parse_url(s)?;
             Ok(match part {
@@ -486,6 +492,25 @@ fn bytes_at(a: &BinaryArray, i: usize) -> Option<&[u8]> {
 }
 
 /// A one-string-argument function: null in, null out.
+/// Each space-separated word with its first character upper-cased and the rest lower-cased;
+/// runs of spaces are kept.
+fn initcap(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut word_start = true;
+    for c in s.chars() {
+        if c == ' ' {
+            out.push(c);
+            word_start = true;
+        } else if word_start {
+            out.extend(c.to_uppercase());
+            word_start = false;
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
+}
+
 fn map_strings(
     args: &[ArrayRef],
     rows: usize,
@@ -1887,6 +1912,16 @@ mod tests {
 
     fn b64(s: &str) -> Vec<u8> {
         base64_decode(s).unwrap()
+    }
+
+    // --- INITCAP ---
+
+    #[test]
+    fn initcap_splits_words_at_spaces_only() {
+        assert_eq!(initcap("some_string"), "Some_string");
+        assert_eq!(initcap("the   Quick br0wn fOx"), "The   Quick Br0wn Fox");
+        assert_eq!(initcap(" éLAN"), " Élan");
+        assert_eq!(initcap(""), "");
     }
 
     // --- GEO_DISTANCE ---
