@@ -393,15 +393,6 @@ impl Encoder {
                 }
             }
         }
-        // A key whose columns are all null is no key at all (no bytes): ksqlDB reads a
-        // record without key bytes as null key columns and writes it back without a key.
-        if self.part == Part::Key && views.len() > 1 {
-            for (i, o) in out.iter_mut().enumerate() {
-                if views.iter().all(|v| v.is_null(i)) {
-                    *o = None;
-                }
-            }
-        }
         Ok(out)
     }
 

@@ -48,8 +48,9 @@ impl<'a> KsqlContext<'a> {
     /// Whether `name` (any case, KSQL aliases included) is a known scalar, higher-order,
     /// aggregate or window function.
     pub fn knows_function(&self, name: &str) -> bool {
-        // The table function EXPLODE is planned as DataFusion's UNNEST.
+        // The table functions EXPLODE and CUBE_EXPLODE are planned as DataFusion's UNNEST.
         name.eq_ignore_ascii_case("explode")
+            || name.eq_ignore_ascii_case("cube_explode")
             || self.get_function_meta(name).is_some()
             || self.get_higher_order_meta(name).is_some()
             || self.get_aggregate_meta(name).is_some()

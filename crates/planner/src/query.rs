@@ -367,6 +367,7 @@ impl Planner {
         crate::rewrite::field_accesses(&mut q);
         crate::rewrite::explode_to_unnest(&mut q);
         crate::rewrite::lambda_array_literals(&mut q);
+        crate::rewrite::star_arguments(&mut q);
         let limit_from_query = query.limit;
 
         let mut ctx = KsqlContext::new(&self.state, catalog);

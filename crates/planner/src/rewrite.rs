@@ -294,15 +294,33 @@ pub fn field_accesses(query: &mut Query) {
     });
 }
 
-/// ksqlDB's table function `EXPLODE(array)` is DataFusion's `UNNEST(array)`.
+/// ksqlDB's table function `EXPLODE(array)` is DataFusion's `UNNEST(array)`;
+/// `CUBE_EXPLODE(array)` is `UNNEST(ksql_cube(array))`.
 pub fn explode_to_unnest(query: &mut Query) {
-    use datafusion::sql::sqlparser::ast::{visit_expressions_mut, ObjectName};
+    use datafusion::sql::sqlparser::ast::{
+        visit_expressions_mut, FunctionArg, FunctionArgExpr, FunctionArgumentList,
+        FunctionArguments, ObjectName,
+    };
+    let name_is = |f: &datafusion::sql::sqlparser::ast::Function, n: &str| {
+        matches!(f.name.0.as_slice(),
+            [ObjectNamePart::Identifier(i)] if i.value.eq_ignore_ascii_case(n))
+    };
+    let named = |n: &str| ObjectName(vec![ObjectNamePart::Identifier(Ident::new(n))]);
     let _ = visit_expressions_mut(query, |e| {
         if let Expr::Function(f) = e {
-            let is_explode = matches!(f.name.0.as_slice(),
-                [ObjectNamePart::Identifier(i)] if i.value.eq_ignore_ascii_case("EXPLODE"));
-            if is_explode {
-                f.name = ObjectName(vec![ObjectNamePart::Identifier(Ident::new("unnest"))]);
+            if name_is(f, "EXPLODE") {
+                f.name = named("unnest");
+            } else if name_is(f, "CUBE_EXPLODE") {
+                let mut cube = f.clone();
+                cube.name = named("ksql_cube");
+                f.name = named("unnest");
+                f.args = FunctionArguments::List(FunctionArgumentList {
+                    duplicate_treatment: None,
+                    args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Function(
+                        cube,
+                    )))],
+                    clauses: vec![],
+                });
             }
         }
         std::ops::ControlFlow::<()>::Continue(())
@@ -344,6 +362,31 @@ pub fn lambda_array_literals(query: &mut Query) {
                 }
                 std::ops::ControlFlow::<()>::Continue(())
             });
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+}
+
+/// `f(*)` is `f()` for every function but `COUNT` (ksqlDB then says which parameters `f` does
+/// not accept; DataFusion would leave a wildcard it cannot run).
+pub fn star_arguments(query: &mut Query) {
+    use datafusion::sql::sqlparser::ast::{
+        visit_expressions_mut, FunctionArg, FunctionArgExpr, FunctionArguments,
+    };
+    let _ = visit_expressions_mut(query, |e| {
+        if let Expr::Function(f) = e {
+            let is_count = matches!(f.name.0.as_slice(),
+                [ObjectNamePart::Identifier(i)] if i.value.eq_ignore_ascii_case("COUNT"));
+            if let FunctionArguments::List(list) = &mut f.args {
+                if !is_count
+                    && list
+                        .args
+                        .iter()
+                        .any(|a| matches!(a, FunctionArg::Unnamed(FunctionArgExpr::Wildcard)))
+                {
+                    list.args.clear();
+                }
+            }
         }
         std::ops::ControlFlow::<()>::Continue(())
     });

@@ -3,10 +3,14 @@
 //! - `AS_VALUE(x)`: returns `x` unchanged. It exists for its effect on a query's output layout:
 //!   a key column (or GROUP BY expression) wrapped in `AS_VALUE` is a value column of the sink,
 //!   so the key can be copied into the value (ksqlDB's KLIP-24).
+//! - `ksql_cube(array)`: the combinations of the table function `CUBE_EXPLODE` (see `cube`).
+//! - `GREATEST` / `LEAST` with ksqlDB's overload resolution (see `greatest`).
 //! - [`json`]: JSON functions (TO_JSON_STRING, EXTRACTJSONFIELD, JSON_*).
 //! - [`text`]: string, URL, bytes and geo functions ksqlDB has and DataFusion lacks or
 //!   defines differently.
 
+mod cube;
+mod greatest;
 pub mod json;
 pub mod text;
 
@@ -20,7 +24,12 @@ use datafusion::logical_expr::{
 
 /// Every scalar function of this module, for registration.
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
-    let mut all = vec![Arc::new(ScalarUDF::new_from_impl(AsValue::new()))];
+    let mut all = vec![
+        Arc::new(ScalarUDF::new_from_impl(AsValue::new())),
+        Arc::new(ScalarUDF::new_from_impl(cube::Cube::new())),
+        Arc::new(ScalarUDF::new_from_impl(greatest::Extreme::greatest())),
+        Arc::new(ScalarUDF::new_from_impl(greatest::Extreme::least())),
+    ];
     all.extend(json::functions());
     all.extend(text::functions());
     all

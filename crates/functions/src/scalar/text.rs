@@ -2909,6 +2909,6 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), names.len());
-        assert_eq!(names.len(), 22);
+        assert_eq!(names.len(), 23);
     }
 }
