@@ -31,9 +31,9 @@ echo "tansu: $TANSU_ROOT/bin/tansu"
 # Confluent's Python client with its Schema Registry client and Avro serializers, for the
 # interop test (crates/server/tests/python_interop.rs), in a virtualenv cached outside the clone.
 VENV="${SLUICE_PYTHON_VENV:-$HOME/.cache/sluice/venv}"
-if ! "$VENV/bin/python3" -c "import confluent_kafka.schema_registry.avro, fastavro" >/dev/null 2>&1; then
-  echo "installing confluent-kafka[avro,schemaregistry] into $VENV"
+if ! "$VENV/bin/python3" -c "import confluent_kafka.schema_registry.avro, fastavro, jsonschema, google.protobuf" >/dev/null 2>&1; then
+  echo "installing confluent-kafka[avro,json,protobuf,schemaregistry] into $VENV"
   python3 -m venv "$VENV"
-  "$VENV/bin/python3" -m pip install --quiet "confluent-kafka[avro,schemaregistry]==2.16.2"
+  "$VENV/bin/python3" -m pip install --quiet "confluent-kafka[avro,json,protobuf,schemaregistry]==2.16.2"
 fi
 echo "python for interop tests: $VENV/bin/python3"

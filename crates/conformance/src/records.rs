@@ -161,6 +161,26 @@ fn encode_part(f: &PartFormat, v: &Json, what: &str) -> Result<Option<Vec<u8>>, 
             .map(Some)
             .map_err(|e| format!("cannot write {what} {v} as PROTOBUF: {e}"))
         }
+        FormatKind::JsonSr => {
+            let (registry, subject) = f
+                .registry
+                .as_ref()
+                .ok_or_else(|| format!("no schema registry for the JSON_SR {what}"))?;
+            let id = match f.format.options.schema_id {
+                Some(id) => id,
+                None => {
+                    registry
+                        .latest(subject)
+                        .map_err(|e| e.to_string())?
+                        .ok_or_else(|| format!("no JSON schema registered under {subject}"))?
+                        .id
+                }
+            };
+            let mut bytes = vec![0u8];
+            bytes.extend_from_slice(&id.to_be_bytes());
+            bytes.extend_from_slice(v.to_string().as_bytes());
+            Ok(Some(bytes))
+        }
         FormatKind::ProtobufNoSr => crate::protobuf::generated(
             &f.fields,
             f.part,
@@ -296,6 +316,15 @@ fn decode_part(f: &PartFormat, b: &[u8]) -> Actual {
         FormatKind::Json => match parse_bytes(b) {
             Ok(j) => Actual::Json(j),
             Err(e) => Actual::Invalid(format!("{e}: {}", String::from_utf8_lossy(b))),
+        },
+        FormatKind::JsonSr => match b {
+            [0, _, _, _, _, json @ ..] => match parse_bytes(json) {
+                Ok(j) => Actual::Json(j),
+                Err(e) => {
+                    Actual::Invalid(format!("JSON_SR: {e}: {}", String::from_utf8_lossy(json)))
+                }
+            },
+            _ => Actual::Invalid("JSON_SR: no schema-registry header".into()),
         },
         FormatKind::Delimited => match std::str::from_utf8(b) {
             Ok(s) => Actual::Text(s.to_string()),

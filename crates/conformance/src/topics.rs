@@ -194,8 +194,8 @@ mod tests {
 }
 
 /// Registers the test's AVRO registry schemas (`topics[].keySchema` / `valueSchema`) under
-/// `<topic>-key` / `<topic>-value`, with the test's ids when it gives them. Schemas of other
-/// formats (PROTOBUF, JSON_SR) are left out: Sluice does not read those formats yet.
+/// `<topic>-key` / `<topic>-value`, with the test's ids when it gives them (AVRO, PROTOBUF and
+/// JSON_SR schemas).
 pub fn register_schemas(
     v: &Variant,
     registry: &sluice_registry::LocalRegistry,
@@ -218,6 +218,13 @@ pub fn register_schemas(
                     ),
                     _ => continue,
                 },
+                Some("JSON_SR" | "JSON") => sluice_registry::Schema::new(
+                    sluice_registry::SchemaType::Json,
+                    match &spec.schema {
+                        Json::String(text) => text.clone(),
+                        other => other.to_string(),
+                    },
+                ),
                 Some(_) => continue,
             };
             let subject = sluice_registry::subject_name(&t.name, key);

@@ -23,6 +23,8 @@ enum DecodeWith {
     /// No columns (keyless sources, NONE): the bytes are not looked at.
     Nothing,
     Json(JsonDecoder),
+    /// JSON_SR: the schema-registry header is checked and skipped, the rest is JSON.
+    JsonSr(JsonDecoder),
     Delimited(DelimitedDecoder),
     Kafka,
     Avro(AvroDecoder),
@@ -68,7 +70,7 @@ impl Decoder {
             DecodeWith::Nothing
         } else {
             match format.kind {
-                FormatKind::Json => {
+                FormatKind::Json | FormatKind::JsonSr => {
                     let shape = if fields.len() == 1 && !format.wraps_single(part) {
                         Shape::Unwrapped
                     } else {
@@ -77,7 +79,11 @@ impl Decoder {
                             row_type: ksql_type_name(&DataType::Struct(fields.clone())),
                         }
                     };
-                    DecodeWith::Json(JsonDecoder::new(shape))
+                    if format.kind == FormatKind::JsonSr {
+                        DecodeWith::JsonSr(JsonDecoder::new(shape))
+                    } else {
+                        DecodeWith::Json(JsonDecoder::new(shape))
+                    }
                 }
                 FormatKind::Delimited => DecodeWith::Delimited(DelimitedDecoder::new(
                     format.delimiter(part)?,
@@ -129,6 +135,10 @@ impl Decoder {
         let result = match &mut self.with {
             DecodeWith::Nothing => Ok(()),
             DecodeWith::Json(d) => d.decode(bytes, &mut self.columns, self.rows),
+            DecodeWith::JsonSr(d) => match bytes {
+                [0, _, _, _, _, json @ ..] => d.decode(json, &mut self.columns, self.rows),
+                _ => Err("Unknown magic byte!".to_string()),
+            },
             DecodeWith::Delimited(d) => d.decode(bytes, &mut self.columns),
             DecodeWith::Kafka => kafka::decode(bytes, &mut self.columns[0]),
             DecodeWith::Avro(d) => d.decode(bytes, &mut self.columns),
@@ -208,6 +218,9 @@ pub struct Encoder {
     with: EncodeWith,
     /// Size of the last record written, to size the next buffer.
     last_len: usize,
+    /// Bytes every JSON record starts with: JSON_SR's schema-registry header (magic byte 0,
+    /// the schema id big-endian); empty for JSON.
+    json_header: Vec<u8>,
 }
 
 impl Encoder {
@@ -230,10 +243,12 @@ impl Encoder {
             EncodeWith::Nothing
         } else {
             match format.kind {
-                FormatKind::Json if fields.len() == 1 && !format.wraps_single(part) => {
+                FormatKind::Json | FormatKind::JsonSr
+                    if fields.len() == 1 && !format.wraps_single(part) =>
+                {
                     EncodeWith::JsonSingle
                 }
-                FormatKind::Json => EncodeWith::JsonObject {
+                FormatKind::Json | FormatKind::JsonSr => EncodeWith::JsonObject {
                     prefixes: json::row_prefixes(fields.iter().map(|f| f.name().as_str())),
                 },
                 FormatKind::Delimited => {
@@ -292,6 +307,17 @@ impl Encoder {
                 ),
             }
         };
+        let json_header = match format.kind {
+            FormatKind::JsonSr if !fields.is_empty() => {
+                let id = format.options.schema_id.ok_or_else(|| {
+                    FormatError::Unsupported(format!("no registered JSON_SR schema for the {part}"))
+                })?;
+                let mut h = vec![0u8];
+                h.extend_from_slice(&id.to_be_bytes());
+                h
+            }
+            _ => Vec::new(),
+        };
         tracing::debug!(format = %format.kind, %part, columns = fields.len(), "encoder ready");
         Ok(Encoder {
             format: format.kind,
@@ -299,6 +325,7 @@ impl Encoder {
             fields,
             with,
             last_len: 16,
+            json_header,
         })
     }
 
@@ -338,6 +365,7 @@ impl Encoder {
                         continue;
                     }
                     let mut buf = Vec::with_capacity(self.last_len);
+                    buf.extend_from_slice(&self.json_header);
                     json::write_json(&mut buf, &views[0], i);
                     self.last_len = buf.len();
                     out.push(Some(buf));
@@ -346,6 +374,7 @@ impl Encoder {
             EncodeWith::JsonObject { prefixes } => {
                 for i in 0..num_rows {
                     let mut buf = Vec::with_capacity(self.last_len);
+                    buf.extend_from_slice(&self.json_header);
                     for (prefix, view) in prefixes.iter().zip(&views) {
                         buf.extend_from_slice(prefix);
                         json::write_json(&mut buf, view, i);

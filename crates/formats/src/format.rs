@@ -28,6 +28,8 @@ pub enum FormatKind {
     Protobuf,
     /// Bare Protobuf messages of the schema generated from the columns (ksqlDB `PROTOBUF_NOSR`).
     ProtobufNoSr,
+    /// JSON documents in Confluent's schema-registry framing (ksqlDB `JSON_SR`).
+    JsonSr,
 }
 
 /// How PROTOBUF represents a nullable primitive (`KEY_/VALUE_PROTOBUF_NULLABLE_REPRESENTATION`).
@@ -56,9 +58,6 @@ impl FromStr for NullableRepresentation {
     }
 }
 
-/// Formats ksqlDB knows that Sluice does not implement yet.
-const NOT_YET: &[&str] = &["JSON_SR"];
-
 impl FormatKind {
     /// The format's name as ksqlDB spells it (`JSON`, `DELIMITED`, `KAFKA`, `NONE`).
     pub fn name(self) -> &'static str {
@@ -70,19 +69,23 @@ impl FormatKind {
             FormatKind::Avro => "AVRO",
             FormatKind::Protobuf => "PROTOBUF",
             FormatKind::ProtobufNoSr => "PROTOBUF_NOSR",
+            FormatKind::JsonSr => "JSON_SR",
         }
     }
 
     /// Whether records carry a schema registry id (AVRO, PROTOBUF, JSON_SR).
     pub fn uses_schema_registry(self) -> bool {
-        matches!(self, FormatKind::Avro | FormatKind::Protobuf)
+        matches!(
+            self,
+            FormatKind::Avro | FormatKind::Protobuf | FormatKind::JsonSr
+        )
     }
 
     /// Whether `WRAP_SINGLE_VALUE` may be set to `wrap` for this format (ksqlDB's WRAP_SINGLES /
     /// UNWRAP_SINGLES serde features).
     pub fn supports_wrap_setting(self, wrap: bool) -> bool {
         match self {
-            FormatKind::Json | FormatKind::Avro => true,
+            FormatKind::Json | FormatKind::JsonSr | FormatKind::Avro => true,
             FormatKind::Delimited | FormatKind::Kafka => !wrap,
             FormatKind::Protobuf | FormatKind::ProtobufNoSr => wrap,
             FormatKind::None => false,
@@ -110,7 +113,7 @@ impl FromStr for FormatKind {
             "AVRO" => Ok(FormatKind::Avro),
             "PROTOBUF" => Ok(FormatKind::Protobuf),
             "PROTOBUF_NOSR" => Ok(FormatKind::ProtobufNoSr),
-            other if NOT_YET.contains(&other) => Err(FormatError::NotImplemented(upper)),
+            "JSON_SR" => Ok(FormatKind::JsonSr),
             _ => Err(FormatError::UnknownFormat(upper)),
         }
     }
@@ -239,7 +242,7 @@ impl Format {
     /// single keys); values follow `WRAP_SINGLE_VALUE`, JSON's default being to wrap.
     pub(crate) fn wraps_single(&self, part: Part) -> bool {
         match (self.kind, part) {
-            (FormatKind::Json | FormatKind::Avro, Part::Value) => {
+            (FormatKind::Json | FormatKind::JsonSr | FormatKind::Avro, Part::Value) => {
                 self.options.wrap_single_value.unwrap_or(true)
             }
             _ => false,
@@ -360,11 +363,12 @@ impl Format {
             }
         }
         match kind {
-            FormatKind::Json => {
+            FormatKind::Json | FormatKind::JsonSr => {
                 if fields.iter().any(|f| has_non_string_map_key(f.data_type())) {
-                    return Err(FormatError::Unsupported(
-                        "JSON only supports MAP types with STRING keys".to_string(),
-                    ));
+                    return Err(FormatError::Unsupported(format!(
+                        "{} only supports MAP types with STRING keys",
+                        kind.name()
+                    )));
                 }
             }
             FormatKind::Delimited => {
@@ -478,10 +482,7 @@ mod tests {
         );
         assert_eq!("avro".parse::<FormatKind>(), Ok(FormatKind::Avro));
         assert_eq!("protobuf".parse::<FormatKind>(), Ok(FormatKind::Protobuf));
-        assert!(matches!(
-            "json_sr".parse::<FormatKind>(),
-            Err(FormatError::NotImplemented(_))
-        ));
+        assert_eq!("json_sr".parse::<FormatKind>(), Ok(FormatKind::JsonSr));
     }
 
     #[test]

@@ -30,11 +30,14 @@
 //! - AVRO ([`avro`]): Avro datums in Confluent's schema-registry framing.
 //! - PROTOBUF / PROTOBUF_NOSR ([`protobuf`]): Protobuf messages, framed with the schema id and
 //!   message indexes, or bare with the schema generated from the columns.
+//! - JSON_SR: JSON as above behind Confluent's schema-registry header (magic byte 0, the schema
+//!   id); [`json_schema`] infers columns from a registered JSON Schema and generates the schema
+//!   registered for a sink's columns.
 //!
 //! Any part with no columns (a keyless stream) ignores its bytes whatever the format.
 //!
 //! # Not here
-//! JSON_SR and Kafka Streams' windowed keys are later work. Naming the topic, partition and
+//! Kafka Streams' windowed keys are the dataflow's business. Naming the topic, partition and
 //! offset of a failed record is the caller's job. The crate does no network I/O itself: schemas
 //! come through the [`sluice_registry::SchemaRegistry`] the caller hands in.
 
@@ -46,6 +49,7 @@ mod delimited;
 mod error;
 mod format;
 mod json;
+pub use json::schema as json_schema;
 mod kafka;
 pub mod protobuf;
 mod text;

@@ -483,6 +483,11 @@ impl Engine {
                             format.options.full_schema_name.as_deref(),
                             format.options.schema_id.is_some(),
                         ),
+                        FormatKind::JsonSr => sluice_formats::json_schema::infer_columns(
+                            &text,
+                            part,
+                            format.options.wrap_single_value == Some(false),
+                        ),
                         _ => sluice_formats::avro::schema::infer_columns(
                             &text,
                             part,
@@ -636,6 +641,10 @@ impl Engine {
                         )
                         .map_err(EngineError::Invalid)?,
                     ),
+                    FormatKind::JsonSr => sluice_registry::Schema::new(
+                        sluice_registry::SchemaType::Json,
+                        sluice_formats::json_schema::schema_for_columns(&fields, wrapped),
+                    ),
                     _ => sluice_registry::Schema::avro(
                         sluice_formats::avro::schema::schema_for_columns(
                             &fields,
@@ -655,29 +664,40 @@ impl Engine {
                     // PROTOBUF keeps it only when it is exactly the columns (names as
                     // written): ksqlDB registers its own schema for a sink otherwise.
                     Some(r)
-                        if (f.kind != FormatKind::Protobuf
-                            || sluice_formats::protobuf::schema::infer_columns(
-                                &r.schema.text,
-                                f.options.full_schema_name.as_deref(),
-                                true,
-                            )
-                            .is_ok_and(|cols| {
-                                cols.len() == fields.len()
-                                    && cols.iter().zip(fields.iter()).all(|(c, f)| {
-                                        c.name() == f.name() && c.data_type() == f.data_type()
-                                    })
-                            }))
-                            && {
-                                let mut probe = f.clone();
-                                probe.options.schema_id = Some(r.id);
-                                sluice_formats::Encoder::with_registry(
-                                    &probe,
-                                    fields.clone(),
-                                    part,
-                                    Some(registry.clone()),
+                        if (match f.kind {
+                            FormatKind::Protobuf => {
+                                sluice_formats::protobuf::schema::infer_columns(
+                                    &r.schema.text,
+                                    f.options.full_schema_name.as_deref(),
+                                    true,
                                 )
-                                .is_ok()
-                            } =>
+                            }
+                            // JSON_SR writes any columns; the registered schema must still
+                            // describe them, so it is kept only when it is exactly them.
+                            FormatKind::JsonSr => sluice_formats::json_schema::infer_columns(
+                                &r.schema.text,
+                                part,
+                                !wrapped,
+                            )
+                            .map_err(|e| e.to_string()),
+                            _ => Ok(fields.iter().map(|f| f.as_ref().clone()).collect()),
+                        })
+                        .is_ok_and(|cols| {
+                            cols.len() == fields.len()
+                                && cols.iter().zip(fields.iter()).all(|(c, f)| {
+                                    c.name() == f.name() && c.data_type() == f.data_type()
+                                })
+                        }) && {
+                            let mut probe = f.clone();
+                            probe.options.schema_id = Some(r.id);
+                            sluice_formats::Encoder::with_registry(
+                                &probe,
+                                fields.clone(),
+                                part,
+                                Some(registry.clone()),
+                            )
+                            .is_ok()
+                        } =>
                     {
                         r.id
                     }

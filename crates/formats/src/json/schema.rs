@@ -44,7 +44,13 @@ pub fn infer_columns(text: &str, part: Part, unwrapped: bool) -> Result<Vec<Fiel
         if let Some(props) = object_properties(top) {
             return props
                 .iter()
-                .map(|(name, s)| Ok(Field::new(name.to_uppercase(), ksql_type(&root, s, 0)?, true)))
+                .map(|(name, s)| {
+                    Ok(Field::new(
+                        name.to_uppercase(),
+                        ksql_type(&root, s, 0)?,
+                        true,
+                    ))
+                })
                 .collect();
         }
     }
@@ -166,9 +172,11 @@ fn ksql_type(root: &Value, schema: &Value, depth: usize) -> Result<DataType, Str
             } else {
                 let value = match schema.get("additionalProperties") {
                     Some(v @ Value::Object(_)) => ksql_type(root, v, depth + 1)?,
-                    _ => return Err("JSON schema object without properties or a value schema \
+                    _ => {
+                        return Err("JSON schema object without properties or a value schema \
                                      (additionalProperties) is not supported"
-                        .into()),
+                            .into())
+                    }
                 };
                 crate::types::map_type(DataType::Utf8, value)
             }
@@ -240,7 +248,9 @@ fn json_type(dt: &DataType) -> Value {
             }),
             _ => json!({}),
         },
-        DataType::Struct(fields) => object(fields.iter().map(|f| (f.name().as_str(), f.data_type()))),
+        DataType::Struct(fields) => {
+            object(fields.iter().map(|f| (f.name().as_str(), f.data_type())))
+        }
         // Types outside the mapping are refused by `Format::validate` before this is reached.
         _ => json!({}),
     }
@@ -259,7 +269,7 @@ mod tests {
 
     #[test]
     fn infers_object_properties_as_columns() {
-        let text = r#"{
+        let text = r##"{
             "type": "object",
             "properties": {
                 "id": {"type": "integer"},
@@ -276,7 +286,7 @@ mod tests {
             "definitions": {
                 "Address": {"type": "object", "properties": {"zip": {"type": "string"}}}
             }
-        }"#;
+        }"##;
         let cols = infer_columns(text, Part::Value, false).unwrap();
         let got = names_and_types(&cols);
         assert_eq!(got[0], ("ID".into(), DataType::Int64));
@@ -293,9 +303,15 @@ mod tests {
     #[test]
     fn a_key_or_a_scalar_value_is_one_column() {
         let cols = infer_columns(r#"{"type": "string"}"#, Part::Key, false).unwrap();
-        assert_eq!(names_and_types(&cols), vec![("ROWKEY".into(), DataType::Utf8)]);
+        assert_eq!(
+            names_and_types(&cols),
+            vec![("ROWKEY".into(), DataType::Utf8)]
+        );
         let cols = infer_columns(r#"{"type": "number"}"#, Part::Value, false).unwrap();
-        assert_eq!(names_and_types(&cols), vec![("ROWVAL".into(), DataType::Float64)]);
+        assert_eq!(
+            names_and_types(&cols),
+            vec![("ROWVAL".into(), DataType::Float64)]
+        );
     }
 
     #[test]
@@ -309,7 +325,11 @@ mod tests {
                 DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
                 true,
             )),
-            Arc::new(Field::new("AT", DataType::Timestamp(TimeUnit::Millisecond, None), true)),
+            Arc::new(Field::new(
+                "AT",
+                DataType::Timestamp(TimeUnit::Millisecond, None),
+                true,
+            )),
             Arc::new(Field::new("B", DataType::Binary, true)),
         ];
         let text = schema_for_columns(&fields, true);
@@ -327,7 +347,17 @@ mod tests {
     #[test]
     fn bad_schemas_are_errors() {
         assert!(infer_columns("{", Part::Value, false).is_err());
-        assert!(infer_columns(r#"{"type": "object", "properties": {"a": {"$ref": "#/nope"}}}"#, Part::Value, false).is_err());
-        assert!(infer_columns(r#"{"oneOf": [{"type": "string"}, {"type": "integer"}]}"#, Part::Key, false).is_err());
+        assert!(infer_columns(
+            r##"{"type": "object", "properties": {"a": {"$ref": "#/nope"}}}"##,
+            Part::Value,
+            false
+        )
+        .is_err());
+        assert!(infer_columns(
+            r#"{"oneOf": [{"type": "string"}, {"type": "integer"}]}"#,
+            Part::Key,
+            false
+        )
+        .is_err());
     }
 }

@@ -69,6 +69,19 @@ impl FileResolver for MemoryFiles {
     }
 }
 
+/// `text` as a base64-encoded `FileDescriptorProto`, when it is one (`.proto` source always
+/// has spaces, `;` or `{`, which base64 never has).
+fn binary_descriptor(text: &str) -> Option<prost_reflect::prost_types::FileDescriptorProto> {
+    use prost_reflect::prost::Message as _;
+    let t = text.trim();
+    if t.is_empty() || t.contains(|c: char| c.is_whitespace() || c == ';' || c == '{') {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(t.len() * 3 / 4);
+    crate::text::base64_decode(&mut bytes, t).ok()?;
+    prost_reflect::prost_types::FileDescriptorProto::decode(bytes.as_slice()).ok()
+}
+
 /// A compiled schema: its root file and everything it imports.
 #[derive(Debug, Clone)]
 pub struct ProtoSchema {
@@ -77,24 +90,44 @@ pub struct ProtoSchema {
 
 impl ProtoSchema {
     /// Compile schema `text`; `references` are the files it imports, by import name.
+    ///
+    /// `text` is `.proto` source, or a base64-encoded `FileDescriptorProto` (the form Confluent's
+    /// Python and Go serializers register).
     pub fn compile(text: &str, references: &[(String, String)]) -> Result<Self, String> {
-        let mut files: HashMap<String, String> = BUILTIN
-            .iter()
-            .map(|(n, s)| (n.to_string(), s.to_string()))
-            .collect();
-        for (name, source) in references {
-            files.insert(name.clone(), source.clone());
+        let compiler = |files: HashMap<String, String>| {
+            let mut all: HashMap<String, String> = BUILTIN
+                .iter()
+                .map(|(n, s)| (n.to_string(), s.to_string()))
+                .collect();
+            all.extend(references.iter().cloned());
+            all.extend(files);
+            let mut chain = ChainFileResolver::new();
+            chain.add(MemoryFiles(all));
+            chain.add(GoogleFileResolver::new());
+            let mut compiler = protox::Compiler::with_file_resolver(chain);
+            compiler.include_imports(true);
+            compiler
+        };
+        if let Some(descriptor) = binary_descriptor(text) {
+            // Its imports are compiled from source, then the descriptor joins their pool.
+            let mut c = compiler(HashMap::new());
+            for dep in &descriptor.dependency {
+                c.open_file(dep)
+                    .map_err(|e| format!("Invalid Protobuf schema: {e}"))?;
+            }
+            let mut pool: DescriptorPool = c.descriptor_pool();
+            let name = descriptor.name().to_string();
+            pool.add_file_descriptor_proto(descriptor)
+                .map_err(|e| format!("Invalid Protobuf schema: {e}"))?;
+            let file = pool
+                .get_file_by_name(&name)
+                .ok_or("Invalid Protobuf schema: the descriptor did not load")?;
+            return Ok(ProtoSchema { file });
         }
-        files.insert(ROOT.to_string(), text.to_string());
-        let mut chain = ChainFileResolver::new();
-        chain.add(MemoryFiles(files));
-        chain.add(GoogleFileResolver::new());
-        let mut compiler = protox::Compiler::with_file_resolver(chain);
-        compiler.include_imports(true);
-        compiler
-            .open_file(ROOT)
+        let mut c = compiler(HashMap::from([(ROOT.to_string(), text.to_string())]));
+        c.open_file(ROOT)
             .map_err(|e| format!("Invalid Protobuf schema: {e}"))?;
-        let pool: DescriptorPool = compiler.descriptor_pool();
+        let pool: DescriptorPool = c.descriptor_pool();
         let file = pool
             .get_file_by_name(ROOT)
             .ok_or("Invalid Protobuf schema: the schema did not compile")?;
@@ -532,6 +565,28 @@ impl Gen {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64_file_descriptors_compile_like_their_source() {
+        use prost_reflect::prost::Message as _;
+        let source = "syntax = \"proto3\"; package com.example; \
+                      import \"google/protobuf/timestamp.proto\"; \
+                      message Order { int64 id = 1; repeated string tags = 2; \
+                      google.protobuf.Timestamp at = 3; }";
+        let from_source = ProtoSchema::compile(source, &[]).unwrap();
+        let bytes = from_source.file.file_descriptor_proto().encode_to_vec();
+        let mut b64 = Vec::new();
+        crate::text::base64_encode(&mut b64, &bytes);
+        let b64 = String::from_utf8(b64).unwrap();
+        let from_binary = ProtoSchema::compile(&b64, &[]).unwrap();
+        let m = from_binary.message(Some("Order")).unwrap();
+        let fields: Vec<String> = m.fields().map(|f| f.name().to_string()).collect();
+        assert_eq!(fields, ["id", "tags", "at"]);
+        let cols = infer_columns(&b64, None, false).unwrap();
+        assert_eq!(cols[2].name(), "AT");
+        // Not base64 of a descriptor: compiled as source, with the compiler's error.
+        assert!(ProtoSchema::compile("bm90IGEgZGVzY3JpcHRvcg", &[]).is_err());
+    }
 
     #[test]
     fn infers_columns_with_ksqldb_types() {
