@@ -83,8 +83,7 @@ impl ScalarUDFImpl for Cube {
                 continue;
             }
             let range = offsets[row] as usize..offsets[row + 1] as usize;
-            let present: Vec<usize> = range.clone().filter(|&i| values.is_valid(i)).collect();
-            let k = present.len() as u32;
+            let k = range.clone().filter(|&i| values.is_valid(i)).count() as u32;
             if k > MAX_NON_NULL {
                 return exec_err!(
                     "CUBE_EXPLODE: an array with {k} non-null elements would give 2^{k} rows \
@@ -95,12 +94,13 @@ impl ScalarUDFImpl for Cube {
             outer_lengths.push(combos);
             for combo in 0..combos {
                 // Bit (k - 1 - j) of `combo` keeps the j-th non-null element.
-                let mut next = 0;
+                let mut bit = k as usize;
                 for i in range.clone() {
-                    let kept = next < present.len() && present[next] == i && {
-                        let bit = k as usize - 1 - next;
-                        next += 1;
+                    let kept = if values.is_valid(i) {
+                        bit -= 1;
                         combo >> bit & 1 == 1
+                    } else {
+                        false
                     };
                     indices.push(kept.then_some(i as u32));
                 }
