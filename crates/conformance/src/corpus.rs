@@ -136,6 +136,9 @@ pub struct SchemaSpec {
     pub format: Option<String>,
     /// `keySchemaId` / `valueSchemaId`, when given.
     pub id: Option<u32>,
+    /// `keySchemaReferences` / `valueSchemaReferences`: the schemas this one imports, as (import
+    /// name, schema text), registered under the import name as subject.
+    pub references: Vec<(String, String)>,
 }
 
 /// One runnable variant of a test.
@@ -611,5 +614,21 @@ fn schema_spec(tp: &Json, part: &str) -> Option<SchemaSpec> {
             .get(&format!("{part}SchemaId"))
             .and_then(Json::as_i64)
             .and_then(|i| u32::try_from(i).ok()),
+        references: tp
+            .get(&format!("{part}SchemaReferences"))
+            .and_then(Json::as_array)
+            .map(|refs| {
+                refs.iter()
+                    .filter_map(|r| {
+                        let name = r.get("name")?.as_str()?.to_string();
+                        let text = match r.get("schema")? {
+                            Json::String(t) => t.clone(),
+                            other => other.to_string(),
+                        };
+                        Some((name, text))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }

@@ -28,17 +28,20 @@ fn check_registered(
 ) -> Result<(), String> {
     let subject = sluice_registry::subject_name(topic, key);
     let part = if key { Part::Key } else { Part::Value };
-    let columns = |text: &str, protobuf: bool| -> Result<Vec<String>, String> {
-        let fields = if protobuf {
-            sluice_formats::protobuf::schema::infer_columns(text, None, false)?
-        } else {
-            sluice_formats::avro::schema::infer_columns(text, part, false)?
+    let columns =
+        |schema: &sluice_registry::Schema, protobuf: bool| -> Result<Vec<String>, String> {
+            let text = schema.text.as_str();
+            let fields = if protobuf {
+                let refs = sluice_formats::protobuf::schema::referenced_files(registry, schema)?;
+                sluice_formats::protobuf::schema::infer_columns(text, &refs, None, false)?
+            } else {
+                sluice_formats::avro::schema::infer_columns(text, part, false)?
+            };
+            Ok(fields
+                .iter()
+                .map(|f| format!("{} {}", f.name(), f.data_type()))
+                .collect())
         };
-        Ok(fields
-            .iter()
-            .map(|f| format!("{} {}", f.name(), f.data_type()))
-            .collect())
-    };
     let got = registry
         .latest(&subject)
         .map_err(|e| format!("post: {e}"))?
@@ -48,13 +51,16 @@ fn check_registered(
         Json::String(text) if protobuf => text.clone(),
         other => other.to_string(),
     };
-    let want = columns(&want_text, protobuf).map_err(|e| {
+    // The expected schema may import what the registered one references.
+    let want_schema = sluice_registry::Schema::new(got.schema.schema_type, want_text)
+        .with_references(got.schema.references.clone());
+    let want = columns(&want_schema, protobuf).map_err(|e| {
         format!(
             "post: the expected {subject} schema is not {}: {e}",
             got.schema.schema_type.name()
         )
     })?;
-    let got = columns(&got.schema.text, protobuf).map_err(|e| format!("post: {subject}: {e}"))?;
+    let got = columns(&got.schema, protobuf).map_err(|e| format!("post: {subject}: {e}"))?;
     if got != want {
         return Err(format!(
             "post: {subject} has columns {got:?} but the test expects {want:?}"

@@ -33,7 +33,7 @@ pub fn encode_registered(
         .latest(subject)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no schema registered for subject {subject}"))?;
-    let m = ProtoSchema::compile(&r.schema.text, &[])?.message(full_name)?;
+    let m = ProtoSchema::from_registry(registry, &r.schema)?.message(full_name)?;
     let mut out = sluice_formats::avro::frame(r.id, 64);
     write_message_indexes(&mut out, &message_path(&m));
     out.extend(to_message(&m, v)?.encode_to_vec());
@@ -60,7 +60,7 @@ pub fn decode_registered(registry: &dyn SchemaRegistry, bytes: &[u8]) -> Result<
     let (id, payload) = sluice_formats::avro::unframe(bytes)?;
     let (path, body) = read_message_indexes(payload)?;
     let r = registry.by_id(id).map_err(|e| e.to_string())?;
-    let m = ProtoSchema::compile(&r.schema.text, &[])?.message_at(&path)?;
+    let m = ProtoSchema::from_registry(registry, &r.schema)?.message_at(&path)?;
     decode_bare(&m, body)
 }
 

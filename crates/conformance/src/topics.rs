@@ -200,6 +200,7 @@ pub fn register_schemas(
     v: &Variant,
     registry: &sluice_registry::LocalRegistry,
 ) -> Result<(), String> {
+    let mut referenced = Vec::new();
     for t in &v.topics {
         for (spec, key) in [(&t.key_schema, true), (&t.value_schema, false)] {
             let Some(spec) = spec else { continue };
@@ -227,13 +228,37 @@ pub fn register_schemas(
                 ),
                 Some(_) => continue,
             };
+            // Referenced schemas under their import names as subjects (version 1 of a new
+            // subject), registered after the test's own schemas, as ksqlDB's harness numbers
+            // them: its own schemas get the first ids.
+            let references: Vec<sluice_registry::SchemaReference> = spec
+                .references
+                .iter()
+                .map(|(name, _)| sluice_registry::SchemaReference {
+                    name: name.clone(),
+                    subject: name.clone(),
+                    version: 1,
+                })
+                .collect();
+            let schema = schema.with_references(references);
             let subject = sluice_registry::subject_name(&t.name, key);
             match spec.id {
                 Some(id) => registry.register_with_id(&subject, &schema, id),
                 None => sluice_registry::SchemaRegistry::register(registry, &subject, &schema),
             }
             .map_err(|e| format!("cannot register the schema of {subject}: {e}"))?;
+            for (name, text) in &spec.references {
+                referenced.push((
+                    name.clone(),
+                    sluice_registry::Schema::new(schema.schema_type, text.clone()),
+                ));
+            }
         }
+    }
+    // Referenced schemas last, so that the ids the test gives its own schemas stay free.
+    for (name, schema) in referenced {
+        sluice_registry::SchemaRegistry::register(registry, &name, &schema)
+            .map_err(|e| format!("cannot register the referenced schema {name}: {e}"))?;
     }
     Ok(())
 }

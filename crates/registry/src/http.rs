@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::{Registered, RegistryError, Schema, SchemaRegistry, SchemaType};
+use crate::{Registered, RegistryError, Schema, SchemaReference, SchemaRegistry, SchemaType};
 
 const ACCEPT: &str =
     "application/vnd.schemaregistry.v1+json, application/vnd.schemaregistry+json; \
@@ -101,6 +101,8 @@ struct VersionBody {
     id: u32,
     schema: String,
     schema_type: Option<String>,
+    #[serde(default)]
+    references: Vec<SchemaReference>,
 }
 
 #[derive(Deserialize)]
@@ -108,6 +110,8 @@ struct VersionBody {
 struct SchemaBody {
     schema: String,
     schema_type: Option<String>,
+    #[serde(default)]
+    references: Vec<SchemaReference>,
 }
 
 #[derive(Deserialize)]
@@ -138,7 +142,8 @@ impl VersionBody {
             id: self.id,
             subject: self.subject,
             version: self.version,
-            schema: Schema::new(schema_type(self.schema_type.as_deref())?, self.schema),
+            schema: Schema::new(schema_type(self.schema_type.as_deref())?, self.schema)
+                .with_references(self.references),
         })
     }
 }
@@ -274,7 +279,8 @@ impl SchemaRegistry for HttpRegistry {
             id,
             subject,
             version,
-            schema: Schema::new(schema_type(body.schema_type.as_deref())?, body.schema),
+            schema: Schema::new(schema_type(body.schema_type.as_deref())?, body.schema)
+                .with_references(body.references),
         };
         self.cache(&r);
         Ok(r)
@@ -288,6 +294,9 @@ impl SchemaRegistry for HttpRegistry {
         let mut body = json!({"schema": schema.text});
         if schema.schema_type != SchemaType::Avro {
             body["schemaType"] = json!(schema.schema_type.name());
+        }
+        if !schema.references.is_empty() {
+            body["references"] = json!(schema.references);
         }
         let what = format!("registering a schema under subject '{subject}'");
         let answer = self.send(

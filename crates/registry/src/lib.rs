@@ -61,7 +61,7 @@ pub use error::RegistryError;
 pub use http::HttpRegistry;
 pub use local::LocalRegistry;
 pub use rest::serve;
-pub use schema::{Registered, Schema, SchemaType};
+pub use schema::{Registered, Schema, SchemaReference, SchemaType};
 
 use std::fmt::Debug;
 

@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use crate::{Registered, RegistryError, Schema, SchemaRegistry, SchemaType};
+use crate::{Registered, RegistryError, Schema, SchemaReference, SchemaRegistry, SchemaType};
 
 /// The content type of every answer.
 pub const CONTENT_TYPE_V1: &str = "application/vnd.schemaregistry.v1+json";
@@ -205,7 +205,15 @@ fn parse_version(text: &str) -> Result<VersionId, Reply> {
 struct SchemaRequest {
     schema: Option<String>,
     schema_type: Option<String>,
-    references: Option<Vec<Value>>,
+    references: Option<Vec<ReferenceRequest>>,
+}
+
+/// One of a request's `references`.
+#[derive(Debug, Deserialize)]
+struct ReferenceRequest {
+    name: String,
+    subject: String,
+    version: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -224,19 +232,36 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
     })
 }
 
-/// The schema a register or lookup request names, checked: a known type, no references, and for
-/// AVRO and JSON a text that parses as JSON.
-fn requested_schema(body: &[u8]) -> Result<Schema, Reply> {
+/// The schema a register or lookup request names, checked: a known type, references to
+/// versions that exist (`-1` is the latest), and for AVRO and JSON a text that parses as JSON.
+fn requested_schema(body: &[u8], registry: &dyn SchemaRegistry) -> Result<Schema, Reply> {
     let request: SchemaRequest = parse_body(body)?;
     let schema_type = match request.schema_type.as_deref() {
         None => SchemaType::Avro,
         Some(name) => SchemaType::parse(name)
             .ok_or_else(|| Reply::invalid_schema(format!("unknown schemaType '{name}'")))?,
     };
-    if request.references.is_some_and(|r| !r.is_empty()) {
-        return Err(Reply::invalid_schema(
-            "schema references are not supported by this registry yet",
-        ));
+    let mut references = Vec::new();
+    for r in request.references.unwrap_or_default() {
+        let found = if r.version == -1 {
+            registry.latest(&r.subject)?
+        } else {
+            match u32::try_from(r.version) {
+                Ok(v) => registry.version(&r.subject, v)?,
+                Err(_) => None,
+            }
+        };
+        let Some(found) = found else {
+            return Err(Reply::invalid_schema(format!(
+                "reference '{}' names version {} of subject '{}', which does not exist",
+                r.name, r.version, r.subject
+            )));
+        };
+        references.push(SchemaReference {
+            name: r.name,
+            subject: r.subject,
+            version: found.version,
+        });
     }
     let text = request.schema.unwrap_or_default();
     if text.trim().is_empty() {
@@ -250,7 +275,16 @@ fn requested_schema(body: &[u8]) -> Result<Schema, Reply> {
             )));
         }
     }
-    Ok(Schema::new(schema_type, text))
+    Ok(Schema::new(schema_type, text).with_references(references))
+}
+
+/// A schema's `references` as Confluent answers them.
+fn references_json(schema: &Schema) -> Value {
+    json!(schema
+        .references
+        .iter()
+        .map(|r| json!({"name": r.name, "subject": r.subject, "version": r.version}))
+        .collect::<Vec<_>>())
 }
 
 /// `{"subject","version","id","schema"}`, plus `schemaType` unless AVRO (as Confluent answers).
@@ -263,6 +297,9 @@ fn version_json(r: &Registered) -> Value {
     });
     if r.schema.schema_type != SchemaType::Avro {
         value["schemaType"] = json!(r.schema.schema_type.name());
+    }
+    if !r.schema.references.is_empty() {
+        value["references"] = references_json(&r.schema);
     }
     value
 }
@@ -389,15 +426,17 @@ impl Api {
                     body: r.schema.text,
                 })
             }
-            (["subjects", subject, "versions", version, "referencedby"], "GET") => self
-                // No references are supported, so nothing refers to anything.
-                .find_version(subject, version)
-                .map(|_| Reply::ok(json!([]))),
+            (["subjects", subject, "versions", version, "referencedby"], "GET") => {
+                self.referenced_by(subject, version)
+            }
             (["schemas", "types"], "GET") => Ok(Reply::ok(json!(["JSON", "PROTOBUF", "AVRO"]))),
             (["schemas", "ids", id], "GET") => self.by_id(id).map(|r| {
                 let mut value = json!({"schema": r.schema.text});
                 if r.schema.schema_type != SchemaType::Avro {
                     value["schemaType"] = json!(r.schema.schema_type.name());
+                }
+                if !r.schema.references.is_empty() {
+                    value["references"] = references_json(&r.schema);
                 }
                 Reply::ok(value)
             }),
@@ -460,14 +499,14 @@ impl Api {
     }
 
     fn register(&self, subject: &str, body: &[u8]) -> Result<Reply, Reply> {
-        let schema = requested_schema(body)?;
+        let schema = requested_schema(body, self.registry.as_ref())?;
         let id = self.registry.register(subject, &schema)?;
         Ok(Reply::ok(json!({ "id": id })))
     }
 
     /// `POST /subjects/{subject}`: the version of `subject` that holds the schema in the body.
     fn lookup(&self, subject: &str, body: &[u8]) -> Result<Reply, Reply> {
-        let schema = requested_schema(body)?;
+        let schema = requested_schema(body, self.registry.as_ref())?;
         let versions = self.registry.versions(subject)?;
         if versions.is_empty() {
             return Err(Reply::subject_not_found(subject));
@@ -485,6 +524,28 @@ impl Api {
             40403,
             "Schema not found",
         ))
+    }
+
+    /// `GET /subjects/{s}/versions/{v}/referencedby`: the ids of the schemas that reference it.
+    fn referenced_by(&self, subject: &str, version: &str) -> Result<Reply, Reply> {
+        let target = self.find_version(subject, version)?;
+        let mut ids = Vec::new();
+        for s in self.registry.subjects()? {
+            for v in self.registry.versions(&s)? {
+                if let Some(r) = self.registry.version(&s, v)? {
+                    let refers = r
+                        .schema
+                        .references
+                        .iter()
+                        .any(|x| x.subject == target.subject && x.version == target.version);
+                    if refers && !ids.contains(&r.id) {
+                        ids.push(r.id);
+                    }
+                }
+            }
+        }
+        ids.sort_unstable();
+        Ok(Reply::ok(json!(ids)))
     }
 
     fn delete_subject(&self, subject: &str) -> Result<Reply, Reply> {

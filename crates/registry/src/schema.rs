@@ -32,11 +32,23 @@ impl SchemaType {
     }
 }
 
-/// A schema document: its type and its text (Avro / JSON Schema JSON, or a `.proto` file).
+/// Another registered schema a schema imports (a `.proto` `import`): the name it is imported
+/// by, and the subject and version it is registered under (Confluent's `references`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SchemaReference {
+    pub name: String,
+    pub subject: String,
+    pub version: u32,
+}
+
+/// A schema document: its type, its text (Avro / JSON Schema JSON, or a `.proto` file) and the
+/// registered schemas it references.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Schema {
     pub schema_type: SchemaType,
     pub text: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<SchemaReference>,
 }
 
 impl Schema {
@@ -44,7 +56,14 @@ impl Schema {
         Schema {
             schema_type,
             text: text.into(),
+            references: Vec::new(),
         }
+    }
+
+    /// The same schema referencing `references`.
+    pub fn with_references(mut self, references: Vec<SchemaReference>) -> Self {
+        self.references = references;
+        self
     }
 
     pub fn avro(text: impl Into<String>) -> Self {
@@ -54,7 +73,7 @@ impl Schema {
     /// The text two schemas are compared by: JSON documents re-serialized compactly (so
     /// whitespace does not matter), `.proto` files with surrounding whitespace trimmed.
     pub fn normalized(&self) -> String {
-        match self.schema_type {
+        let text = match self.schema_type {
             SchemaType::Avro | SchemaType::Json => {
                 match serde_json::from_str::<serde_json::Value>(&self.text) {
                     Ok(v) => v.to_string(),
@@ -62,7 +81,16 @@ impl Schema {
                 }
             }
             SchemaType::Protobuf => self.text.trim().to_string(),
+        };
+        if self.references.is_empty() {
+            return text;
         }
+        let refs: Vec<String> = self
+            .references
+            .iter()
+            .map(|r| format!("{}={}/{}", r.name, r.subject, r.version))
+            .collect();
+        format!("{text}\nreferences: {}", refs.join(", "))
     }
 }
 

@@ -384,7 +384,37 @@ fn raw_answers_and_error_codes() {
         Some(&with_refs.to_string()),
     )
     .assert_error(422, 42201);
-    assert!(msg.contains("references"), "{msg}");
+    assert!(msg.contains("does not exist"), "{msg}");
+    // Once the referenced subject exists, the reference is kept and answered back.
+    let b = raw(
+        "POST",
+        &url("/subjects/b/versions"),
+        Some(&json!({"schema": "syntax = \"proto3\"; message B { int64 t = 1; }", "schemaType": "PROTOBUF"}).to_string()),
+    )
+    .json()["id"]
+        .as_u64()
+        .unwrap();
+    let importing = json!({
+        "schema": "syntax = \"proto3\"; import \"b.proto\"; message A { B b = 1; }",
+        "schemaType": "PROTOBUF",
+        "references": [{"name": "b.proto", "subject": "b", "version": -1}]
+    });
+    let id = raw(
+        "POST",
+        &url("/subjects/refs-value/versions"),
+        Some(&importing.to_string()),
+    )
+    .json()["id"]
+        .as_u64()
+        .unwrap();
+    assert_ne!(id, b);
+    let got = raw("GET", &url(&format!("/schemas/ids/{id}")), None).json();
+    assert_eq!(
+        got["references"],
+        json!([{"name": "b.proto", "subject": "b", "version": 1}])
+    );
+    let by = raw("GET", &url("/subjects/b/versions/1/referencedby"), None).json();
+    assert_eq!(by, json!([id]));
     // An empty reference list is fine.
     let r = raw(
         "POST",

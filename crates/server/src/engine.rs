@@ -476,20 +476,28 @@ impl Engine {
                 continue;
             }
             match self.registered_schema(&topic, format, part)? {
-                Some(text) => {
+                Some(schema) => {
+                    let text = &schema.text;
                     let inferred = match format.kind {
-                        FormatKind::Protobuf => sluice_formats::protobuf::schema::infer_columns(
-                            &text,
-                            format.options.full_schema_name.as_deref(),
-                            format.options.schema_id.is_some(),
-                        ),
+                        FormatKind::Protobuf => sluice_formats::protobuf::schema::referenced_files(
+                            self.registry()?.as_ref(),
+                            &schema,
+                        )
+                        .and_then(|refs| {
+                            sluice_formats::protobuf::schema::infer_columns(
+                                text,
+                                &refs,
+                                format.options.full_schema_name.as_deref(),
+                                format.options.schema_id.is_some(),
+                            )
+                        }),
                         FormatKind::JsonSr => sluice_formats::json_schema::infer_columns(
-                            &text,
+                            text,
                             part,
                             format.options.wrap_single_value == Some(false),
                         ),
                         _ => sluice_formats::avro::schema::infer_columns(
-                            &text,
+                            text,
                             part,
                             format.options.wrap_single_value == Some(false),
                         ),
@@ -579,26 +587,26 @@ impl Engine {
         })
     }
 
-    /// The schema-registry text of `part` of records on `topic`: the schema `format` pins by id,
-    /// else the subject's latest version; `None` when the subject has none.
+    /// The registered schema of `part` of records on `topic`: the one `format` pins by id, else
+    /// the subject's latest version; `None` when the subject has none.
     fn registered_schema(
         &self,
         topic: &str,
         format: &Format,
         part: Part,
-    ) -> Result<Option<String>> {
+    ) -> Result<Option<sluice_registry::Schema>> {
         let registry = self.registry()?;
         if let Some(id) = format.options.schema_id {
             return registry
                 .by_id(id)
-                .map(|r| Some(r.schema.text))
+                .map(|r| Some(r.schema))
                 .map_err(|e| EngineError::Invalid(e.to_string()));
         }
         let subject = sluice_registry::subject_name(topic, part == Part::Key);
         Ok(registry
             .latest(&subject)
             .map_err(|e| EngineError::Kafka(e.to_string()))?
-            .map(|r| r.schema.text))
+            .map(|r| r.schema))
     }
 
     fn registry(&self) -> Result<&Arc<dyn SchemaRegistry>> {
@@ -666,11 +674,18 @@ impl Engine {
                     Some(r)
                         if (match f.kind {
                             FormatKind::Protobuf => {
-                                sluice_formats::protobuf::schema::infer_columns(
-                                    &r.schema.text,
-                                    f.options.full_schema_name.as_deref(),
-                                    true,
+                                sluice_formats::protobuf::schema::referenced_files(
+                                    registry.as_ref(),
+                                    &r.schema,
                                 )
+                                .and_then(|refs| {
+                                    sluice_formats::protobuf::schema::infer_columns(
+                                        &r.schema.text,
+                                        &refs,
+                                        f.options.full_schema_name.as_deref(),
+                                        true,
+                                    )
+                                })
                             }
                             // JSON_SR writes any columns; the registered schema must still
                             // describe them, so it is kept only when it is exactly them.
@@ -1713,7 +1728,7 @@ fn kafka_format() -> Format {
 /// supplies delimiters of a CSAS source when the format stays the same.
 fn formats(
     p: &Properties,
-    _inherit: Option<&SourceDef>,
+    inherit: Option<&SourceDef>,
 ) -> Result<(Option<Format>, Option<Format>)> {
     let format = p.get_str("FORMAT");
     let key = p.get_str("KEY_FORMAT");
@@ -1770,13 +1785,14 @@ fn formats(
             .map(|v| v.parse().map_err(EngineError::Invalid))
             .transpose()
     };
-    for (f, id, full_name, nullable, id_prop) in [
+    for (f, id, full_name, nullable, id_prop, source_format) in [
         (
             &mut key,
             schema_id("KEY_SCHEMA_ID")?,
             p.get_str("KEY_SCHEMA_FULL_NAME"),
             nullable("KEY_PROTOBUF_NULLABLE_REPRESENTATION")?,
             "KEY_SCHEMA_ID",
+            inherit.map(|s| &s.key_format),
         ),
         (
             &mut value,
@@ -1784,8 +1800,20 @@ fn formats(
             value_name,
             nullable("VALUE_PROTOBUF_NULLABLE_REPRESENTATION")?,
             "VALUE_SCHEMA_ID",
+            inherit.map(|s| &s.value_format),
         ),
     ] {
+        // A schema id for a format the sink inherits from its source (`WITH (VALUE_SCHEMA_ID=..)
+        // AS SELECT`): the source's format with that schema.
+        if f.is_none() && id.is_some() {
+            if let Some(source) = source_format.filter(|s| s.kind.uses_schema_registry()) {
+                let mut inherited = inherited(source);
+                if id_prop == "VALUE_SCHEMA_ID" {
+                    inherited.options.wrap_single_value = p.get_bool("WRAP_SINGLE_VALUE");
+                }
+                *f = Some(inherited);
+            }
+        }
         match f {
             Some(f) => {
                 f.options.schema_id = id;

@@ -151,7 +151,8 @@ impl ProtobufDecoder {
                         let registered = registry
                             .by_id(id)
                             .map_err(|e| format!("Failed to fetch the writer schema {id}: {e}"))?;
-                        let schema = ProtoSchema::compile(&registered.schema.text, &[])?;
+                        let schema =
+                            ProtoSchema::from_registry(registry.as_ref(), &registered.schema)?;
                         let m = schema.message_at(&key.1)?;
                         let plan = Arc::new(read::compile(&m, &self.fields, 0)?);
                         tracing::debug!(
@@ -190,7 +191,7 @@ impl ProtobufEncoder {
         let registered = registry
             .by_id(id)
             .map_err(|e| format!("Failed to fetch the schema {id}: {e}"))?;
-        let schema = ProtoSchema::compile(&registered.schema.text, &[])?;
+        let schema = ProtoSchema::from_registry(registry, &registered.schema)?;
         let m = schema.message(full_name)?;
         Ok(ProtobufEncoder {
             frame: Some((id, schema::message_path(&m))),

@@ -82,6 +82,39 @@ fn binary_descriptor(text: &str) -> Option<prost_reflect::prost_types::FileDescr
     prost_reflect::prost_types::FileDescriptorProto::decode(bytes.as_slice()).ok()
 }
 
+/// The files `schema` imports through registry references, by import name: each reference's
+/// text, and those of its own references.
+pub fn referenced_files(
+    registry: &dyn sluice_registry::SchemaRegistry,
+    schema: &sluice_registry::Schema,
+) -> Result<Vec<(String, String)>, String> {
+    const MAX_FILES: usize = 256;
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut pending = schema.references.clone();
+    while let Some(r) = pending.pop() {
+        if out.iter().any(|(name, _)| *name == r.name) {
+            continue;
+        }
+        if out.len() >= MAX_FILES {
+            return Err(format!(
+                "Invalid Protobuf schema: more than {MAX_FILES} referenced schemas"
+            ));
+        }
+        let found = registry
+            .version(&r.subject, r.version)
+            .map_err(|e| format!("Failed to fetch the referenced schema {}: {e}", r.name))?
+            .ok_or_else(|| {
+                format!(
+                    "Invalid Protobuf schema: reference '{}' (subject '{}', version {}) is not registered",
+                    r.name, r.subject, r.version
+                )
+            })?;
+        pending.extend(found.schema.references.iter().cloned());
+        out.push((r.name, found.schema.text));
+    }
+    Ok(out)
+}
+
 /// A compiled schema: its root file and everything it imports.
 #[derive(Debug, Clone)]
 pub struct ProtoSchema {
@@ -132,6 +165,15 @@ impl ProtoSchema {
             .get_file_by_name(ROOT)
             .ok_or("Invalid Protobuf schema: the schema did not compile")?;
         Ok(ProtoSchema { file })
+    }
+
+    /// Compile a registered schema, with the files its registry references name (followed
+    /// recursively: a referenced schema's own references too).
+    pub fn from_registry(
+        registry: &dyn sluice_registry::SchemaRegistry,
+        schema: &sluice_registry::Schema,
+    ) -> Result<Self, String> {
+        Self::compile(&schema.text, &referenced_files(registry, schema)?)
     }
 
     /// The message records are written as: `full_name` (with or without its package) when
@@ -349,13 +391,15 @@ pub(crate) fn message_fields(
 
 /// The columns a schema gives a part of the record (ksqlDB's schema inference): the fields of
 /// the message (`full_name`, else the first). ksqlDB upper-cases the names unless the schema was
-/// pinned by id (`keep_names`).
+/// pinned by id (`keep_names`). `references` are the files the schema imports (see
+/// [`referenced_files`]).
 pub fn infer_columns(
     text: &str,
+    references: &[(String, String)],
     full_name: Option<&str>,
     keep_names: bool,
 ) -> Result<Vec<Field>, String> {
-    let schema = ProtoSchema::compile(text, &[])?;
+    let schema = ProtoSchema::compile(text, references)?;
     let m = schema.message(full_name)?;
     Ok(message_fields(&m, !keep_names, 0)?
         .iter()
@@ -582,7 +626,7 @@ mod tests {
         let m = from_binary.message(Some("Order")).unwrap();
         let fields: Vec<String> = m.fields().map(|f| f.name().to_string()).collect();
         assert_eq!(fields, ["id", "tags", "at"]);
-        let cols = infer_columns(&b64, None, false).unwrap();
+        let cols = infer_columns(&b64, &[], None, false).unwrap();
         assert_eq!(cols[2].name(), "AT");
         // Not base64 of a descriptor: compiled as source, with the compiler's error.
         assert!(ProtoSchema::compile("bm90IGEgZGVzY3JpcHRvcg", &[]).is_err());
@@ -596,6 +640,7 @@ mod tests {
              confluent.type.Decimal c6 = 6 [(confluent.field_meta) = { params: [{ value: \"4\", key: \"precision\" }, { value: \"2\", key: \"scale\" }]}]; \
              google.protobuf.Int32Value c7 = 7; repeated string c8 = 8; map<string, double> c9 = 9; \
              message N { sint64 f = 1; } N c10 = 10; enum E { A = 0; } E c11 = 11; }",
+            &[],
             None,
             false,
         )
@@ -624,6 +669,7 @@ mod tests {
         );
         let kept = infer_columns(
             "syntax = \"proto3\"; message M { int32 c1 = 1; }",
+            &[],
             None,
             true,
         )
@@ -684,7 +730,7 @@ mod tests {
         ] {
             let text = schema_for_columns(&fields, Part::Value, None, nullable).unwrap();
             assert!(text.contains("message ConnectDefault1 {"), "{text}");
-            let back = infer_columns(&text, None, true).unwrap();
+            let back = infer_columns(&text, &[], None, true).unwrap();
             let want: Vec<_> = fields
                 .iter()
                 .map(|f| ksql_type_name(f.data_type()))

@@ -294,3 +294,59 @@ fn protobuf_refuses_what_it_cannot_carry() {
     );
     assert!(json.validate(&fs, Part::Value).is_err());
 }
+
+#[test]
+fn registered_references_resolve_recursively() {
+    let registry = LocalRegistry::in_memory();
+    let reference = |name: &str| sluice_registry::SchemaReference {
+        name: name.to_string(),
+        subject: name.to_string(),
+        version: 1,
+    };
+    registry
+        .register(
+            "time.proto",
+            &RegSchema::new(
+                SchemaType::Protobuf,
+                "syntax = \"proto3\"; message T { int64 ms = 1; }",
+            ),
+        )
+        .unwrap();
+    registry
+        .register(
+            "event.proto",
+            &RegSchema::new(
+                SchemaType::Protobuf,
+                "syntax = \"proto3\"; import \"time.proto\"; message Event { T at = 1; }",
+            )
+            .with_references(vec![reference("time.proto")]),
+        )
+        .unwrap();
+    let main = RegSchema::new(
+        SchemaType::Protobuf,
+        "syntax = \"proto3\"; import \"event.proto\"; message Logistics { Event event = 1; }",
+    )
+    .with_references(vec![reference("event.proto")]);
+    let id = registry.register("logistics-value", &main).unwrap();
+    let schema = ProtoSchema::from_registry(&registry, &main).unwrap();
+    let m = schema.message(None).unwrap();
+    assert_eq!(m.name(), "Logistics");
+    let cols = super::schema::infer_columns(
+        &main.text,
+        &super::schema::referenced_files(&registry, &main).unwrap(),
+        None,
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        crate::types::ksql_type_name(cols[0].data_type()),
+        "STRUCT<`AT` STRUCT<`MS` BIGINT>>"
+    );
+    // Without its references the schema does not compile.
+    assert!(ProtoSchema::compile(&main.text, &[]).is_err());
+    // A reference to a version that is not registered is an error naming it.
+    let dangling = main.clone().with_references(vec![reference("nope.proto")]);
+    let e = ProtoSchema::from_registry(&registry, &dangling).unwrap_err();
+    assert!(e.contains("nope.proto"), "{e}");
+    assert!(registry.by_id(id).is_ok());
+}
