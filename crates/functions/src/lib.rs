@@ -9,12 +9,14 @@
 //! - [`scalar`]: other scalar functions (`AS_VALUE`);
 //! - [`lambda`]: the lambda functions `TRANSFORM`, `FILTER` and `REDUCE` (higher-order
 //!   functions whose lambda bodies are evaluated vectorized over all elements of a batch);
-//! - [`register_all`]: every function, for a DataFusion `SessionState`.
+//! - [`register_all`]: every function, for a DataFusion `SessionState`;
+//! - [`catalog`]: ksqlDB's function documentation (`SHOW FUNCTIONS`, `DESCRIBE FUNCTION`).
 //!
 //! Not for: planning or running queries (the planner and dataflow crates use these functions),
 //! nor table functions' streaming execution.
 
 pub mod aggregate;
+pub mod catalog;
 pub mod datetime;
 pub mod error;
 mod ksql_type;

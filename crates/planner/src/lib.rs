@@ -86,4 +86,14 @@ impl Planner {
     pub fn state(&self) -> &SessionState {
         &self.state
     }
+
+    /// Whether KSQL function `name` (any case) can be called: a registered scalar, lambda or
+    /// aggregate function, or one of the table functions the planner rewrites.
+    pub fn supports_function(&self, name: &str) -> bool {
+        let lower = name.to_ascii_lowercase();
+        matches!(lower.as_str(), "explode" | "cube_explode")
+            || self.state.scalar_functions().contains_key(&lower)
+            || self.state.higher_order_functions().contains_key(&lower)
+            || self.state.aggregate_functions().contains_key(&lower)
+    }
 }

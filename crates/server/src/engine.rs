@@ -264,9 +264,28 @@ impl Engine {
                 limit,
             } => crate::print::print(self, &topic, from_beginning, interval, limit).await,
             Statement::Explain(target) => crate::show::explain(self, target).await,
-            Statement::CreateType { .. }
-            | Statement::DropType { .. }
-            | Statement::AlterSource { .. } => Err(EngineError::Unsupported(format!(
+            Statement::CreateType {
+                name,
+                ty,
+                if_not_exists,
+            } => {
+                let _g = self.ddl.lock().await;
+                self.create_type(
+                    &name.value,
+                    &ty,
+                    if_not_exists,
+                    &text,
+                    &props.snapshot(),
+                    None,
+                )
+                .await
+            }
+            Statement::DropType { name, if_exists } => {
+                let _g = self.ddl.lock().await;
+                self.drop_type(&name.value, if_exists, &text, &props.snapshot(), None)
+                    .await
+            }
+            Statement::AlterSource { .. } => Err(EngineError::Unsupported(format!(
                 "this statement is not supported yet: {text}"
             ))),
             Statement::Postgres(_) => Err(EngineError::Unsupported(
@@ -315,6 +334,25 @@ impl Engine {
                 Statement::Terminate(t) => {
                     self.terminate(t, &text, &cmd.properties, true).await?;
                 }
+                Statement::CreateType {
+                    name,
+                    ty,
+                    if_not_exists,
+                } => {
+                    self.create_type(
+                        &name.value,
+                        &ty,
+                        if_not_exists,
+                        &text,
+                        &cmd.properties,
+                        Some(seq),
+                    )
+                    .await?;
+                }
+                Statement::DropType { name, if_exists } => {
+                    self.drop_type(&name.value, if_exists, &text, &cmd.properties, Some(seq))
+                        .await?;
+                }
                 other => warn!(?other, "unexpected statement in command topic"),
             }
         }
@@ -339,6 +377,70 @@ impl Engine {
                     .await
             }
         }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // CREATE TYPE / DROP TYPE
+
+    /// `CREATE TYPE name AS type`: a name for a type, usable wherever a column type is; its
+    /// definition may use types registered before.
+    async fn create_type(
+        &self,
+        name: &str,
+        ty: &sluice_parser::SqlType,
+        if_not_exists: bool,
+        text: &str,
+        props: &BTreeMap<String, String>,
+        replay: Option<i64>,
+    ) -> Result<StatementResult> {
+        let mut catalog = (*self.catalog()).clone();
+        let resolved = catalog.resolve_type(ty)?;
+        if let Some((_, existing)) = catalog.types().find(|(n, _)| n.as_str() == name) {
+            if !if_not_exists {
+                return Err(EngineError::Duplicate(format!(
+                    "Cannot register custom type '{name}' since it is already registered with \
+                     type: {existing}"
+                )));
+            }
+            return Ok(StatementResult::command("CREATE TYPE"));
+        }
+        catalog.add_type(name, resolved.clone(), if_not_exists)?;
+        self.log(text, props, replay).await?;
+        self.set_catalog(catalog);
+        Ok(StatementResult::Command {
+            tag: "CREATE TYPE".into(),
+            message: Some(format!(
+                "Registered custom type with name '{name}' and SQL type {resolved}"
+            )),
+            query_id: None,
+        })
+    }
+
+    /// `DROP TYPE [IF EXISTS] name`. Columns declared with the type keep its definition.
+    async fn drop_type(
+        &self,
+        name: &str,
+        if_exists: bool,
+        text: &str,
+        props: &BTreeMap<String, String>,
+        replay: Option<i64>,
+    ) -> Result<StatementResult> {
+        let mut catalog = (*self.catalog()).clone();
+        if catalog.drop_type(name).is_none() {
+            if if_exists {
+                return Ok(StatementResult::command("DROP TYPE"));
+            }
+            return Err(EngineError::UnknownObject(format!(
+                "Type {name} does not exist."
+            )));
+        }
+        self.log(text, props, replay).await?;
+        self.set_catalog(catalog);
+        Ok(StatementResult::Command {
+            tag: "DROP TYPE".into(),
+            message: Some(format!("Dropped type '{name}'")),
+            query_id: None,
+        })
     }
 
     // ---------------------------------------------------------------------------------------

@@ -170,6 +170,22 @@ pub async fn show(
             }
             text_table(&["Property", "Scope", "Value"], rows, "SHOW")
         }
+        ShowWhat::Functions => {
+            let rows = sluice_functions::catalog::functions()
+                .iter()
+                .filter(|f| engine.planner().supports_function(&f.name))
+                .map(|f| vec![f.name.clone(), f.category.clone()])
+                .collect();
+            text_table(&["Function Name", "Category"], rows, "SHOW")
+        }
+        ShowWhat::Types => {
+            let catalog = engine.catalog();
+            let rows = catalog
+                .types()
+                .map(|(name, ty)| vec![name.clone(), ty.to_string()])
+                .collect();
+            text_table(&["Type Name", "Schema"], rows, "SHOW")
+        }
         other => Err(EngineError::Unsupported(format!(
             "SHOW {other:?} is not supported yet"
         ))),
@@ -332,10 +348,29 @@ pub async fn describe(
                 .collect();
             text_table(&["Name", "Kafka Topic", "Columns"], rows, "DESCRIBE")
         }
-        DescribeTarget::Function(f) => Err(EngineError::Unsupported(format!(
-            "DESCRIBE FUNCTION {} is not supported yet",
-            f.value
-        ))),
+        DescribeTarget::Function(f) => {
+            let doc = sluice_functions::catalog::describe(&f.value)
+                .filter(|d| engine.planner().supports_function(&d.name))
+                .ok_or_else(|| {
+                    EngineError::Plan(sluice_planner::PlanError::UnknownFunction(format!(
+                        "Can't find any functions with the name '{}'",
+                        f.value.to_uppercase()
+                    )))
+                })?;
+            let mut rows = vec![
+                vec!["Name".to_string(), doc.name.clone()],
+                vec!["Type".to_string(), doc.kind.clone()],
+                vec!["Category".to_string(), doc.category.clone()],
+                vec!["Overview".to_string(), doc.description.clone()],
+            ];
+            for (args, returns) in &doc.variations {
+                rows.push(vec![
+                    "Variation".to_string(),
+                    format!("{}({args}) RETURNS {returns}", doc.name),
+                ]);
+            }
+            text_table(&["Field", "Value"], rows, "DESCRIBE")
+        }
     }
 }
 

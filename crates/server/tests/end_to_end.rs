@@ -291,6 +291,22 @@ async fn introspection_print_and_subscripts() {
         "{props:?}"
     );
 
+    // SHOW FUNCTIONS lists the functions Sluice runs, with ksqlDB's categories.
+    let functions = rows(&client, "SHOW FUNCTIONS").await;
+    for (name, category) in [
+        ("TRANSFORM", "LAMBDA"),
+        ("SUBSTRING", "STRING"),
+        ("COUNT", "AGGREGATE"),
+        ("EXPLODE", "TABLE"),
+        ("MASK_LEFT", "STRING"),
+    ] {
+        assert!(
+            functions.contains(&vec![s(name), s(category)]),
+            "{name} missing: {functions:?}"
+        );
+    }
+    assert!(functions.len() > 140, "{}", functions.len());
+
     // A persistent query: SHOW QUERIES counts its records, lag and state; DESCRIBE EXTENDED shows
     // the source's settings and the query that writes it.
     client

@@ -3,15 +3,19 @@
 //! - `AS_VALUE(x)`: returns `x` unchanged. It exists for its effect on a query's output layout:
 //!   a key column (or GROUP BY expression) wrapped in `AS_VALUE` is a value column of the sink,
 //!   so the key can be copied into the value (ksqlDB's KLIP-24).
+//! - `collection`: AS_MAP, ENTRIES, MAP_UNION, SLICE, SIGN; `mask`: MASK, MASK_KEEP_LEFT,
+//!   MASK_KEEP_RIGHT, MASK_LEFT, MASK_RIGHT, REGEXP_EXTRACT, REGEXP_EXTRACT_ALL.
 //! - `ksql_cube(array)`: the combinations of the table function `CUBE_EXPLODE` (see `cube`).
 //! - `GREATEST` / `LEAST` with ksqlDB's overload resolution (see `greatest`).
 //! - [`json`]: JSON functions (TO_JSON_STRING, EXTRACTJSONFIELD, JSON_*).
 //! - [`text`]: string, URL, bytes and geo functions ksqlDB has and DataFusion lacks or
 //!   defines differently.
 
+mod collection;
 mod cube;
 mod greatest;
 pub mod json;
+mod mask;
 pub mod text;
 
 use std::sync::Arc;
@@ -30,6 +34,8 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
         Arc::new(ScalarUDF::new_from_impl(greatest::Extreme::greatest())),
         Arc::new(ScalarUDF::new_from_impl(greatest::Extreme::least())),
     ];
+    all.extend(collection::functions());
+    all.extend(mask::functions());
     all.extend(json::functions());
     all.extend(text::functions());
     all
