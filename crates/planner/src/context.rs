@@ -8,7 +8,7 @@ use datafusion::common::TableReference;
 use datafusion::config::ConfigOptions;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::session_state::SessionState;
-use datafusion::logical_expr::planner::ExprPlanner;
+use datafusion::logical_expr::planner::{ExprPlanner, TypePlanner};
 use datafusion::logical_expr::{
     AggregateUDF, HigherOrderUDF, LogicalTableSource, ScalarUDF, TableSource, WindowUDF,
 };
@@ -90,6 +90,12 @@ impl ContextProvider for KsqlContext<'_> {
         self.state.expr_planners()
     }
 
+    fn get_type_planner(&self) -> Option<Arc<dyn TypePlanner>> {
+        Some(Arc::new(KsqlTypePlanner {
+            catalog: self.catalog.clone(),
+        }))
+    }
+
     fn get_function_meta(&self, name: &str) -> Option<Arc<ScalarUDF>> {
         self.state
             .scalar_functions()
@@ -144,5 +150,44 @@ impl ContextProvider for KsqlContext<'_> {
 
     fn udwf_names(&self) -> Vec<String> {
         self.state.window_functions().keys().cloned().collect()
+    }
+}
+
+/// CAST targets DataFusion's SQL planner does not know: `MAP<K, V>` and named types
+/// (`CREATE TYPE`), anywhere inside the target type. Other types stay DataFusion's.
+#[derive(Debug)]
+struct KsqlTypePlanner {
+    catalog: Catalog,
+}
+
+impl TypePlanner for KsqlTypePlanner {
+    fn plan_type_field(
+        &self,
+        sql_type: &datafusion::sql::sqlparser::ast::DataType,
+    ) -> Result<Option<datafusion::arrow::datatypes::FieldRef>> {
+        use sluice_parser::SqlType;
+        fn needs_us(t: &SqlType) -> bool {
+            match t {
+                SqlType::Map(..) | SqlType::Custom(_) => true,
+                SqlType::Array(t) => needs_us(t),
+                SqlType::Struct(fields) => fields.iter().any(|(_, t)| needs_us(t)),
+                _ => false,
+            }
+        }
+        let Some(ty) = SqlType::from_data_type(sql_type) else {
+            return Ok(None);
+        };
+        if !needs_us(&ty) {
+            return Ok(None);
+        }
+        let resolved = self
+            .catalog
+            .resolve_type(&ty)
+            .map_err(|e| DataFusionError::Plan(e.to_string()))?;
+        let arrow = sluice_catalog::types::to_arrow(&resolved)
+            .map_err(|e| DataFusionError::Plan(e.to_string()))?;
+        Ok(Some(Arc::new(datafusion::arrow::datatypes::Field::new(
+            "", arrow, true,
+        ))))
     }
 }

@@ -563,6 +563,12 @@ impl Lowering<'_> {
                     f.input.schema(),
                     Some("Invalid Predicate"),
                 )?;
+                let predicate = crate::simplify::complex_to_string(
+                    predicate,
+                    f.input.schema(),
+                    state,
+                    "Invalid Predicate",
+                )?;
                 let predicate = state.create_physical_expr(
                     crate::simplify::coalesce_to_case(predicate),
                     f.input.schema(),
@@ -718,6 +724,12 @@ impl Lowering<'_> {
                         return Err(PlanError::Invalid(format!("reserved column name {name}")));
                     }
                     let coerced = crate::in_list::coerce(expr.clone(), input_schema, None)?;
+                    let coerced = crate::simplify::complex_to_string(
+                        coerced,
+                        input_schema,
+                        state,
+                        "Invalid Select",
+                    )?;
                     let physical = state.create_physical_expr(
                         crate::simplify::coalesce_to_case(coerced),
                         input_schema,

@@ -1,9 +1,65 @@
 //! Rewrites DataFusion leaves to its optimizer, done here because continuous queries are not
 //! optimized: `COALESCE` (and `IFNULL`, its alias) has no physical implementation of its own —
-//! DataFusion's simplifier turns it into a `CASE`, and so does [`coalesce_to_case`].
+//! DataFusion's simplifier turns it into a `CASE`, and so does [`coalesce_to_case`]. And KSQL
+//! rewrites: [`complex_to_string`].
 
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::logical_expr::{Case, Expr};
+use datafusion::common::DFSchema;
+use datafusion::execution::session_state::SessionState;
+use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::{Case, Expr, ExprSchemable};
+
+/// `CAST(x AS STRING)` of an ARRAY, MAP or STRUCT `x` → `ksql_to_string(x)` (ksqlDB prints
+/// such values as Java does; DataFusion cannot cast them to text).
+///
+/// Also refuses, with ksqlDB's `{context}: Cast of T to U is not supported`, a cast Arrow has
+/// no conversion for.
+pub fn complex_to_string(
+    expr: Expr,
+    schema: &DFSchema,
+    state: &SessionState,
+    context: &str,
+) -> datafusion::error::Result<Expr> {
+    use datafusion::arrow::datatypes::DataType;
+    let Some(udf) = state.scalar_functions().get("ksql_to_string").cloned() else {
+        return Ok(expr);
+    };
+    expr.transform_up(|e| match e {
+        Expr::Cast(c)
+            if matches!(
+                c.field.data_type(),
+                DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+            ) && matches!(
+                c.expr.get_type(schema)?,
+                DataType::List(_) | DataType::Map(..) | DataType::Struct(_)
+            ) =>
+        {
+            Ok(Transformed::yes(Expr::ScalarFunction(
+                ScalarFunction::new_udf(udf.clone(), vec![*c.expr]),
+            )))
+        }
+        Expr::Cast(c) => {
+            // ksqlDB refuses casts it has no conversion for while planning, with its text.
+            let from = c.expr.get_type(schema)?;
+            let to = c.field.data_type();
+            if from != DataType::Null && !datafusion::arrow::compute::can_cast_types(&from, to) {
+                let name = |t: &DataType| {
+                    sluice_catalog::types::from_arrow(t)
+                        .map(|k| k.to_string())
+                        .unwrap_or_else(|_| t.to_string())
+                };
+                return Err(datafusion::error::DataFusionError::Plan(format!(
+                    "{context}: Cast of {} to {} is not supported",
+                    name(&from),
+                    name(to)
+                )));
+            }
+            Ok(Transformed::no(Expr::Cast(c)))
+        }
+        other => Ok(Transformed::no(other)),
+    })
+    .map(|t| t.data)
+}
 
 /// `COALESCE(a, b, ..., z)` → `CASE WHEN a IS NOT NULL THEN a WHEN b IS NOT NULL THEN b ... ELSE z
 /// END`, everywhere in `expr`.

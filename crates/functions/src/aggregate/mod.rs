@@ -54,7 +54,7 @@ mod correlation;
 mod count;
 mod count_distinct;
 mod histogram;
-mod java;
+pub(crate) mod java;
 mod min_max;
 mod offset;
 pub mod state_codec;

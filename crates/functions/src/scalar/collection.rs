@@ -215,12 +215,16 @@ fn entries_field(map_type: &DataType) -> Result<Arc<Field>> {
     }
 }
 
+/// Per output row (None: a null map): its entries as (key index, value index or None for a
+/// null value) into the key and value pools.
+type RowEntries = Vec<Option<Vec<(u32, Option<u32>)>>>;
+
 /// Builds maps from per-row (key index, value index) lists into `keys` / `values`.
 fn build_map(
     map_type: &DataType,
     keys: &dyn Array,
     values: &dyn Array,
-    per_row: Vec<Option<Vec<(u32, Option<u32>)>>>,
+    per_row: RowEntries,
 ) -> Result<ArrayRef> {
     let entries = entries_field(map_type)?;
     let fields = match entries.data_type() {
@@ -516,7 +520,9 @@ mod tests {
         Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(rows))
     }
 
-    fn maps(rows: Vec<Option<Vec<(&str, Option<i32>)>>>) -> ArrayRef {
+    type MapRows<'a> = Vec<Option<Vec<(&'a str, Option<i32>)>>>;
+
+    fn maps(rows: MapRows<'_>) -> ArrayRef {
         let mut m = MapBuilder::new(None, StringBuilder::new(), Int32Builder::new());
         for row in rows {
             match row {

@@ -5,6 +5,7 @@
 //!   so the key can be copied into the value (ksqlDB's KLIP-24).
 //! - `collection`: AS_MAP, ENTRIES, MAP_UNION, SLICE, SIGN; `mask`: MASK, MASK_KEEP_LEFT,
 //!   MASK_KEEP_RIGHT, MASK_LEFT, MASK_RIGHT, REGEXP_EXTRACT, REGEXP_EXTRACT_ALL.
+//! - `ksql_to_string(x)`: `CAST(x AS STRING)` of ARRAY / MAP / STRUCT values, as Java prints them.
 //! - `ksql_cube(array)`: the combinations of the table function `CUBE_EXPLODE` (see `cube`).
 //! - `GREATEST` / `LEAST` with ksqlDB's overload resolution (see `greatest`).
 //! - [`json`]: JSON functions (TO_JSON_STRING, EXTRACTJSONFIELD, JSON_*).
@@ -17,6 +18,7 @@ mod greatest;
 pub mod json;
 mod mask;
 pub mod text;
+mod to_string;
 
 use std::sync::Arc;
 
@@ -31,6 +33,7 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
     let mut all = vec![
         Arc::new(ScalarUDF::new_from_impl(AsValue::new())),
         Arc::new(ScalarUDF::new_from_impl(cube::Cube::new())),
+        Arc::new(ScalarUDF::new_from_impl(to_string::ToString::new())),
         Arc::new(ScalarUDF::new_from_impl(greatest::Extreme::greatest())),
         Arc::new(ScalarUDF::new_from_impl(greatest::Extreme::least())),
     ];
