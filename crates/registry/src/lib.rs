@@ -22,10 +22,11 @@
 //! | `GET /` | `{}` |
 //! | `GET /subjects` (`?subjectPrefix=`) | `["a-value", ...]` |
 //! | `GET /subjects/{s}/versions` | `[1, 2]` |
-//! | `POST /subjects/{s}/versions` `{"schema", "schemaType"?, "references"?}` | `{"id": N}` |
+//! | `POST /subjects/{s}/versions` `{"schema", "schemaType"?, "references"?}` | `{"id": N}`; 409/409 when incompatible with the subject's earlier versions at its level |
 //! | `GET /subjects/{s}/versions/{v}` (`v` a number, `latest` or `-1`) | `{"subject", "version", "id", "schema", "schemaType"?}` |
 //! | `GET /subjects/{s}/versions/{v}/schema` | the schema's text |
-//! | `GET /subjects/{s}/versions/{v}/referencedby` | `[]` |
+//! | `GET /subjects/{s}/versions/{v}/referencedby` | the ids of the schemas referencing it |
+//! | `POST /compatibility/subjects/{s}/versions/{v}` (`?verbose=true`) | `{"is_compatible": true}` (with `messages`) |
 //! | `POST /subjects/{s}` `{"schema", "schemaType"?}` | the version holding it: `{"subject", "id", "version", "schema", "schemaType"?}` |
 //! | `DELETE /subjects/{s}` | the versions deleted, `[1, 2]` (ids stay valid) |
 //! | `GET /schemas/ids/{id}` | `{"schema", "schemaType"?}` |
@@ -37,20 +38,23 @@
 //! `schemaType` is left out for AVRO, as Confluent does. Errors are
 //! `{"error_code": N, "message": "..."}`: 404/40401 subject not found, 404/40402 version not
 //! found, 404/40403 schema not found, 404/40408 no subject-level compatibility, 422/42201 invalid
-//! schema (AVRO and JSON schemas must parse as JSON; unknown `schemaType`; any non-empty
-//! `references`), 422/42202 invalid version, 422/42203 invalid compatibility level, 400/400 a body
+//! schema (AVRO and JSON schemas must parse as JSON; unknown `schemaType`; a reference to a
+//! version that does not exist), 422/42202 invalid version, 422/42203 invalid compatibility level, 400/400 a body
 //! that is not the JSON expected, 413/413 a body over 16 MiB, 404/404 unknown route, 405/405 known
 //! route with another method, 500/50001 storage failure, 500/50003 the registry behind is
 //! unavailable.
 //!
-//! Not supported yet: schema references, compatibility checks (the levels are only stored, in
-//! memory, and not enforced; `POST /compatibility/...` is no route), deleting single versions,
-//! permanent (hard) deletes, modes, contexts, HTTPS and authentication.
+//! Compatibility levels are kept in memory (global default BACKWARD) and enforced on
+//! registrations through the REST API ([`compat`]: AVRO checked structurally, PROTOBUF and
+//! JSON only for a change of type); the engine's own registrations (sink schemas) are not
+//! checked. Not supported yet: deleting single versions, permanent (hard) deletes, modes,
+//! contexts, HTTPS and authentication.
 //!
 //! # Not here
 //! Parsing or checking the schemas' contents beyond "AVRO and JSON schemas are JSON" (the formats
-//! crate does that), and compatibility checks beyond "the same schema gets the same id".
+//! crate does that).
 
+pub mod compat;
 mod error;
 mod http;
 mod local;

@@ -24,6 +24,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use crate::compat::{incompatibilities, Level};
 use crate::{Registered, RegistryError, Schema, SchemaReference, SchemaRegistry, SchemaType};
 
 /// The content type of every answer.
@@ -31,17 +32,6 @@ pub const CONTENT_TYPE_V1: &str = "application/vnd.schemaregistry.v1+json";
 
 /// Request bodies larger than this are refused (413).
 const MAX_BODY: usize = 16 * 1024 * 1024;
-
-/// The compatibility levels `PUT /config` accepts.
-const LEVELS: [&str; 7] = [
-    "NONE",
-    "BACKWARD",
-    "BACKWARD_TRANSITIVE",
-    "FORWARD",
-    "FORWARD_TRANSITIVE",
-    "FULL",
-    "FULL_TRANSITIVE",
-];
 
 /// Serves Confluent's Schema Registry REST API for `registry` on `listener`, HTTP/1.1 only.
 ///
@@ -93,7 +83,8 @@ pub async fn serve(
     }
 }
 
-/// Compatibility levels, stored and answered but not enforced.
+/// Compatibility levels (in memory): the global one and subjects' own. Registrations through
+/// the REST API are checked against them (see [`crate::compat`]).
 #[derive(Debug)]
 struct CompatibilityConfig {
     global: String,
@@ -417,6 +408,9 @@ impl Api {
             (["subjects", subject], "DELETE") => self.delete_subject(subject),
             (["subjects", subject, "versions"], "GET") => self.versions(subject),
             (["subjects", subject, "versions"], "POST") => self.register(subject, body),
+            (["compatibility", "subjects", subject, "versions", version], "POST") => {
+                self.check_compatibility(subject, version, body, &params)
+            }
             (["subjects", subject, "versions", version], "GET") => self
                 .find_version(subject, version)
                 .map(|r| Reply::ok(version_json(&r))),
@@ -474,7 +468,8 @@ impl Api {
                 | ["schemas", "ids", _]
                 | ["schemas", "ids", _, "schema" | "subjects" | "versions"]
                 | ["config"]
-                | ["config", _],
+                | ["config", _]
+                | ["compatibility", "subjects", _, "versions", _],
                 _,
             ) => Err(Reply::method_not_allowed()),
             _ => Err(Reply::not_found()),
@@ -500,8 +495,76 @@ impl Api {
 
     fn register(&self, subject: &str, body: &[u8]) -> Result<Reply, Reply> {
         let schema = requested_schema(body, self.registry.as_ref())?;
+        // A schema the subject already has is answered with its id; a new version must be
+        // compatible with the earlier ones at the subject's level.
+        let earlier = self.schemas_of(subject)?;
+        let wanted = schema.normalized();
+        if !earlier
+            .iter()
+            .any(|e| e.schema_type == schema.schema_type && e.normalized() == wanted)
+        {
+            let problems = incompatibilities(self.level(subject), &schema, &earlier);
+            if !problems.is_empty() {
+                return Err(Reply::error(
+                    StatusCode::CONFLICT,
+                    409,
+                    format!(
+                        "Schema being registered is incompatible with an earlier schema for \
+                         subject \"{subject}\", details: [{}]",
+                        problems.join("; ")
+                    ),
+                ));
+            }
+        }
         let id = self.registry.register(subject, &schema)?;
         Ok(Reply::ok(json!({ "id": id })))
+    }
+
+    /// The schemas of `subject`'s live versions, oldest first.
+    fn schemas_of(&self, subject: &str) -> Result<Vec<Schema>, Reply> {
+        let mut out = Vec::new();
+        for v in self.registry.versions(subject)? {
+            if let Some(r) = self.registry.version(subject, v)? {
+                out.push(r.schema);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The compatibility level of `subject`: its own, else the global one.
+    fn level(&self, subject: &str) -> Level {
+        self.with_config(|c| {
+            let name = c.subjects.get(subject).unwrap_or(&c.global);
+            Level::parse(name).unwrap_or(Level::Backward)
+        })
+    }
+
+    /// `POST /compatibility/subjects/{s}/versions/{v}`: whether the schema in the body may
+    /// follow version `v` (`latest`), or every version up to it for transitive levels.
+    fn check_compatibility(
+        &self,
+        subject: &str,
+        version: &str,
+        body: &[u8],
+        params: &HashMap<String, String>,
+    ) -> Result<Reply, Reply> {
+        let schema = requested_schema(body, self.registry.as_ref())?;
+        let target = self.find_version(subject, version)?;
+        let mut earlier = Vec::new();
+        for v in self.registry.versions(subject)? {
+            if v > target.version {
+                break;
+            }
+            if let Some(r) = self.registry.version(subject, v)? {
+                earlier.push(r.schema);
+            }
+        }
+        let problems = incompatibilities(self.level(subject), &schema, &earlier);
+        let mut answer = json!({ "is_compatible": problems.is_empty() });
+        if params.get("verbose").is_some_and(|v| v == "true") {
+            answer["messages"] = json!(problems);
+        }
+        Ok(Reply::ok(answer))
     }
 
     /// `POST /subjects/{subject}`: the version of `subject` that holds the schema in the body.
@@ -625,8 +688,9 @@ impl Api {
         let request: ConfigRequest = parse_body(body)?;
         let level = request
             .compatibility
-            .map(|l| l.to_ascii_uppercase())
-            .filter(|l| LEVELS.contains(&l.as_str()))
+            .as_deref()
+            .and_then(Level::parse)
+            .map(|l| l.name().to_string())
             .ok_or_else(|| {
                 Reply::error(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -641,11 +705,7 @@ impl Api {
             }
             None => c.global = level.clone(),
         });
-        tracing::info!(
-            subject,
-            level,
-            "schema registry compatibility set (not enforced)"
-        );
+        tracing::info!(subject, level, "schema registry compatibility set");
         Ok(Reply::ok(json!({ "compatibility": level })))
     }
 

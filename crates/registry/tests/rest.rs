@@ -115,6 +115,12 @@ fn http_registry_round_trip() {
     let local = LocalRegistry::in_memory();
     let server = start(local.clone());
     let remote = HttpRegistry::new(&server.url).unwrap();
+    // A and B are unrelated records: no compatibility checks on this subject.
+    raw(
+        "PUT",
+        &format!("{}/config/t-value", server.url),
+        Some(r#"{"compatibility": "NONE"}"#),
+    );
 
     let a = remote.register("t-value", &Schema::avro(A)).unwrap();
     // The same schema with other whitespace: same id, no new version.
@@ -209,6 +215,12 @@ fn raw_answers_and_error_codes() {
     let local = LocalRegistry::in_memory();
     let server = start(local.clone());
     let url = |path: &str| format!("{}{path}", server.url);
+    // Unrelated schemas follow each other in x-value: no compatibility checks there.
+    raw(
+        "PUT",
+        &url("/config/x-value"),
+        Some(r#"{"compatibility": "NONE"}"#),
+    );
 
     // Register, with Confluent's content type and with plain application/json.
     let r = raw(
@@ -498,4 +510,48 @@ fn compatibility_config_is_stored() {
     );
     raw("GET", &url("/config/s-value"), None).assert_error(404, 40408);
     server.stop();
+}
+
+#[test]
+fn compatibility_is_checked_and_enforced() {
+    let local = LocalRegistry::in_memory();
+    let server = start(local.clone());
+    let url = |path: &str| format!("{}{path}", server.url);
+    let v1 = r#"{"type": "record", "name": "R", "fields": [{"name": "a", "type": "long"}]}"#;
+    let with_default = r#"{"type": "record", "name": "R", "fields": [{"name": "a", "type": "long"}, {"name": "b", "type": "string", "default": ""}]}"#;
+    let without_default = r#"{"type": "record", "name": "R", "fields": [{"name": "a", "type": "long"}, {"name": "c", "type": "string"}]}"#;
+    let register = |schema: &str| {
+        raw(
+            "POST",
+            &url("/subjects/c-value/versions"),
+            Some(&json!({ "schema": schema }).to_string()),
+        )
+    };
+    assert_eq!(register(v1).status, 200);
+    // BACKWARD (the default): the new schema must read the old data.
+    let check = |schema: &str| {
+        raw(
+            "POST",
+            &url("/compatibility/subjects/c-value/versions/latest?verbose=true"),
+            Some(&json!({ "schema": schema }).to_string()),
+        )
+        .json()
+    };
+    assert_eq!(check(with_default)["is_compatible"], json!(true));
+    let refused = check(without_default);
+    assert_eq!(refused["is_compatible"], json!(false), "{refused}");
+    assert!(!refused["messages"].as_array().unwrap().is_empty());
+    let msg = register(without_default).assert_error(409, 409);
+    assert!(msg.contains("incompatible"), "{msg}");
+    assert_eq!(register(with_default).status, 200);
+    // Re-registering an existing version is never refused.
+    assert_eq!(register(v1).status, 200);
+    // At NONE anything goes.
+    raw(
+        "PUT",
+        &url("/config/c-value"),
+        Some(r#"{"compatibility": "none"}"#),
+    );
+    assert_eq!(register(without_default).status, 200);
+    assert_eq!(local.versions("c-value").unwrap(), vec![1, 2, 3]);
 }

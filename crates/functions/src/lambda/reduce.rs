@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, UInt32Array};
-use datafusion::arrow::compute::{cast, interleave, take_arrays};
+use datafusion::arrow::array::{Array, UInt32Array};
+use datafusion::arrow::compute::{cast, interleave};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{exec_err, Result};
 use datafusion::logical_expr::{
@@ -15,7 +15,7 @@ use datafusion::logical_expr::{
 };
 
 use super::flat::Flat;
-use super::transform::take_rows;
+use super::transform::{evaluate, take_rows};
 use super::{check_arity, value_arg, Shape};
 
 const NAME: &str = "reduce";
@@ -102,18 +102,7 @@ impl HigherOrderUDFImpl for Reduce {
             let active = UInt32Array::from(active);
             let mut params = vec![take_rows(std::slice::from_ref(&state), &active)?.remove(0)];
             params.extend(take_rows(&flat.columns, &positions)?);
-            let closures: Vec<Box<dyn Fn() -> Result<ArrayRef>>> = params
-                .iter()
-                .map(|p| {
-                    let p = p.clone();
-                    Box::new(move || Ok(p.clone())) as Box<dyn Fn() -> Result<ArrayRef>>
-                })
-                .collect();
-            let refs: Vec<&dyn Fn() -> Result<ArrayRef>> =
-                closures.iter().map(|c| c.as_ref()).collect();
-            let next = body
-                .evaluate(&refs, |captured| Ok(take_arrays(captured, &active, None)?))?
-                .into_array(active.len())?;
+            let next = evaluate(body, &params, &active, active.len())?;
             let next = cast(&next, &state_type)?;
             // Scatter: active rows take their new state, the others keep theirs.
             let mut from = Vec::with_capacity(rows);

@@ -38,6 +38,17 @@ pub(super) fn eval_per_element(
     flat: &Flat,
     params: &[ArrayRef],
 ) -> Result<ArrayRef> {
+    evaluate(lambda, params, &flat.parents(), flat.elements())
+}
+
+/// Evaluates `lambda` with `params` (one array per lambda parameter, `len` long); captured
+/// columns are taken at `rows` (the outer row of each of the `len` values).
+pub(super) fn evaluate(
+    lambda: &LambdaArgument,
+    params: &[ArrayRef],
+    rows: &UInt32Array,
+    len: usize,
+) -> Result<ArrayRef> {
     let closures: Vec<Box<dyn Fn() -> Result<ArrayRef>>> = params
         .iter()
         .map(|p| {
@@ -47,10 +58,8 @@ pub(super) fn eval_per_element(
         .collect();
     let refs: Vec<&dyn Fn() -> Result<ArrayRef>> = closures.iter().map(|c| c.as_ref()).collect();
     lambda
-        .evaluate(&refs, |captured| {
-            Ok(take_arrays(captured, &flat.parents(), None)?)
-        })?
-        .into_array(flat.elements())
+        .evaluate(&refs, |captured| Ok(take_arrays(captured, rows, None)?))?
+        .into_array(len)
 }
 
 fn lambdas(args: &HigherOrderFunctionArgs) -> Result<(ArrayRef, Vec<&LambdaArgument>)> {
