@@ -146,10 +146,10 @@ mod tests {
         );
         // A new field without a default: the new schema cannot read old data.
         let v3 = avro(r#"{"name": "a", "type": "long"}, {"name": "c", "type": "string"}"#);
-        assert!(incompatibilities(Level::Full, &v2, &[v1.clone()]).is_empty());
-        assert!(!incompatibilities(Level::Backward, &v3, &[v1.clone()]).is_empty());
-        assert!(incompatibilities(Level::Forward, &v3, &[v1.clone()]).is_empty());
-        assert!(incompatibilities(Level::None, &v3, &[v1.clone()]).is_empty());
+        assert!(incompatibilities(Level::Full, &v2, std::slice::from_ref(&v1)).is_empty());
+        assert!(!incompatibilities(Level::Backward, &v3, std::slice::from_ref(&v1)).is_empty());
+        assert!(incompatibilities(Level::Forward, &v3, std::slice::from_ref(&v1)).is_empty());
+        assert!(incompatibilities(Level::None, &v3, std::slice::from_ref(&v1)).is_empty());
         // Only the latest, unless transitive.
         let v4 = avro(r#"{"name": "c", "type": "string"}"#);
         assert!(incompatibilities(Level::Backward, &v4, &[v1.clone(), v3.clone()]).is_empty());
@@ -163,7 +163,7 @@ mod tests {
             "syntax = \"proto3\"; message M { int64 a = 1; }",
         );
         let j = Schema::new(SchemaType::Json, r#"{"type": "object"}"#);
-        assert!(incompatibilities(Level::Backward, &p, &[p.clone()]).is_empty());
+        assert!(incompatibilities(Level::Backward, &p, std::slice::from_ref(&p)).is_empty());
         assert_eq!(incompatibilities(Level::Backward, &j, &[p]).len(), 1);
         assert_eq!(Level::parse("full_transitive"), Some(Level::FullTransitive));
     }
