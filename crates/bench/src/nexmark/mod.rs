@@ -44,6 +44,7 @@
 
 pub mod generator;
 pub mod model;
+pub mod queries;
 
 pub use generator::{
     generate_event, Generator, GeneratorConfig, JavaRandom, BEAM_BASE_TIME_MS,
