@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, BooleanArray, Int8Array};
 use datafusion::arrow::compute::{filter_record_batch, prep_null_mask_filter};
-use datafusion::arrow::datatypes::DataType;
 use datafusion::physical_expr::PhysicalExpr;
 
 use crate::{Batch, ChangeKind, DataflowError, Operator};
@@ -27,9 +26,10 @@ impl Operator for Filter {
     }
 
     fn process_batch(&mut self, batch: Batch) -> Result<Vec<Batch>, DataflowError> {
-        // A row the predicate fails on counts as not matching (reported).
-        let mask =
-            super::eval::evaluate_or_null(&self.predicate, &batch, &DataType::Boolean, "WHERE")?;
+        let mask = self
+            .predicate
+            .evaluate(&batch.data)?
+            .into_array(batch.num_rows())?;
         let mask = mask
             .as_any()
             .downcast_ref::<BooleanArray>()

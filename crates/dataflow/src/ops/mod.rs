@@ -2,7 +2,6 @@
 //! materialization, joins).
 
 mod aggregate;
-mod eval;
 mod explode;
 mod filter;
 mod join;
