@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, BooleanArray, Int8Array};
 use datafusion::arrow::compute::{filter_record_batch, prep_null_mask_filter};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::physical_expr::PhysicalExpr;
 
 use crate::{Batch, ChangeKind, DataflowError, Operator};
@@ -26,10 +27,9 @@ impl Operator for Filter {
     }
 
     fn process_batch(&mut self, batch: Batch) -> Result<Vec<Batch>, DataflowError> {
-        let mask = self
-            .predicate
-            .evaluate(&batch.data)?
-            .into_array(batch.num_rows())?;
+        // A row the predicate fails on counts as not matching (reported).
+        let mask =
+            super::eval::evaluate_or_null(&self.predicate, &batch, &DataType::Boolean, "WHERE")?;
         let mask = mask
             .as_any()
             .downcast_ref::<BooleanArray>()

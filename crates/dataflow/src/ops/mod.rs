@@ -2,6 +2,7 @@
 //! materialization, joins).
 
 mod aggregate;
+mod eval;
 mod explode;
 mod filter;
 mod join;

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::physical_expr::PhysicalExpr;
@@ -11,6 +10,7 @@ use crate::{Batch, DataflowError, Operator};
 
 /// Evaluates one expression per output column and casts each result to the output field's type
 /// (the canonical Arrow type of its KSQL type), so that downstream code sees exactly `schema`.
+/// A row an expression fails on gets null in that column and a processing-log report.
 pub struct Project {
     exprs: Vec<Arc<dyn PhysicalExpr>>,
     schema: SchemaRef,
@@ -41,14 +41,15 @@ impl Operator for Project {
     }
 
     fn process_batch(&mut self, batch: Batch) -> Result<Vec<Batch>, DataflowError> {
-        let n = batch.num_rows();
         let mut columns = Vec::with_capacity(self.exprs.len());
         for (expr, field) in self.exprs.iter().zip(self.schema.fields()) {
-            let mut col = expr.evaluate(&batch.data)?.into_array(n)?;
-            if col.data_type() != field.data_type() {
-                col = cast(&col, field.data_type())?;
-            }
-            columns.push(col);
+            // A row the expression fails on gets null (reported), not a failed query.
+            columns.push(super::eval::evaluate_or_null(
+                expr,
+                &batch,
+                field.data_type(),
+                field.name(),
+            )?);
         }
         let data = RecordBatch::try_new(self.schema.clone(), columns)?;
         Ok(vec![Batch {
