@@ -43,3 +43,16 @@ pub(crate) fn ksql_type_name(dt: &DataType) -> String {
         other => other.to_string(),
     }
 }
+
+/// ksqlDB's planning error for a call of `function` no overload takes:
+/// `Function 'F' does not accept parameters (INTEGER, STRING).`
+pub(crate) fn not_accepted(
+    function: &str,
+    args: &[DataType],
+) -> datafusion::error::DataFusionError {
+    let names: Vec<String> = args.iter().map(ksql_type_name).collect();
+    datafusion::error::DataFusionError::Plan(format!(
+        "Function '{function}' does not accept parameters ({}).",
+        names.join(", ")
+    ))
+}

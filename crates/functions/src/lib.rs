@@ -22,6 +22,8 @@ pub mod error;
 mod ksql_type;
 pub mod lambda;
 pub mod scalar;
+#[cfg(test)]
+mod test_util;
 
 pub use error::FunctionError;
 

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, UInt32Array};
-use datafusion::arrow::compute::{cast, interleave};
+use datafusion::arrow::compute::{cast, interleave, take, take_arrays};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{exec_err, Result};
 use datafusion::logical_expr::{
@@ -15,7 +15,7 @@ use datafusion::logical_expr::{
 };
 
 use super::flat::Flat;
-use super::transform::{evaluate, take_rows};
+use super::transform::evaluate;
 use super::{check_arity, value_arg, Shape};
 
 const NAME: &str = "reduce";
@@ -100,8 +100,8 @@ impl HigherOrderUDFImpl for Reduce {
                     .collect::<Vec<_>>(),
             );
             let active = UInt32Array::from(active);
-            let mut params = vec![take_rows(std::slice::from_ref(&state), &active)?.remove(0)];
-            params.extend(take_rows(&flat.columns, &positions)?);
+            let mut params = vec![take(state.as_ref(), &active, None)?];
+            params.extend(take_arrays(&flat.columns, &positions, None)?);
             let next = evaluate(body, &params, &active, active.len())?;
             let next = cast(&next, &state_type)?;
             // Scatter: active rows take their new state, the others keep theirs.

@@ -1,37 +1,16 @@
 //! TRANSFORM, FILTER and REDUCE through DataFusion's SQL planner (DuckDB's `->` lambda syntax
 //! here; Sluice's parser writes ksqlDB's `=>` into the same AST).
 
-use std::future::Future;
-use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
 
-use datafusion::arrow::array::{
-    Array, Int32Array, Int32Builder, ListArray, MapBuilder, RecordBatch, StringBuilder,
-};
+use datafusion::arrow::array::{Array, Int32Array, ListArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Schema};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::datasource::MemTable;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-fn block_on<F: Future>(f: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut f = pin!(f);
-    loop {
-        match f.as_mut().poll(&mut cx) {
-            Poll::Ready(v) => return v,
-            Poll::Pending => std::thread::park(),
-        }
-    }
-}
+use crate::test_util::{block_on, string_int_maps};
 
 /// A table `t(id, xs ARRAY<INT>, m MAP<STRING, INT>, n INT)` of four rows: ordinary, with
 /// nulls inside, null collections, empty collections.
@@ -51,25 +30,12 @@ fn context() -> SessionContext {
         None,
         Some(vec![]),
     ]);
-    let mut m = MapBuilder::new(None, StringBuilder::new(), Int32Builder::new());
-    for row in [
+    let m = string_int_maps(vec![
         Some(vec![("a", Some(15)), ("abc", Some(7))]),
         Some(vec![("abcd", None), ("abcde", Some(25))]),
         None,
         Some(vec![]),
-    ] {
-        match row {
-            Some(entries) => {
-                for (k, v) in entries {
-                    m.keys().append_value(k);
-                    m.values().append_option(v);
-                }
-                m.append(true).unwrap();
-            }
-            None => m.append(false).unwrap(),
-        }
-    }
-    let m = m.finish();
+    ]);
     let schema = Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int32, false),
         Field::new("xs", xs.data_type().clone(), true),
@@ -81,7 +47,7 @@ fn context() -> SessionContext {
         vec![
             Arc::new(Int32Array::from(vec![1, 2, 3, 4])),
             Arc::new(xs),
-            Arc::new(m),
+            m,
             Arc::new(Int32Array::from(vec![
                 Some(100),
                 Some(200),

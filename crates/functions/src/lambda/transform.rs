@@ -210,8 +210,3 @@ fn map_without_bad_rows(
         Some(NullBuffer::from(valid)),
     )
 }
-
-/// Used by REDUCE too: `take` of the given rows of every column.
-pub(super) fn take_rows(columns: &[ArrayRef], rows: &UInt32Array) -> Result<Vec<ArrayRef>> {
-    Ok(take_arrays(columns, rows, None)?)
-}

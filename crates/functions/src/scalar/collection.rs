@@ -22,12 +22,12 @@ use datafusion::arrow::array::{
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::arrow::compute::{cast, concat, take};
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
-use datafusion::common::{exec_err, plan_err, Result};
+use datafusion::common::{exec_err, Result};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
-use crate::ksql_type::ksql_type_name;
+use crate::ksql_type::not_accepted;
 
 /// The functions of this module.
 pub(crate) fn functions() -> Vec<Arc<ScalarUDF>> {
@@ -77,12 +77,7 @@ impl CollectionUdf {
     }
 
     fn refuse<T>(&self, args: &[DataType]) -> Result<T> {
-        let names: Vec<String> = args.iter().map(ksql_type_name).collect();
-        plan_err!(
-            "Function '{}' does not accept parameters ({}).",
-            self.ksql_name(),
-            names.join(", ")
-        )
+        Err(not_accepted(self.ksql_name(), args))
     }
 }
 
@@ -292,7 +287,7 @@ fn as_map(keys: &ArrayRef, values: &ArrayRef, ret: &DataType) -> Result<ArrayRef
         }
         per_row.push(Some(order.iter().map(|key| at[key]).collect()));
     }
-    build_map(ret, &key_strings.clone(), v.values().as_ref(), per_row)
+    build_map(ret, key_strings, v.values().as_ref(), per_row)
 }
 
 fn entries(maps: &ArrayRef, sorted: &ArrayRef, ret: &DataType) -> Result<ArrayRef> {
@@ -456,9 +451,8 @@ fn sign(x: &ArrayRef) -> Result<ArrayRef> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{
-        BooleanArray, Int32Builder, MapBuilder, StringArray, StringBuilder,
-    };
+    use crate::test_util::{string_int_maps, MapRows};
+    use datafusion::arrow::array::{BooleanArray, StringArray, StringBuilder};
     use datafusion::arrow::datatypes::Int32Type;
     use datafusion::arrow::util::display::array_value_to_string;
 
@@ -520,23 +514,8 @@ mod tests {
         Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(rows))
     }
 
-    type MapRows<'a> = Vec<Option<Vec<(&'a str, Option<i32>)>>>;
-
     fn maps(rows: MapRows<'_>) -> ArrayRef {
-        let mut m = MapBuilder::new(None, StringBuilder::new(), Int32Builder::new());
-        for row in rows {
-            match row {
-                Some(entries) => {
-                    for (k, v) in entries {
-                        m.keys().append_value(k);
-                        m.values().append_option(v);
-                    }
-                    m.append(true).unwrap();
-                }
-                None => m.append(false).unwrap(),
-            }
-        }
-        Arc::new(m.finish())
+        string_int_maps(rows)
     }
 
     #[test]

@@ -53,10 +53,7 @@ impl ScalarUDFImpl for Cube {
                 t.clone(),
                 true,
             )))),
-            [other] => plan_err!(
-                "Function 'CUBE_EXPLODE' does not accept parameters ({}).",
-                crate::ksql_type::ksql_type_name(other)
-            ),
+            [_] => Err(crate::ksql_type::not_accepted("CUBE_EXPLODE", arg_types)),
             _ => plan_err!("Function 'CUBE_EXPLODE' takes one argument"),
         }
     }

@@ -18,15 +18,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, ListBuilder, StringArray, StringBuilder};
-use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Int32Type};
-use datafusion::common::{exec_err, plan_err, Result};
+use datafusion::common::{exec_err, Result};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use regex::Regex;
 
-use crate::ksql_type::ksql_type_name;
+use crate::ksql_type::not_accepted;
 
 pub(crate) fn functions() -> Vec<Arc<ScalarUDF>> {
     [
@@ -286,12 +285,7 @@ impl ScalarUDFImpl for MaskUdf {
             }
         };
         if !ok {
-            let names: Vec<String> = args.iter().map(ksql_type_name).collect();
-            return plan_err!(
-                "Function '{}' does not accept parameters ({}).",
-                self.ksql_name(),
-                names.join(", ")
-            );
+            return Err(not_accepted(self.ksql_name(), args));
         }
         // The one INT position: the character count of the MASK_* variants, the group of
         // REGEXP_EXTRACT*; every other argument is a STRING.
@@ -322,16 +316,9 @@ impl ScalarUDFImpl for MaskUdf {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let rows = args.number_rows;
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?
-            .into_iter()
-            .map(|a| match a.data_type() {
-                DataType::Int32 | DataType::Utf8 => Ok(a),
-                DataType::Int8 | DataType::Int16 | DataType::Int64 => {
-                    Ok(cast(&a, &DataType::Int32)?)
-                }
-                _ => Ok(cast(&a, &DataType::Utf8)?),
-            })
-            .collect::<Result<Vec<ArrayRef>>>()?;
+        // The arguments arrive as `coerce_types` typed them: STRING as Utf8, the count or
+        // group as Int32.
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let out = match self.func {
             Func::RegexpExtract | Func::RegexpExtractAll => self.extract_rows(&arrays, rows)?,
             _ => self.mask_rows(&arrays, rows)?,
@@ -344,6 +331,7 @@ impl ScalarUDFImpl for MaskUdf {
 mod tests {
     use super::*;
     use datafusion::arrow::array::Int32Array;
+    use datafusion::arrow::compute::cast;
 
     fn call(func: Func, args: Vec<ArrayRef>) -> Result<Vec<Option<String>>> {
         let udf = MaskUdf {
