@@ -3,6 +3,8 @@
 use std::io::Write;
 
 use clap::{Parser, Subcommand};
+use sluice_bench::nexmark::queries::{self, Query, QUERIES};
+use sluice_bench::nexmark::run::{self, RunConfig};
 use sluice_bench::nexmark::{Event, Generator, GeneratorConfig};
 
 #[derive(Parser)]
@@ -23,11 +25,85 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         rate: i64,
     },
+    /// Run Nexmark queries end to end through Kafka (embedded broker), check each result
+    /// against DataFusion, and print `qN engine=... baseline=... ratio=... p50=... p99=...`.
+    Nexmark {
+        /// Queries to run (q0, q1, q2, q3, q4, q5, q7, q8), comma-separated, or `all`.
+        #[arg(long, default_value = "all")]
+        query: String,
+        /// Events generated for the throughput run.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Partitions per input topic (the embedded broker keeps ~5 MiB per partition).
+        #[arg(long, default_value_t = 64)]
+        partitions: u32,
+        /// Seconds of the latency run at half the measured rate (0 skips it).
+        #[arg(long, default_value_t = 10)]
+        latency_secs: u64,
+        /// Give up on a throughput run after this many seconds.
+        #[arg(long, default_value_t = 180)]
+        timeout_secs: u64,
+    },
 }
 
 fn main() -> std::io::Result<()> {
     let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     match cli.command {
+        Command::Nexmark {
+            query,
+            events,
+            partitions,
+            latency_secs,
+            timeout_secs,
+        } => {
+            let names: Vec<&'static Query> = if query.eq_ignore_ascii_case("all") {
+                QUERIES.iter().collect()
+            } else {
+                query
+                    .split(',')
+                    .map(|n| {
+                        queries::query(n.trim()).ok_or_else(|| {
+                            std::io::Error::new(
+                                std::io::ErrorKind::InvalidInput,
+                                format!("no Nexmark query {n}"),
+                            )
+                        })
+                    })
+                    .collect::<Result<_, _>>()?
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let mut failed = false;
+            for q in names {
+                let mut config = RunConfig::new(q);
+                config.events = events;
+                config.partitions = partitions;
+                config.latency_secs = latency_secs;
+                config.timeout = std::time::Duration::from_secs(timeout_secs);
+                match runtime.block_on(run::run(&config)) {
+                    Ok(report) => {
+                        println!("{}", report.line());
+                        eprintln!("  {}", report.details());
+                    }
+                    Err(e) => {
+                        failed = true;
+                        println!("{} FAILED: {e}", q.name);
+                    }
+                }
+            }
+            if failed {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Generate { events, rate } => {
             let config = GeneratorConfig {
                 first_event_rate: rate,

@@ -35,26 +35,37 @@ pub fn cached_watermarks(
 /// True when the consumer is assigned partitions of `topic` and, as of its last fetches, has
 /// nothing more to read from any of them.
 pub fn caught_up(consumer: &SluiceConsumer, topic: &str) -> bool {
-    let (Ok(assignment), Ok(positions)) = (consumer.assignment(), consumer.position()) else {
-        return false;
-    };
-    let mut any = false;
-    for e in assignment.elements_for_topic(topic) {
-        any = true;
-        let p = e.partition();
-        let Some((low, high)) = cached_watermarks(consumer, topic, p) else {
-            return false;
-        };
-        let position = positions
-            .find_partition(topic, p)
-            .and_then(|e| match e.offset() {
-                Offset::Offset(o) => Some(o),
-                _ => None,
-            })
-            .unwrap_or(low);
-        if position < high {
-            return false;
-        }
+    match assigned_progress(consumer, topic) {
+        Some(parts) => !parts.is_empty() && parts.iter().all(|&(_, done)| done),
+        None => false,
     }
-    any
+}
+
+/// The partitions of `topic` assigned to the consumer, each with whether it has nothing more to
+/// read as of the consumer's last fetches (its position is at the cached high watermark; a
+/// partition without cached watermarks counts as not caught up). `None` when the assignment
+/// or positions cannot be read.
+pub fn assigned_progress(consumer: &SluiceConsumer, topic: &str) -> Option<Vec<(i32, bool)>> {
+    let (Ok(assignment), Ok(positions)) = (consumer.assignment(), consumer.position()) else {
+        return None;
+    };
+    let mut out = Vec::new();
+    for e in assignment.elements_for_topic(topic) {
+        let p = e.partition();
+        let done = match cached_watermarks(consumer, topic, p) {
+            None => false,
+            Some((low, high)) => {
+                let position = positions
+                    .find_partition(topic, p)
+                    .and_then(|e| match e.offset() {
+                        Offset::Offset(o) => Some(o),
+                        _ => None,
+                    })
+                    .unwrap_or(low);
+                position >= high
+            }
+        };
+        out.push((p, done));
+    }
+    Some(out)
 }

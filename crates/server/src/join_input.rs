@@ -2,16 +2,22 @@
 //!
 //! A join task subscribes to the topics of all its sources. Which rows meet depends on the
 //! order the inputs are processed in, so, as Kafka Streams does, the task processes records in
-//! timestamp order across its inputs: records are buffered per input, and a record is released
-//! only when every other input either has a buffered record at the same time or later, or has
-//! nothing more to read (its partitions are at their high watermarks, as of the consumer's
-//! last fetches). An input that lags without delivering holds the others back for at most
-//! [`MAX_IDLE`] (2 s). Ties go to tables first (so a table update and a stream record with the
-//! same timestamp meet in the updated row), then to the input that comes first in FROM. Each
-//! input's records are released in arrival order (prefixes of its buffer), so the positions
-//! committed after a batch never skip a record still waiting.
+//! timestamp order across its inputs. Records are buffered per input *partition*; each
+//! partition's records arrive in offset order, which is (nearly) timestamp order, so a
+//! partition vouches for every time up to its newest buffered record, and a partition with
+//! nothing buffered vouches for nothing unless it has nothing more to read (the consumer's
+//! position is at its high watermark, as of its last fetches). A record is released once every
+//! assigned partition of every input vouches for its time. (One task reads all partitions of
+//! its inputs, so the rule covers all of them: going by an input's newest record alone would
+//! let a lagging partition's older records arrive after newer ones of the other input.) A
+//! partition that lags without delivering holds the others back for at most [`MAX_IDLE`]
+//! (2 s). Ties go to tables first (so a table update and a stream record with the same
+//! timestamp meet in the updated row), then to the input that comes first in FROM. Each
+//! partition's records are released in arrival order (prefixes of its buffer), so the
+//! positions committed after a batch never skip a record still waiting.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::time::{Duration, Instant};
 
 use rdkafka::message::{Message, OwnedMessage};
@@ -20,11 +26,42 @@ use sluice_kafka::SluiceConsumer;
 /// How long a lagging input may hold the others back.
 pub const MAX_IDLE: Duration = Duration::from_secs(2);
 
-/// One input: its topic, whether it is a table, and its waiting records.
+/// One input: its topic, whether it is a table, and its waiting records per partition.
 struct Input {
     topic: String,
     table: bool,
-    buffer: VecDeque<OwnedMessage>,
+    buffers: BTreeMap<i32, VecDeque<OwnedMessage>>,
+}
+
+impl Input {
+    /// The time up to which this input's records are all known to have arrived, given its
+    /// assigned partitions and whether each is read to its end (`None`: not known at all).
+    fn vouches_for(&self, progress: Option<&[(i32, bool)]>) -> Option<i64> {
+        let newest =
+            |p: i32| -> Option<i64> { self.buffers.get(&p).and_then(|b| b.iter().map(ts).max()) };
+        let progress = progress?;
+        let mut bound = i64::MAX;
+        let mut known = false;
+        for &(p, done) in progress {
+            known = true;
+            match newest(p) {
+                Some(t) => bound = bound.min(t),
+                None if done => {}
+                None => return None,
+            }
+        }
+        // Records of partitions not (or no longer) assigned still wait in the buffers.
+        for (p, b) in &self.buffers {
+            if !progress.iter().any(|(q, _)| q == p) {
+                if let Some(t) = b.iter().map(ts).max() {
+                    known = true;
+                    bound = bound.min(t);
+                }
+            }
+        }
+        // Nothing assigned and nothing buffered: nothing is known.
+        known.then_some(bound)
+    }
 }
 
 /// Buffers of a join task's inputs (index = the source's position in FROM).
@@ -46,7 +83,7 @@ impl JoinInput {
                 .map(|(topic, table)| Input {
                     topic,
                     table,
-                    buffer: VecDeque::new(),
+                    buffers: BTreeMap::new(),
                 })
                 .collect(),
             idle_since: None,
@@ -67,13 +104,22 @@ impl JoinInput {
     pub fn push(&mut self, messages: Vec<OwnedMessage>) {
         for m in messages {
             if let Some(i) = self.inputs.iter_mut().find(|i| i.topic == m.topic()) {
-                i.buffer.push_back(m);
+                i.buffers.entry(m.partition()).or_default().push_back(m);
             }
         }
     }
 
     /// The records that can be processed now, in processing order, with their input's index.
     pub fn ready(&mut self, consumer: &SluiceConsumer) -> Vec<(usize, OwnedMessage)> {
+        self.ready_with(|topic| sluice_kafka::assigned_progress(consumer, topic))
+    }
+
+    /// [`JoinInput::ready`] with the assigned partitions of a topic, and whether each is read
+    /// to its end, answered by `progress`.
+    pub fn ready_with(
+        &mut self,
+        progress: impl Fn(&str) -> Option<Vec<(i32, bool)>>,
+    ) -> Vec<(usize, OwnedMessage)> {
         if !self.is_waiting() {
             self.idle_since = None;
             return Vec::new();
@@ -81,11 +127,7 @@ impl JoinInput {
         // How far each input lets the others go.
         let mut limit = Some(i64::MAX);
         for input in &self.inputs {
-            let bound = match input.buffer.iter().map(ts).max() {
-                Some(t) => Some(t),
-                None if sluice_kafka::caught_up(consumer, &input.topic) => Some(i64::MAX),
-                None => None,
-            };
+            let bound = input.vouches_for(progress(&input.topic).as_deref());
             limit = limit.zip(bound).map(|(a, b)| a.min(b));
         }
         let limit = match limit {
@@ -99,32 +141,41 @@ impl JoinInput {
             }
         };
         self.idle_since = None;
-        let mut taken: Vec<VecDeque<OwnedMessage>> = self
-            .inputs
-            .iter_mut()
-            .map(|i| {
-                let n = i.buffer.iter().take_while(|m| ts(m) <= limit).count();
-                i.buffer.drain(..n).collect()
+        // Each partition's releasable prefix, merged by time (ties: tables, then FROM order).
+        let mut taken: Vec<(usize, VecDeque<OwnedMessage>)> = Vec::new();
+        for (i, input) in self.inputs.iter_mut().enumerate() {
+            for b in input.buffers.values_mut() {
+                let n = b.iter().take_while(|m| ts(m) <= limit).count();
+                if n > 0 {
+                    taken.push((i, b.drain(..n).collect()));
+                }
+            }
+            input.buffers.retain(|_, b| !b.is_empty());
+        }
+        let mut heads: BinaryHeap<Reverse<(i64, bool, usize, usize)>> = taken
+            .iter()
+            .enumerate()
+            .filter_map(|(k, (i, q))| {
+                q.front()
+                    .map(|m| Reverse((ts(m), !self.inputs[*i].table, *i, k)))
             })
             .collect();
-        let mut out = Vec::new();
-        loop {
-            // The earliest head; ties to tables, then to the first input.
-            let next = taken
-                .iter()
-                .enumerate()
-                .filter_map(|(i, q)| q.front().map(|m| (ts(m), !self.inputs[i].table, i)))
-                .min();
-            let Some((_, _, i)) = next else { break };
-            let m = taken[i].pop_front().expect("a head");
+        let mut out = Vec::with_capacity(taken.iter().map(|(_, q)| q.len()).sum());
+        while let Some(Reverse((_, _, i, k))) = heads.pop() {
+            let m = taken[k].1.pop_front().expect("a head");
             out.push((i, m));
+            if let Some(next) = taken[k].1.front() {
+                heads.push(Reverse((ts(next), !self.inputs[i].table, i, k)));
+            }
         }
         out
     }
 
     /// Whether records are waiting.
     pub fn is_waiting(&self) -> bool {
-        self.inputs.iter().any(|i| !i.buffer.is_empty())
+        self.inputs
+            .iter()
+            .any(|i| i.buffers.values().any(|b| !b.is_empty()))
     }
 }
 
@@ -169,6 +220,86 @@ mod tests {
         assert_eq!(order, vec![(1, 0), (1, 10), (0, 10), (0, 15)]);
         // The table record at 20 waits: the stream input is empty and not known to be read.
         assert!(input.ready(&consumer).is_empty());
+        assert!(input.is_waiting());
+    }
+
+    fn msg_in(topic: &str, partition: i32, offset: i64, ts: i64) -> OwnedMessage {
+        OwnedMessage::new(
+            None,
+            None,
+            topic.to_string(),
+            Timestamp::CreateTime(ts),
+            partition,
+            offset,
+            None,
+        )
+    }
+
+    #[test]
+    fn a_lagging_partition_holds_back_newer_records_of_the_other_input() {
+        // Table `t` has two partitions; partition 1 has delivered nothing yet and is not read
+        // to its end. The stream record at 50 must wait for it, even though partition 0 of `t`
+        // already has a record at 100.
+        let mut input = JoinInput::new(vec![("s".into(), false), ("t".into(), true)]);
+        input.push(vec![msg_in("t", 0, 0, 100), msg_in("s", 0, 0, 50)]);
+        let progress = |done1: bool| {
+            move |topic: &str| -> Option<Vec<(i32, bool)>> {
+                Some(match topic {
+                    "t" => vec![(0, false), (1, done1)],
+                    _ => vec![(0, false)],
+                })
+            }
+        };
+        assert!(input.ready_with(progress(false)).is_empty());
+        // Partition 1 delivers a row at 40: it goes, but the stream record at 50 still waits
+        // (partition 1's next row may be older than 50) until partition 1 is read to its end.
+        input.push(vec![msg_in("t", 1, 0, 40)]);
+        let order = |v: Vec<(usize, OwnedMessage)>| -> Vec<(usize, i64)> {
+            v.iter().map(|(s, m)| (*s, ts(m))).collect()
+        };
+        assert_eq!(order(input.ready_with(progress(false))), vec![(1, 40)]);
+        assert_eq!(order(input.ready_with(progress(true))), vec![(0, 50)]);
+        // The table row at 100 waits for the stream, which has nothing buffered and is not
+        // read to its end; once it is, the row goes.
+        assert!(input.ready_with(progress(false)).is_empty());
+        let all_done = |topic: &str| -> Option<Vec<(i32, bool)>> {
+            Some(match topic {
+                "t" => vec![(0, true), (1, true)],
+                _ => vec![(0, true)],
+            })
+        };
+        let order: Vec<(usize, i64)> = input
+            .ready_with(all_done)
+            .iter()
+            .map(|(s, m)| (*s, ts(m)))
+            .collect();
+        assert_eq!(order, vec![(1, 100)]);
+        assert!(!input.is_waiting());
+    }
+
+    #[test]
+    fn partitions_release_prefixes_in_time_order() {
+        let mut input = JoinInput::new(vec![("s".into(), false), ("t".into(), true)]);
+        input.push(vec![
+            msg_in("s", 0, 0, 10),
+            msg_in("s", 1, 0, 5),
+            msg_in("s", 1, 1, 30),
+            msg_in("t", 0, 0, 5),
+            msg_in("t", 0, 1, 20),
+        ]);
+        let all = |topic: &str| -> Option<Vec<(i32, bool)>> {
+            Some(match topic {
+                "s" => vec![(0, false), (1, false)],
+                _ => vec![(0, false)],
+            })
+        };
+        // s vouches up to min(10, 30) = 10, t up to 20: everything at or before 10 goes.
+        let order: Vec<(usize, i32, i64)> = input
+            .ready_with(all)
+            .iter()
+            .map(|(s, m)| (*s, m.partition(), ts(m)))
+            .collect();
+        assert_eq!(order, vec![(1, 0, 5), (0, 1, 5), (0, 0, 10)]);
         assert!(input.is_waiting());
     }
 }

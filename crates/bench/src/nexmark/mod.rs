@@ -42,9 +42,13 @@
 //!   gives each part its own id range on a timeline starting again at the base time.
 //! - Nothing is emitted late or with wallclock pacing; callers decide how fast to publish.
 
+pub mod baseline;
 pub mod generator;
+pub mod kafka_io;
 pub mod model;
+pub mod oracle;
 pub mod queries;
+pub mod run;
 
 pub use generator::{
     generate_event, Generator, GeneratorConfig, JavaRandom, BEAM_BASE_TIME_MS,

@@ -20,7 +20,54 @@ pub struct Query {
     pub statements: &'static [&'static str],
     /// The sink the last statement writes (a topic of the same name).
     pub sink: &'static str,
+    /// The event topics its statements read.
+    pub reads: &'static [EventKind],
+    /// The same question asked of DataFusion in batch, and how to read the sink to compare.
+    pub oracle: Oracle,
 }
+
+/// How a query's result is checked: a DataFusion query over all the events (tables `person`,
+/// `auction`, `bid` with the model's snake-case field names, see [`super::oracle`]) and the shape of
+/// the sink's records.
+#[derive(Debug, Clone, Copy)]
+pub struct Oracle {
+    /// Selects the key column (unless [`Oracle::key`] is [`SinkKey::None`]), then the window
+    /// start (if [`Oracle::windowed`]), then the value columns in the order of
+    /// [`Oracle::columns`].
+    pub sql: &'static str,
+    /// What the sink's record key holds.
+    pub key: SinkKey,
+    /// Whether the sink's keys carry a window start (8 bytes, big-endian, after the key).
+    pub windowed: bool,
+    /// The sink's value columns (JSON field names) and how their numbers compare.
+    pub columns: &'static [(&'static str, Compare)],
+    /// A table: the result is the last value per key (and window); a stream: the multiset of
+    /// records.
+    pub table: bool,
+}
+
+/// The sink's record key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkKey {
+    /// No key.
+    None,
+    /// One BIGINT in the KAFKA format (8 bytes, big-endian).
+    BigInt,
+    /// One STRING in the KAFKA format (UTF-8).
+    Text,
+}
+
+/// How a value column's numbers are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compare {
+    /// Exactly (integers, decimals, strings).
+    Exact,
+    /// To nine significant digits (DOUBLE results of sums in a different order).
+    Approx,
+}
+
+use super::EventKind;
+use Compare::{Approx, Exact};
 
 /// The streams and tables over the event topics (`{partitions}` is replaced by the count).
 pub const SOURCES: &[&str] = &[
@@ -51,6 +98,20 @@ pub const QUERIES: &[Query] = &[
                        FROM bid EMIT CHANGES;",
         ],
         sink: "NEXMARK_Q0",
+        reads: &[EventKind::Bid],
+        oracle: Oracle {
+            sql: "SELECT auction, bidder, price, date_time, extra FROM bid",
+            key: SinkKey::None,
+            windowed: false,
+            columns: &[
+                ("AUCTION", Exact),
+                ("BIDDER", Exact),
+                ("PRICE", Exact),
+                ("DATETIME", Exact),
+                ("EXTRA", Exact),
+            ],
+            table: false,
+        },
     },
     Query {
         name: "q1",
@@ -60,6 +121,21 @@ pub const QUERIES: &[Query] = &[
                        dateTime, extra FROM bid EMIT CHANGES;",
         ],
         sink: "NEXMARK_Q1",
+        reads: &[EventKind::Bid],
+        oracle: Oracle {
+            sql: "SELECT auction, bidder, CAST(price AS DECIMAL(20, 0)) * CAST(0.908 AS DECIMAL(4, 3)), \
+                  date_time, extra FROM bid",
+            key: SinkKey::None,
+            windowed: false,
+            columns: &[
+                ("AUCTION", Exact),
+                ("BIDDER", Exact),
+                ("PRICE", Exact),
+                ("DATETIME", Exact),
+                ("EXTRA", Exact),
+            ],
+            table: false,
+        },
     },
     Query {
         name: "q2",
@@ -69,6 +145,14 @@ pub const QUERIES: &[Query] = &[
                        WHERE auction % 123 = 0 EMIT CHANGES;",
         ],
         sink: "NEXMARK_Q2",
+        reads: &[EventKind::Bid],
+        oracle: Oracle {
+            sql: "SELECT auction, price FROM bid WHERE auction % 123 = 0",
+            key: SinkKey::None,
+            windowed: false,
+            columns: &[("AUCTION", Exact), ("PRICE", Exact)],
+            table: false,
+        },
     },
     Query {
         name: "q3",
@@ -81,6 +165,22 @@ pub const QUERIES: &[Query] = &[
                        WHERE A.category = 10 AND P.state IN ('OR', 'ID', 'CA') EMIT CHANGES;",
         ],
         sink: "NEXMARK_Q3",
+        reads: &[EventKind::Person, EventKind::Auction],
+        oracle: Oracle {
+            // A stream-table join sees the person row only once it has arrived.
+            sql: "SELECT a.seller, p.name, p.city, p.state, a.id FROM auction a \
+                  JOIN person p ON a.seller = p.id AND p.date_time <= a.date_time \
+                  WHERE a.category = 10 AND p.state IN ('OR', 'ID', 'CA')",
+            key: SinkKey::BigInt,
+            windowed: false,
+            columns: &[
+                ("NAME", Exact),
+                ("CITY", Exact),
+                ("STATE", Exact),
+                ("AUCTION_ID", Exact),
+            ],
+            table: false,
+        },
     },
     Query {
         name: "q4",
@@ -89,12 +189,27 @@ pub const QUERIES: &[Query] = &[
         statements: &[
             "CREATE TABLE nexmark_q4_winning AS SELECT A.id AS auction_id, \
              LATEST_BY_OFFSET(A.category) AS category, MAX(B.price) AS final FROM bid B \
-             JOIN auction A WITHIN (0 SECONDS, 1 DAY) ON B.auction = A.id \
+             JOIN auction A WITHIN (1 DAY, 0 SECONDS) ON B.auction = A.id \
              WHERE B.dateTime BETWEEN A.dateTime AND A.expires GROUP BY A.id EMIT CHANGES;",
             "CREATE TABLE nexmark_q4 AS SELECT category, AVG(final) AS avg_final \
              FROM nexmark_q4_winning GROUP BY category EMIT CHANGES;",
         ],
         sink: "NEXMARK_Q4",
+        reads: &[EventKind::Auction, EventKind::Bid],
+        oracle: Oracle {
+            // The standard query's winning bids (a bid counts while its auction is open),
+            // within the join window's day.
+            sql: "SELECT category, AVG(CAST(final AS DOUBLE)) FROM (\
+                  SELECT a.id, a.category, MAX(b.price) AS final FROM bid b \
+                  JOIN auction a ON b.auction = a.id \
+                  WHERE b.date_time BETWEEN a.date_time AND a.expires \
+                  AND a.date_time >= b.date_time - 86400000 \
+                  GROUP BY a.id, a.category) GROUP BY category",
+            key: SinkKey::BigInt,
+            windowed: false,
+            columns: &[("AVG_FINAL", Approx)],
+            table: true,
+        },
     },
     Query {
         name: "q5",
@@ -106,6 +221,19 @@ pub const QUERIES: &[Query] = &[
                        EMIT CHANGES;",
         ],
         sink: "NEXMARK_Q5",
+        reads: &[EventKind::Bid],
+        oracle: Oracle {
+            // Each bid is in the five 10-second windows that start at multiples of 2 seconds
+            // in the 10 seconds up to it.
+            sql: "SELECT auction, ws, COUNT(*) FROM (\
+                  SELECT auction, date_time - date_time % 2000 - o.k * 2000 AS ws \
+                  FROM bid CROSS JOIN (VALUES (0), (1), (2), (3), (4)) AS o(k)) \
+                  GROUP BY auction, ws",
+            key: SinkKey::BigInt,
+            windowed: true,
+            columns: &[("NUM", Exact)],
+            table: true,
+        },
     },
     Query {
         name: "q7",
@@ -116,6 +244,15 @@ pub const QUERIES: &[Query] = &[
                        FROM bid WINDOW TUMBLING (SIZE 10 SECONDS) GROUP BY 'all' EMIT CHANGES;",
         ],
         sink: "NEXMARK_Q7",
+        reads: &[EventKind::Bid],
+        oracle: Oracle {
+            sql: "SELECT 'all', date_time - date_time % 10000 AS ws, MAX(price) FROM bid \
+                  GROUP BY date_time - date_time % 10000",
+            key: SinkKey::Text,
+            windowed: true,
+            columns: &[("MAX_PRICE", Exact)],
+            table: true,
+        },
     },
     Query {
         name: "q8",
@@ -126,6 +263,16 @@ pub const QUERIES: &[Query] = &[
                        WITHIN 10 SECONDS ON P.id = A.seller EMIT CHANGES;",
         ],
         sink: "NEXMARK_Q8",
+        reads: &[EventKind::Person, EventKind::Auction],
+        oracle: Oracle {
+            sql: "SELECT p.id, p.name, a.date_time FROM person p JOIN auction a \
+                  ON p.id = a.seller \
+                  WHERE a.date_time BETWEEN p.date_time - 10000 AND p.date_time + 10000",
+            key: SinkKey::BigInt,
+            windowed: false,
+            columns: &[("NAME", Exact), ("AUCTION_TIME", Exact)],
+            table: false,
+        },
     },
 ];
 
