@@ -14,17 +14,40 @@ use sluice_kafka::{SluiceConsumer, SluiceProducer};
 
 use crate::error::{EngineError, Result};
 
-/// Wait for at least one record, then take what else arrives within `linger`, up to `max`.
-pub async fn next_batch(
+/// Waits for the next record, at most `wait` (`None`: for as long as it takes); `None` when
+/// none came in time.
+///
+/// Cancel-safe (rdkafka's `recv` is): a `select!` or a timeout may drop this future without
+/// losing a record. Take the rest of the batch with [`fill_batch`], which is not.
+async fn next_record(
     consumer: &SluiceConsumer,
+    wait: Option<Duration>,
+) -> Result<Option<OwnedMessage>> {
+    let recv = consumer.recv();
+    let received = match wait {
+        None => recv.await,
+        Some(wait) => match tokio::time::timeout(wait, recv).await {
+            Ok(r) => r,
+            Err(_) => return Ok(None),
+        },
+    };
+    received
+        .map(|m| Some(m.detach()))
+        .map_err(|e| EngineError::Kafka(format!("consume failed: {e}")))
+}
+
+/// `first`, then what else arrives within `linger`, up to `max` records.
+///
+/// Not cancel-safe: the records it has taken are past the consumer's position, so dropping
+/// this future before it returns loses them (the task would go on and commit positions
+/// beyond them). Always run it to completion; never race it against a timer.
+async fn fill_batch(
+    consumer: &SluiceConsumer,
+    first: OwnedMessage,
     max: usize,
     linger: Duration,
 ) -> Result<Vec<OwnedMessage>> {
-    let first = consumer
-        .recv()
-        .await
-        .map_err(|e| EngineError::Kafka(format!("consume failed: {e}")))?;
-    let mut out = vec![first.detach()];
+    let mut out = vec![first];
     let deadline = tokio::time::Instant::now() + linger;
     while out.len() < max {
         match tokio::time::timeout_at(deadline, consumer.recv()).await {
@@ -34,6 +57,32 @@ pub async fn next_batch(
         }
     }
     Ok(out)
+}
+
+/// A task's next batch: a first record, waiting at most `wait` for it (`None`: for as long as
+/// it takes; an empty batch when none came), then what else arrives within `linger`, up to
+/// `max` records. `None` when `interrupted` resolved first.
+///
+/// Only the wait for the first record is cut short (by `wait` or `interrupted`); once the
+/// batch has records it is read to its end. Records taken from the consumer are past its
+/// position: a batch dropped half-read would be lost for good, since the positions committed
+/// after later batches go beyond it.
+pub async fn read_batch(
+    consumer: &SluiceConsumer,
+    max: usize,
+    linger: Duration,
+    wait: Option<Duration>,
+    interrupted: impl std::future::Future<Output = ()>,
+) -> Option<Result<Vec<OwnedMessage>>> {
+    let first = tokio::select! {
+        _ = interrupted => return None,
+        m = next_record(consumer, wait) => m,
+    };
+    Some(match first {
+        Ok(Some(first)) => fill_batch(consumer, first, max, linger).await,
+        Ok(None) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    })
 }
 
 /// Borrow owned messages as raw records for the decoder.
@@ -180,4 +229,73 @@ pub fn commit_positions(
     consumer
         .commit(&positions_tpl(positions)?, CommitMode::Sync)
         .map_err(|e| EngineError::Kafka(format!("offset commit failed: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_kafka::{EmbeddedBroker, OffsetReset};
+
+    /// A join task whose inputs wait polls for records every few milliseconds, and a poll may
+    /// end while a batch is being read. Every record must still come out, in order: a batch
+    /// dropped half-read (as when the whole read was under the poll timeout) loses the records
+    /// already taken from the consumer, and later commits skip them for good.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_cut_short_lose_no_record() {
+        const N: i64 = 20_000;
+        let broker = EmbeddedBroker::start(1).unwrap();
+        broker.create_topic("t", 1, 1).await.unwrap();
+        let producer = broker.kafka_config().producer().unwrap();
+        let values: Vec<String> = (0..N).map(|i| i.to_string()).collect();
+        let pending = values
+            .iter()
+            .map(|v| {
+                producer
+                    .send_result(FutureRecord::<[u8], [u8]>::to("t").payload(v.as_bytes()))
+                    .map_err(|(e, _)| e)
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(await_deliveries(pending, "t").await.unwrap(), N);
+
+        let consumer = broker
+            .kafka_config()
+            .consumer("g", OffsetReset::Earliest)
+            .unwrap();
+        consumer.subscribe(&["t"]).unwrap();
+        let mut next = 0;
+        let (mut batches, mut interrupted) = (0, 0);
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while next < N && std::time::Instant::now() < deadline {
+            let poll = Duration::from_millis(1);
+            let Some(batch) = read_batch(
+                &consumer,
+                4096,
+                LINGER,
+                Some(poll),
+                tokio::time::sleep(poll),
+            )
+            .await
+            else {
+                interrupted += 1;
+                continue;
+            };
+            batches += 1;
+            for m in batch.unwrap() {
+                assert_eq!(
+                    m.offset(),
+                    next,
+                    "records before offset {} were lost",
+                    m.offset()
+                );
+                next += 1;
+            }
+        }
+        assert_eq!(
+            next, N,
+            "{batches} batches, {interrupted} interrupted waits"
+        );
+    }
+
+    const LINGER: Duration = Duration::from_millis(5);
 }

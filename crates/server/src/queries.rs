@@ -360,17 +360,22 @@ impl QueryTask {
         loop {
             // A join task also wakes up without new records: a waiting input may be released
             // once the other is known to be read, or has idled long enough.
-            let wait = if join.as_ref().is_some_and(|j| j.input.is_waiting()) {
-                JOIN_POLL
-            } else {
-                Duration::MAX
-            };
-            let messages = tokio::select! {
-                _ = stop.changed() => break,
-                _ = client_gone(&self.output) => break,
-                m = tokio::time::timeout(wait, io::next_batch(&self.consumer, MAX_BATCH, LINGER)) => {
-                    m.unwrap_or_else(|_| Ok(Vec::new()))
+            let wait = join
+                .as_ref()
+                .is_some_and(|j| j.input.is_waiting())
+                .then_some(JOIN_POLL);
+            // Only the wait for a first record is cut short by the poll interval or a stop
+            // (see `io::read_batch`: a batch dropped half-read would be lost).
+            let stopped = async {
+                tokio::select! {
+                    _ = stop.changed() => {}
+                    _ = client_gone(&self.output) => {}
                 }
+            };
+            let Some(messages) =
+                io::read_batch(&self.consumer, MAX_BATCH, LINGER, wait, stopped).await
+            else {
+                break;
             };
             let messages = match messages {
                 Ok(m) => m,

@@ -233,7 +233,12 @@ pub async fn start_sluice(
         .args(["--kafka", kafka, "--listen", "127.0.0.1:0"])
         .args(["--schema-registry-listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
-        .env("RUST_LOG", "warn")
+        // SLUICE_TEST_SERVER_LOG sets the child's RUST_LOG (e.g. `sluice=debug`) when
+        // investigating a failure; warnings only otherwise.
+        .env(
+            "RUST_LOG",
+            std::env::var("SLUICE_TEST_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
         .kill_on_drop(true)
