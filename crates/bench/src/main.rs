@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use clap::{Parser, Subcommand};
+use sluice_bench::nexmark::engine_only;
 use sluice_bench::nexmark::queries::{self, Query, QUERIES};
 use sluice_bench::nexmark::run::{self, RunConfig};
 use sluice_bench::nexmark::{Event, Generator, GeneratorConfig};
@@ -40,9 +41,17 @@ enum Command {
         /// Seconds of the latency run at half the measured rate (0 skips it).
         #[arg(long, default_value_t = 10)]
         latency_secs: u64,
+        /// Input rate of the latency run (records of the query's topics per second) instead of
+        /// half the measured throughput.
+        #[arg(long)]
+        latency_rate: Option<f64>,
         /// Give up on a throughput run after this many seconds.
         #[arg(long, default_value_t = 180)]
         timeout_secs: u64,
+        /// Feed the records straight into the query's operators (no Kafka clients, state in
+        /// memory) and compare with decoding alone.
+        #[arg(long)]
+        engine_only: bool,
     },
 }
 
@@ -62,6 +71,8 @@ fn main() -> std::io::Result<()> {
             partitions,
             latency_secs,
             timeout_secs,
+            latency_rate,
+            engine_only,
         } => {
             let names: Vec<&'static Query> = if query.eq_ignore_ascii_case("all") {
                 QUERIES.iter().collect()
@@ -83,10 +94,24 @@ fn main() -> std::io::Result<()> {
                 .build()?;
             let mut failed = false;
             for q in names {
+                if engine_only {
+                    match runtime.block_on(engine_only::run(q, events, partitions)) {
+                        Ok(report) => {
+                            println!("{}", report.line());
+                            eprintln!("  {}", report.details());
+                        }
+                        Err(e) => {
+                            failed = true;
+                            println!("{} FAILED: {e}", q.name);
+                        }
+                    }
+                    continue;
+                }
                 let mut config = RunConfig::new(q);
                 config.events = events;
                 config.partitions = partitions;
                 config.latency_secs = latency_secs;
+                config.latency_rate = latency_rate;
                 config.timeout = std::time::Duration::from_secs(timeout_secs);
                 match runtime.block_on(run::run(&config)) {
                     Ok(report) => {

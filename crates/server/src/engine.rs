@@ -31,6 +31,7 @@ use tracing::{debug, info, warn};
 
 use crate::command_log::{Command, CommandLog};
 use crate::error::{EngineError, Result};
+use crate::offline::OfflineQuery;
 use crate::queries::{Input, Output, QueryMetrics, QueryTask, StateSpec};
 use crate::result::StatementResult;
 use crate::session::{starts_earliest, SessionProps};
@@ -1159,6 +1160,44 @@ impl Engine {
         }
     }
 
+    /// The encoder of `sink`'s records (its formats, with the schemas writers use).
+    fn sink_encoder(&self, sink: &SourceDef) -> Result<SinkEncoder> {
+        let (key_format, value_format) = self.writer_formats(sink, false)?;
+        Ok(SinkEncoder::new(
+            &key_format,
+            sink.key_fields()?,
+            &value_format,
+            sink.value_fields()?,
+            self.deps.registry.as_ref(),
+        )?
+        .with_timestamp(sink.timestamp.as_ref())?
+        .with_window(sink.window.as_ref().map(|w| {
+            if w.is_session() {
+                WindowedKey::Session
+            } else {
+                WindowedKey::Time
+            }
+        })))
+    }
+
+    /// The persistent query writing `sink` (a stream or table made by `CREATE ... AS SELECT`),
+    /// planned again and instantiated to be driven by records handed to it, without Kafka or
+    /// durable state (engine-only benchmarks; see [`crate::offline`]). `props` are the
+    /// session's, as when the query was created.
+    pub fn offline_query(&self, sink: &str, props: &SessionProps) -> Result<OfflineQuery> {
+        let catalog = self.catalog();
+        let sink = catalog.require(sink)?.clone();
+        let statement = crate::offline::writing_statement(&sink)?;
+        let mut plan = self.planner.plan_query(&statement.query, &catalog)?;
+        plan.set_coalesce(crate::session::coalesces(&props.snapshot()));
+        OfflineQuery::new(
+            &plan,
+            &sink,
+            self.sink_encoder(&sink)?,
+            self.deps.registry.as_ref(),
+        )
+    }
+
     fn start_persistent(
         &self,
         query_id: &str,
@@ -1174,22 +1213,7 @@ impl Engine {
             OffsetReset::Latest
         };
         let group = format!("_confluent-ksql-{}query_{query_id}", self.deps.service_id);
-        let (key_format, value_format) = self.writer_formats(sink, false)?;
-        let encoder = SinkEncoder::new(
-            &key_format,
-            sink.key_fields()?,
-            &value_format,
-            sink.value_fields()?,
-            self.deps.registry.as_ref(),
-        )?
-        .with_timestamp(sink.timestamp.as_ref())?
-        .with_window(sink.window.as_ref().map(|w| {
-            if w.is_session() {
-                WindowedKey::Session
-            } else {
-                WindowedKey::Time
-            }
-        }));
+        let encoder = self.sink_encoder(sink)?;
         let repartition_topic = plan
             .repartition
             .as_ref()

@@ -152,7 +152,7 @@ pub(crate) struct JoinTask {
 }
 
 impl JoinTask {
-    fn new(
+    pub(crate) fn new(
         plan: &QueryPlan,
         source: &SourceDef,
         state: Option<&TaskState>,
@@ -178,6 +178,68 @@ impl JoinTask {
             decoders,
             input: JoinInput::new(topics),
         })
+    }
+
+    /// A join task's batch, in processing order: runs of records of one input (`sides[i]` is
+    /// the input of `messages[i]`: 0 the query's source, i the i-th join's right side) go
+    /// through the joins from the one that input enters at, and what the last emits through
+    /// `pipeline`. Records that cannot be decoded go to `report` with their topic.
+    pub(crate) fn process_runs(
+        &mut self,
+        decoder: &mut Decoder,
+        messages: &[rdkafka::message::OwnedMessage],
+        sides: &[usize],
+        mut report: impl FnMut(&[RecordError], &str),
+        mut pipeline: impl FnMut(Batch) -> Result<Vec<Batch>>,
+    ) -> Result<Vec<Batch>> {
+        let mut outputs = Vec::new();
+        let mut start = 0;
+        while start < messages.len() {
+            let input = sides[start];
+            let end = (start..messages.len())
+                .find(|&i| sides[i] != input)
+                .unwrap_or(messages.len());
+            let run = &messages[start..end];
+            start = end;
+            let (batch, errors) = match input {
+                0 => decoder.decode(&io::raw_records(run, decoder.needs_headers()))?,
+                i => {
+                    let d = &mut self.decoders[i - 1];
+                    d.decode(&io::raw_records(run, d.needs_headers()))?
+                }
+            };
+            report(&errors, self.input.topic(input));
+            let Some(mut b) = batch else { continue };
+            // Origins name the input too (a repartition topic after the join tells source
+            // records apart by them): partition + input << 16.
+            if input > 0 {
+                if let Some(o) = &mut b.origin {
+                    let shift = (input as i32) << 16;
+                    o.partition = o.partition.iter().map(|p| p.map(|p| p + shift)).collect();
+                }
+            }
+            // Input 0 is the first join's left side; input i its i-th join's right side.
+            let (first, side) = match input {
+                0 => (0, JoinSide::Left),
+                i => (i - 1, JoinSide::Right),
+            };
+            let mut rows = self.ops[first].process(side, &b)?;
+            for op in self.ops[first + 1..].iter_mut() {
+                rows = match rows {
+                    Some(r) => op.process(JoinSide::Left, &joined_as_input(r)?)?,
+                    None => None,
+                };
+            }
+            if let Some(joined) = rows {
+                outputs.extend(pipeline(joined)?);
+            }
+        }
+        Ok(outputs)
+    }
+
+    /// The topics it reads, in FROM order (the query's source first).
+    pub(crate) fn topics(&self) -> impl Iterator<Item = &str> {
+        self.input.topics()
     }
 }
 
@@ -209,20 +271,20 @@ fn joined_as_input(b: Batch) -> std::result::Result<Batch, DataflowError> {
 const JOIN_PREFIX: u8 = 0xe0;
 
 /// Decodes what a task reads into batches.
-enum Decoder {
+pub(crate) enum Decoder {
     Source(SourceDecoder),
     Repartition(RepartitionDecoder),
 }
 
 impl Decoder {
-    fn needs_headers(&self) -> bool {
+    pub(crate) fn needs_headers(&self) -> bool {
         match self {
             Decoder::Source(d) => d.needs_headers(),
             Decoder::Repartition(_) => false,
         }
     }
 
-    fn decode(
+    pub(crate) fn decode(
         &mut self,
         raw: &[RawRecord<'_>],
     ) -> std::result::Result<(Option<Batch>, Vec<RecordError>), DataflowError> {
@@ -646,8 +708,7 @@ impl QueryTask {
         }
     }
 
-    /// A join task's batch, in processing order: runs of records of one input go through the
-    /// joins from the one that input enters at, and what the last emits through the pipeline.
+    /// A join task's batch, in processing order (see [`JoinTask::process_runs`]).
     fn run_join(
         &self,
         decoder: &mut Decoder,
@@ -656,49 +717,13 @@ impl QueryTask {
         messages: &[rdkafka::message::OwnedMessage],
         sides: &[usize],
     ) -> Result<Vec<Batch>> {
-        let mut outputs = Vec::new();
-        let mut start = 0;
-        while start < messages.len() {
-            let input = sides[start];
-            let end = (start..messages.len())
-                .find(|&i| sides[i] != input)
-                .unwrap_or(messages.len());
-            let run = &messages[start..end];
-            start = end;
-            let (batch, errors) = match input {
-                0 => decoder.decode(&io::raw_records(run, decoder.needs_headers()))?,
-                i => {
-                    let d = &mut join.decoders[i - 1];
-                    d.decode(&io::raw_records(run, d.needs_headers()))?
-                }
-            };
-            self.report(&errors, join.input.topic(input));
-            let Some(mut b) = batch else { continue };
-            // Origins name the input too (a repartition topic after the join tells source
-            // records apart by them): partition + input << 16.
-            if input > 0 {
-                if let Some(o) = &mut b.origin {
-                    let shift = (input as i32) << 16;
-                    o.partition = o.partition.iter().map(|p| p.map(|p| p + shift)).collect();
-                }
-            }
-            // Input 0 is the first join's left side; input i its i-th join's right side.
-            let (first, side) = match input {
-                0 => (0, JoinSide::Left),
-                i => (i - 1, JoinSide::Right),
-            };
-            let mut rows = join.ops[first].process(side, &b)?;
-            for op in join.ops[first + 1..].iter_mut() {
-                rows = match rows {
-                    Some(r) => op.process(JoinSide::Left, &joined_as_input(r)?)?,
-                    None => None,
-                };
-            }
-            if let Some(joined) = rows {
-                outputs.extend(self.run_pipeline(pipeline, joined)?);
-            }
-        }
-        Ok(outputs)
+        join.process_runs(
+            decoder,
+            messages,
+            sides,
+            |errors, topic| self.report(errors, topic),
+            |b| self.run_pipeline(pipeline, b),
+        )
     }
 
     async fn fail(&self, e: EngineError) {

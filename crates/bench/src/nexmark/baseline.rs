@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -38,12 +37,10 @@ impl BaselineRun {
 
 /// Reads every record of each `(topic, source)` from the beginning and decodes it.
 pub fn run(bootstrap: &str, inputs: &[(String, Arc<SourceDef>)]) -> Result<BaselineRun, String> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "sluice-bench-baseline")
-        .set("enable.auto.commit", "false")
-        .set("fetch.wait.max.ms", "10")
-        .set("queued.min.messages", "10000")
+    // The engine's own consumer settings (fetch sizes, waits, queue limits), so that the two
+    // read the broker alike.
+    let consumer: BaseConsumer = sluice_kafka::KafkaConfig::new(bootstrap)
+        .consumer_config("sluice-bench-baseline", sluice_kafka::OffsetReset::Earliest)
         .create()
         .map_err(|e| e.to_string())?;
     let mut tpl = TopicPartitionList::new();
@@ -58,16 +55,18 @@ pub fn run(bootstrap: &str, inputs: &[(String, Arc<SourceDef>)]) -> Result<Basel
         let d = SourceDecoder::new(def, None).map_err(|e| e.to_string())?;
         decoders.insert(topic.clone(), d);
     }
-    let start = Instant::now();
     consumer.assign(&tpl).map_err(|e| e.to_string())?;
     let (mut records, mut rows) = (0u64, 0u64);
-    let deadline = start + Duration::from_secs(600);
+    let deadline = Instant::now() + Duration::from_secs(600);
+    // The clock starts with the first record (as the engine's starts with its first batch).
+    let mut start = None;
     while records < total {
         if Instant::now() > deadline {
             return Err(format!("baseline read {records} of {total} records"));
         }
         let mut batch = Vec::with_capacity(BATCH);
         if let Some(m) = consumer.poll(Duration::from_millis(100)) {
+            start.get_or_insert_with(Instant::now);
             batch.push(m.map_err(|e| e.to_string())?);
             while batch.len() < BATCH {
                 match consumer.poll(Duration::ZERO) {
@@ -78,13 +77,13 @@ pub fn run(bootstrap: &str, inputs: &[(String, Arc<SourceDef>)]) -> Result<Basel
         }
         records += batch.len() as u64;
         // Decode runs of one topic together.
-        let mut start = 0;
-        while start < batch.len() {
-            let topic = batch[start].topic();
-            let end = (start..batch.len())
+        let mut from = 0;
+        while from < batch.len() {
+            let topic = batch[from].topic();
+            let end = (from..batch.len())
                 .find(|&i| batch[i].topic() != topic)
                 .unwrap_or(batch.len());
-            let raw: Vec<RawRecord<'_>> = batch[start..end]
+            let raw: Vec<RawRecord<'_>> = batch[from..end]
                 .iter()
                 .map(|m| RawRecord {
                     partition: m.partition(),
@@ -103,12 +102,12 @@ pub fn run(bootstrap: &str, inputs: &[(String, Arc<SourceDef>)]) -> Result<Basel
                 return Err(format!("baseline could not decode: {}", errors[0].reason));
             }
             rows += decoded.map_or(0, |b| b.num_rows() as u64);
-            start = end;
+            from = end;
         }
     }
     Ok(BaselineRun {
         records,
         rows,
-        elapsed: start.elapsed(),
+        elapsed: start.map_or(Duration::ZERO, |s| s.elapsed()),
     })
 }

@@ -43,6 +43,7 @@
 //! - Nothing is emitted late or with wallclock pacing; callers decide how fast to publish.
 
 pub mod baseline;
+pub mod engine_only;
 pub mod generator;
 pub mod kafka_io;
 pub mod model;

@@ -101,6 +101,15 @@ impl Event {
         }
     }
 
+    /// Sets the event time (the latency run stamps events with the time they are sent).
+    pub fn set_date_time(&mut self, t: i64) {
+        match self {
+            Event::Person(p) => p.date_time = t,
+            Event::Auction(a) => a.date_time = t,
+            Event::Bid(b) => b.date_time = t,
+        }
+    }
+
     /// Appends the record's JSON object (without the kind wrapper) to `out`.
     pub fn to_json(&self, out: &mut Vec<u8>) {
         match self {

@@ -51,6 +51,12 @@ pub struct RunConfig {
     pub event_spacing_us: i64,
     /// Length of the latency run (0 skips it).
     pub latency_secs: u64,
+    /// The latency run's input rate (records of the query's topics per second) instead of
+    /// half the throughput run's.
+    pub latency_rate: Option<f64>,
+    /// Upper bound of the latency run's input rate (records of the query's topics per
+    /// second), for small runs whose throughput figure means little.
+    pub max_latency_rate: Option<f64>,
     /// Give up on the throughput run after this long.
     pub timeout: Duration,
 }
@@ -63,6 +69,8 @@ impl RunConfig {
             partitions: 64,
             event_spacing_us: 1_000,
             latency_secs: 10,
+            latency_rate: None,
+            max_latency_rate: None,
             timeout: Duration::from_secs(180),
         }
     }
@@ -145,6 +153,8 @@ pub enum RunError {
     },
     #[error("the query's persistent query stopped (see the server's log)")]
     QueryStopped,
+    #[error("engine: {0}")]
+    Engine(String),
 }
 
 /// The topics a query reads.
@@ -152,7 +162,7 @@ pub fn input_kinds(q: &Query) -> Vec<EventKind> {
     q.reads.to_vec()
 }
 
-async fn start_server() -> Result<RunningServer, RunError> {
+pub(crate) async fn start_server() -> Result<RunningServer, RunError> {
     sluice_server::start(ServerConfig {
         kafka: KafkaMode::Embedded,
         data_dir: None,
@@ -165,7 +175,11 @@ async fn start_server() -> Result<RunningServer, RunError> {
     .map_err(|e| RunError::Server(e.to_string()))
 }
 
-async fn execute(server: &RunningServer, props: &SessionProps, sql: &str) -> Result<(), RunError> {
+pub(crate) async fn execute(
+    server: &RunningServer,
+    props: &SessionProps,
+    sql: &str,
+) -> Result<(), RunError> {
     server
         .engine
         .execute(props, sql)
@@ -178,7 +192,10 @@ async fn execute(server: &RunningServer, props: &SessionProps, sql: &str) -> Res
 }
 
 /// Creates the sources (and their topics).
-async fn create_sources(server: &RunningServer, partitions: u32) -> Result<SessionProps, RunError> {
+pub(crate) async fn create_sources(
+    server: &RunningServer,
+    partitions: u32,
+) -> Result<SessionProps, RunError> {
     let props = SessionProps::default();
     props.set("auto.offset.reset", "earliest");
     for s in sources(partitions) {
@@ -188,7 +205,7 @@ async fn create_sources(server: &RunningServer, partitions: u32) -> Result<Sessi
 }
 
 /// Process CPU time (user + system) so far.
-fn cpu_time() -> Duration {
+pub(crate) fn cpu_time() -> Duration {
     let mut usage = std::mem::MaybeUninit::<libc_rusage::rusage>::zeroed();
     // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is always valid.
     let rc = unsafe { libc_rusage::getrusage(0, usage.as_mut_ptr()) };
@@ -376,7 +393,10 @@ pub async fn run(config: &RunConfig) -> Result<RunReport, RunError> {
 
     // Phase 4: latency at half the rate.
     let share = input_records as f64 / events.len().max(1) as f64;
-    let latency_rate = engine_per_sec / 2.0;
+    let latency_rate = config
+        .latency_rate
+        .unwrap_or(engine_per_sec / 2.0)
+        .min(config.max_latency_rate.unwrap_or(f64::MAX));
     let (p50_ms, p99_ms, latency_samples) = if config.latency_secs > 0 {
         latency(config, latency_rate / share.max(1e-9)).await?
     } else {
@@ -429,7 +449,7 @@ async fn latency(
             let mut p = EventProducer::new(&bootstrap, partitions, 1)
                 .map_err(|e| RunError::Kafka(e.to_string()))?;
             let mut last = 0;
-            for e in Generator::new(gen_config) {
+            for mut e in Generator::new(gen_config) {
                 let due = e.date_time();
                 loop {
                     let now = now_ms();
@@ -439,8 +459,12 @@ async fn latency(
                     p.poll();
                     std::thread::sleep(Duration::from_micros(200));
                 }
+                // The event's time is when it is sent (behind schedule if the producer lags),
+                // so a sink record's timestamp says when its newest input entered Kafka.
+                let sent = now_ms();
+                e.set_date_time(sent);
                 p.send(&e).map_err(|e| RunError::Kafka(e.to_string()))?;
-                last = due;
+                last = sent;
             }
             p.flush().map_err(|e| RunError::Kafka(e.to_string()))?;
             Ok(last)
