@@ -91,9 +91,21 @@ impl Session for SluiceSession {
             sluice_parser::Statement::Postgres(_) => {
                 self.pg.describe(&p.text).await.map_err(pg_error)?
             }
-            // A pull query's columns come from DataFusion over the tables it reads (any SQL):
-            // it is run to learn them (a pull query is a snapshot, so this costs one more).
+            // A pull query over materialized tables is planned, not run: its placeholders'
+            // types and its columns come from DataFusion's logical plan.
             sluice_parser::Statement::Query(q) if q.emit.is_none() => {
+                if let Some(d) = self.engine.describe_pull(q).await? {
+                    return Ok(Description {
+                        params: d
+                            .params
+                            .into_iter()
+                            .map(|t| t.unwrap_or(datafusion::arrow::datatypes::DataType::Utf8))
+                            .collect(),
+                        columns: Some(d.columns),
+                    });
+                }
+                // Over a topic: the columns come from DataFusion over the records it reads
+                // (any SQL), so it is run to learn them (a snapshot, so this costs one more).
                 match self
                     .engine
                     .execute_statement(&self.props, p.clone())

@@ -1397,6 +1397,31 @@ impl Engine {
     // ---------------------------------------------------------------------------------------
     // Push queries
 
+    /// For a pull query over tables written by persistent queries: the types of its `$n`
+    /// placeholders (`None` where they cannot be inferred) and its result columns, without
+    /// running it (see [`crate::pull::describe_pull_query`]). `None` for any other statement.
+    pub async fn describe_pull(
+        &self,
+        q: &KsqlQuery,
+    ) -> Result<Option<crate::pull::PullDescription>> {
+        if q.emit.is_some() {
+            return Ok(None);
+        }
+        crate::pull::check_pseudo_columns(q)?;
+        let names = crate::pull::from_names(q);
+        let tables: Option<Vec<(String, Arc<Materialized>)>> = {
+            let m = self.materialized.lock().expect("materialized lock");
+            names
+                .iter()
+                .map(|n| m.get(n).map(|t| (n.clone(), t.clone())))
+                .collect()
+        };
+        match tables.filter(|t| !t.is_empty()) {
+            Some(tables) => Ok(Some(crate::pull::describe_pull_query(q, &tables).await?)),
+            None => Ok(None),
+        }
+    }
+
     async fn push_query(
         &self,
         q: &KsqlQuery,

@@ -3,7 +3,8 @@
 //!
 //! * Over tables written by persistent queries: their committed rows in the state store,
 //!   through [`crate::pull_table::MaterializedTable`] (key equalities become key lookups)
-//!   ([`pull_query`]).
+//!   ([`pull_query`]); a plain lookup by primary key skips DataFusion altogether
+//!   ([`lookup`]).
 //! * Over a stream or a `CREATE [SOURCE] TABLE` (no persistent query maintains its rows): the
 //!   topic is read from its beginning to its current end ([`pull_topic`]); a table keeps the
 //!   newest row of each key (tombstones delete). This costs a read of the whole topic per query;
@@ -16,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use datafusion::arrow::array::{Array, ArrayRef};
 use datafusion::arrow::compute::{cast, concat_batches, interleave};
-use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::datasource::MemTable;
@@ -39,6 +40,8 @@ use crate::error::{EngineError, Result};
 use crate::materialized::Materialized;
 use crate::result::StatementResult;
 
+mod lookup;
+
 /// The names of the sources in a query's FROM clause (joins included); empty when the query is
 /// not a plain SELECT over named sources.
 pub fn from_names(q: &KsqlQuery) -> Vec<String> {
@@ -50,11 +53,76 @@ pub fn from_names(q: &KsqlQuery) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Runs `q` over the current rows of `tables`.
+/// Runs `q` over the current rows of `tables`: a plain lookup by primary key with one read of
+/// the store ([`lookup`]), anything else with DataFusion.
 pub async fn pull_query(
     q: &KsqlQuery,
     tables: &[(String, Arc<Materialized>)],
 ) -> Result<StatementResult> {
+    if let Some(answer) = lookup::point_lookup(q, tables) {
+        return answer;
+    }
+    pull_query_datafusion(q, tables).await
+}
+
+/// Runs `q` over the current rows of `tables` with DataFusion.
+async fn pull_query_datafusion(
+    q: &KsqlQuery,
+    tables: &[(String, Arc<Materialized>)],
+) -> Result<StatementResult> {
+    let (ctx, query, keys) = over_tables(q, tables)?;
+    run(&ctx, q, query, &keys).await
+}
+
+/// What a pull query over `tables` would answer, without running it: the types DataFusion
+/// infers for its `$n` placeholders (in order; `None` where it cannot tell) and its result
+/// columns. The extended protocol's Describe of a prepared pull query needs both before any
+/// parameter is bound, and running the query to learn its columns would fail on the
+/// placeholders.
+pub async fn describe_pull_query(
+    q: &KsqlQuery,
+    tables: &[(String, Arc<Materialized>)],
+) -> Result<PullDescription> {
+    let (ctx, query, keys) = over_tables(q, tables)?;
+    let plan = logical_plan(&ctx, query).await?;
+    let found = plan.get_parameter_types().map_err(plan_error)?;
+    let count = found
+        .keys()
+        .filter_map(|id| id.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()))
+        .max()
+        .unwrap_or(0);
+    let params = (1..=count)
+        .map(|i| {
+            found
+                .get(&format!("${i}"))
+                .cloned()
+                .flatten()
+                .and_then(|t| types::canonical(&t).ok())
+        })
+        .collect();
+    let columns = result_schema(plan.schema().as_arrow(), &keys)?;
+    Ok(PullDescription { params, columns })
+}
+
+/// See [`describe_pull_query`].
+#[derive(Debug, Clone)]
+pub struct PullDescription {
+    /// The type of each `$n` placeholder, in order; `None` where DataFusion cannot infer one.
+    pub params: Vec<Option<DataType>>,
+    /// The result columns, as [`pull_query`] returns them.
+    pub columns: SchemaRef,
+}
+
+/// A DataFusion context with `tables` registered, `q`'s query with its stars expanded, and
+/// the tables' key column names.
+fn over_tables(
+    q: &KsqlQuery,
+    tables: &[(String, Arc<Materialized>)],
+) -> Result<(
+    SessionContext,
+    sluice_parser::sql::ast::Query,
+    BTreeSet<String>,
+)> {
     let ctx = context()?;
     let mut keys = BTreeSet::new();
     for (name, table) in tables {
@@ -72,7 +140,7 @@ pub async fn pull_query(
         .map(|(name, t)| (name.clone(), t.star_names()))
         .collect();
     expand_stars(&mut query, &stars);
-    run(&ctx, q, query, &keys).await
+    Ok((ctx, query, keys))
 }
 
 /// Replaces `*` (and `t.*`) in `query`'s projection by the named columns of the FROM tables
@@ -278,61 +346,17 @@ fn register(ctx: &SessionContext, name: &str, schema: SchemaRef, batch: RecordBa
 async fn run(
     ctx: &SessionContext,
     q: &KsqlQuery,
-    mut query: sluice_parser::sql::ast::Query,
+    query: sluice_parser::sql::ast::Query,
     keys: &BTreeSet<String>,
 ) -> Result<StatementResult> {
-    // KSQL types integer literals that fit 32 bits as INT (ORDER BY positions stay as written).
-    let order_by = query.order_by.take();
-    sluice_planner::rewrite::int_literals(&mut query);
-    sluice_planner::rewrite::time_unit_arguments(&mut query);
-    sluice_planner::rewrite::field_accesses(&mut query);
-    sluice_planner::rewrite::lambda_array_literals(&mut query);
-    query.order_by = order_by;
-    // KSQL names functions case-insensitively; DataFusion (with identifier normalization off,
-    // so that KSQL's upper-cased column names resolve) registers them in lower case.
-    let _ = visit_expressions_mut(&mut query, |e| {
-        if let Expr::Function(f) = e {
-            if let Some(part) = f.name.0.last_mut() {
-                if let ObjectNamePart::Identifier(id) = part {
-                    id.value = id.value.to_lowercase();
-                    id.quote_style = None;
-                }
-            }
-        }
-        ControlFlow::<()>::Continue(())
-    });
-    // Planned from the AST, not from its text: KSQL's lambdas (`x => e`) and other forms
-    // print as text DataFusion's default dialect does not parse.
-    let statement = datafusion::sql::parser::Statement::Statement(Box::new(
-        sluice_parser::sql::ast::Statement::Query(Box::new(query)),
-    ));
-    let plan = ctx
-        .state()
-        .statement_to_plan(statement)
-        .await
-        .map_err(plan_error)?;
+    let plan = logical_plan(ctx, query).await?;
     let mut df = ctx.execute_logical_plan(plan).await.map_err(plan_error)?;
     if let Some(limit) = q.limit {
         df = df.limit(0, Some(limit as usize)).map_err(plan_error)?;
     }
     let source_schema: Schema = df.schema().as_arrow().clone();
     let batches = df.collect().await.map_err(plan_error)?;
-    // Clients see KSQL's types: DataFusion's own (Utf8View, Int8, ...) are widened.
-    let mut fields = Vec::new();
-    for f in source_schema.fields() {
-        let ty =
-            types::canonical(f.data_type()).map_err(|e| EngineError::Invalid(e.to_string()))?;
-        let mut field = Field::new(f.name(), ty, true);
-        if keys.contains(f.name()) {
-            field = field.with_metadata(
-                [(ROLE_METADATA.to_string(), "key".to_string())]
-                    .into_iter()
-                    .collect(),
-            );
-        }
-        fields.push(field);
-    }
-    let schema = Arc::new(Schema::new(fields));
+    let schema = result_schema(&source_schema, keys)?;
     let batches = batches
         .into_iter()
         .map(|b| {
@@ -361,6 +385,63 @@ async fn run(
         batches,
         tag: Some(tag),
     })
+}
+
+/// The result columns clients see: KSQL's types (DataFusion's own, Utf8View, Int8, ..., are
+/// widened), columns named in `keys` tagged as key columns.
+fn result_schema(source_schema: &Schema, keys: &BTreeSet<String>) -> Result<SchemaRef> {
+    let mut fields = Vec::new();
+    for f in source_schema.fields() {
+        let ty =
+            types::canonical(f.data_type()).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let mut field = Field::new(f.name(), ty, true);
+        if keys.contains(f.name()) {
+            field = field.with_metadata(
+                [(ROLE_METADATA.to_string(), "key".to_string())]
+                    .into_iter()
+                    .collect(),
+            );
+        }
+        fields.push(field);
+    }
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+/// The logical plan of `query` (a pull query's SELECT, possibly rewritten), after KSQL's
+/// rewrites.
+async fn logical_plan(
+    ctx: &SessionContext,
+    mut query: sluice_parser::sql::ast::Query,
+) -> Result<datafusion::logical_expr::LogicalPlan> {
+    // KSQL types integer literals that fit 32 bits as INT (ORDER BY positions stay as written).
+    let order_by = query.order_by.take();
+    sluice_planner::rewrite::int_literals(&mut query);
+    sluice_planner::rewrite::time_unit_arguments(&mut query);
+    sluice_planner::rewrite::field_accesses(&mut query);
+    sluice_planner::rewrite::lambda_array_literals(&mut query);
+    query.order_by = order_by;
+    // KSQL names functions case-insensitively; DataFusion (with identifier normalization off,
+    // so that KSQL's upper-cased column names resolve) registers them in lower case.
+    let _ = visit_expressions_mut(&mut query, |e| {
+        if let Expr::Function(f) = e {
+            if let Some(part) = f.name.0.last_mut() {
+                if let ObjectNamePart::Identifier(id) = part {
+                    id.value = id.value.to_lowercase();
+                    id.quote_style = None;
+                }
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    // Planned from the AST, not from its text: KSQL's lambdas (`x => e`) and other forms
+    // print as text DataFusion's default dialect does not parse.
+    let statement = datafusion::sql::parser::Statement::Statement(Box::new(
+        sluice_parser::sql::ast::Statement::Query(Box::new(query)),
+    ));
+    ctx.state()
+        .statement_to_plan(statement)
+        .await
+        .map_err(plan_error)
 }
 
 /// ksqlDB refuses ROWPARTITION and ROWOFFSET in pull queries (they have no meaning for a
@@ -409,4 +490,82 @@ pub fn unsupported_clause(clause: &str) -> EngineError {
 
 fn plan_error(e: datafusion::error::DataFusionError) -> EngineError {
     EngineError::from(sluice_planner::PlanError::from(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_catalog::{ColumnDef, ColumnRole};
+    use sluice_formats::{Format, FormatKind};
+    use sluice_parser::SqlType;
+
+    fn table(dir: &std::path::Path) -> Arc<Materialized> {
+        let column = |name: &str, ty, role| ColumnDef {
+            name: name.into(),
+            ty,
+            role,
+        };
+        let def = SourceDef {
+            name: "T".into(),
+            kind: SourceKind::Table,
+            columns: vec![
+                column("ID", SqlType::Bigint, ColumnRole::Key),
+                column("V", SqlType::String, ColumnRole::Value),
+            ],
+            topic: "T".into(),
+            key_format: Format::new(FormatKind::Kafka),
+            value_format: Format::new(FormatKind::Json),
+            timestamp: None,
+            window: None,
+            is_source: false,
+            partitions: 1,
+            statement: String::new(),
+            written_by: None,
+        };
+        let store = sluice_state::SledDb::open(dir).unwrap().store("q").unwrap();
+        Arc::new(Materialized::new(&def, store).unwrap())
+    }
+
+    fn query(sql: &str) -> KsqlQuery {
+        match sluice_parser::parse(sql).unwrap().remove(0).statement {
+            sluice_parser::Statement::Query(q) => *q,
+            other => panic!("not a query: {other:?}"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_prepared_pull_query_is_described_without_running_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let tables = vec![("T".to_string(), table(dir.path()))];
+        // Parameters take the type of what they are compared with; results are KSQL's types,
+        // key columns tagged.
+        let PullDescription { params, columns } =
+            describe_pull_query(&query("SELECT id, v FROM t WHERE id = $1"), &tables)
+                .await
+                .unwrap();
+        assert_eq!(params, vec![Some(DataType::Int64)]);
+        let names: Vec<&str> = columns.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, vec!["ID", "V"]);
+        assert_eq!(columns.field(1).data_type(), &DataType::Utf8);
+        assert_eq!(
+            columns
+                .field(0)
+                .metadata()
+                .get(ROLE_METADATA)
+                .map(String::as_str),
+            Some("key")
+        );
+        // Several, out of order; `*` expands to the table's columns.
+        let PullDescription { params, columns } =
+            describe_pull_query(&query("SELECT * FROM t WHERE v = $2 AND id > $1"), &tables)
+                .await
+                .unwrap();
+        assert_eq!(params, vec![Some(DataType::Int64), Some(DataType::Utf8)]);
+        assert_eq!(columns.fields().len(), 2);
+        // Without placeholders: no parameters.
+        let d = describe_pull_query(&query("SELECT COUNT(*) FROM t"), &tables)
+            .await
+            .unwrap();
+        assert!(d.params.is_empty());
+    }
 }

@@ -82,6 +82,16 @@ async fn windowed_revenue_is_materialized_and_pull_queries_see_fresh_results() {
         names,
         vec!["REGION", "WINDOWSTART", "WINDOWEND", "N", "TOTAL"]
     );
+    // A prepared pull query: its parameters are typed after the columns they are compared
+    // with, and it is planned, not run, to describe it.
+    let by_window = client
+        .prepare("SELECT n FROM revenue WHERE region = $1 AND WINDOWSTART = $2")
+        .await
+        .unwrap();
+    assert_eq!(by_window.params()[1], tokio_postgres::types::Type::INT8);
+    let got = client.query(&by_window, &[&"EU", &60000i64]).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].get::<_, i64>(0), 1);
 
     // Fresh: a new order shows up in the next pull query.
     client
