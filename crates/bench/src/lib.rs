@@ -4,13 +4,17 @@
 //! - [`nexmark`]: a deterministic port of the standard Nexmark event generator (persons,
 //!   auctions and bids in proportions 1:3:46, with the standard id, price, hot-item, timing and
 //!   padding rules) writing each event as the JSON record the Nexmark topics carry, and the
-//!   Nexmark sources and queries in KSQL ([`nexmark::queries`]);
-//! - the `sluice-bench` binary (`src/main.rs`): `sluice-bench generate` prints generated events
-//!   as JSON lines.
+//!   Nexmark sources and queries in KSQL ([`nexmark::queries`]), the end-to-end runs through
+//!   Kafka checked against a DataFusion oracle beside an rdkafka decode baseline
+//!   ([`nexmark::run`], [`nexmark::oracle`], [`nexmark::baseline`]) and the engine-only mode
+//!   ([`nexmark::engine_only`]);
+//! - [`pull`]: the materialized table that the pgbench comparison with PostgreSQL queries;
+//! - the `sluice-bench` binary (`src/main.rs`): `generate`, `nexmark`, `pull-server`,
+//!   `pull-rows`;
+//! - criterion micro-benchmarks of the hot paths (`benches/`).
 //!
-//! Not here (yet): the end-to-end throughput runs with their
-//! DataFusion oracle and rdkafka baseline, the pgbench comparison and the criterion
-//! micro-benchmarks — see issue 7 and `docs/benchmarks.md`. Benchmarks are tools, never timed
-//! tests: the tests here check correctness only.
+//! Not for: timed tests. Benchmarks are tools; the tests here check correctness only, and
+//! `docs/benchmarks.md` holds the method and the figures.
 
 pub mod nexmark;
+pub mod pull;

@@ -53,6 +53,29 @@ enum Command {
         #[arg(long)]
         engine_only: bool,
     },
+    /// Serve a materialized table of `--keys` rows for pull queries (scripts/bench-pull.sh):
+    /// prints `ready pg_addr=HOST:PORT ...` once every row can be looked up, then serves
+    /// until killed.
+    PullServer {
+        /// Rows in the table (ids 1..=keys).
+        #[arg(long, default_value_t = 1_000_000)]
+        keys: u64,
+        /// Partitions of the table's topic (the embedded broker keeps ~5 MiB per partition).
+        #[arg(long, default_value_t = 32)]
+        partitions: u32,
+        /// The PostgreSQL-protocol address.
+        #[arg(long, default_value = "127.0.0.1:6875")]
+        listen: std::net::SocketAddr,
+        /// Give up loading after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout_secs: u64,
+    },
+    /// Print the pull-server's rows as CSV (`id,name,amount`) for PostgreSQL's COPY.
+    PullRows {
+        /// Rows (ids 1..=keys).
+        #[arg(long, default_value_t = 1_000_000)]
+        keys: u64,
+    },
 }
 
 fn main() -> std::io::Result<()> {
@@ -129,6 +152,23 @@ fn main() -> std::io::Result<()> {
             }
             Ok(())
         }
+        Command::PullServer {
+            keys,
+            partitions,
+            listen,
+            timeout_secs,
+        } => pull_server(sluice_bench::pull::PullConfig {
+            keys,
+            partitions,
+            listen,
+            timeout: std::time::Duration::from_secs(timeout_secs),
+        }),
+        Command::PullRows { keys } => {
+            let out = std::io::stdout();
+            let mut out = std::io::BufWriter::new(out.lock());
+            sluice_bench::pull::write_csv(keys, &mut out)?;
+            out.flush()
+        }
         Command::Generate { events, rate } => {
             let config = GeneratorConfig {
                 first_event_rate: rate,
@@ -161,4 +201,30 @@ fn main() -> std::io::Result<()> {
             out.flush()
         }
     }
+}
+
+/// `sluice-bench pull-server`: load the table, say so on stdout, serve until SIGINT/SIGTERM.
+fn pull_server(config: sluice_bench::pull::PullConfig) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let server = sluice_bench::pull::PullServer::start(&config)
+            .await
+            .map_err(std::io::Error::other)?;
+        println!(
+            "ready pg_addr={} keys={} load_secs={:.1}",
+            server.pg_addr(),
+            server.keys,
+            server.load_time.as_secs_f64()
+        );
+        std::io::stdout().flush()?;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        server.shutdown().await;
+        Ok(())
+    })
 }
