@@ -536,8 +536,10 @@ impl<T: Wire> Connection<T> {
     }
 
     /// Write rows of `source` (as DataRows, or as COPY data with `copy`) until `limit` rows or
-    /// the end, flushing after every batch. Returns the rows written and whether the source is
-    /// known to be exhausted.
+    /// the end, flushing after every batch of a push query. (A finite result is flushed with
+    /// what follows it, at ReadyForQuery at the latest, as PostgreSQL does: one write per
+    /// request instead of two for a small result.) Returns the rows written and whether the
+    /// source is known to be exhausted.
     async fn pump(
         &mut self,
         source: &mut RowSource,
@@ -564,7 +566,9 @@ impl<T: Wire> Connection<T> {
                         };
                         self.send(msg).await?;
                     }
-                    self.flush().await?;
+                    if source.push {
+                        self.flush().await?;
+                    }
                 }
                 Pulled::End | Pulled::Timeout => return Ok((sent, true)),
             }
@@ -940,7 +944,9 @@ impl<T: Wire> Connection<T> {
                     encoding.row_description(),
                 ))
                 .await?;
-                self.flush().await?;
+                if source.push {
+                    self.flush().await?;
+                }
                 let (rows, _) = self.pump(&mut source, &encoding, None, None).await?;
                 self.command_complete(tag.render(rows)).await
             }

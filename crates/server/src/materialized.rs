@@ -205,8 +205,27 @@ impl Materialized {
         let rows = converter
             .convert_columns(&columns)
             .map_err(|e| EngineError::Internal(e.to_string()))?;
-        let rows = self.rows(rows.row(0).as_ref())?;
+        let key = rows.row(0);
+        if values.len() == self.key_width {
+            // The whole key of an unwindowed table: a point read.
+            return self.batch(self.row(key.as_ref())?.into_iter().collect());
+        }
+        let rows = self.rows(key.as_ref())?;
         self.batch(rows)
+    }
+
+    /// The committed row whose whole key is `key` (encoded key bytes after [`PREFIX`]).
+    fn row(&self, key: &[u8]) -> Result<Option<Vec<ScalarValue>>> {
+        let internal = |e: String| EngineError::Internal(format!("materialized row: {e}"));
+        let mut full = Vec::with_capacity(key.len() + 1);
+        full.push(PREFIX);
+        full.extend_from_slice(key);
+        match self.store.get(&full).map_err(|e| internal(e.to_string()))? {
+            Some(v) => Ok(Some(
+                state_codec::decode(&v).map_err(|e| internal(e.to_string()))?,
+            )),
+            None => Ok(None),
+        }
     }
 
     /// The committed rows, in key order.
