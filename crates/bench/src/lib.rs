@@ -8,9 +8,13 @@
 //!   Kafka checked against a DataFusion oracle beside an rdkafka decode baseline
 //!   ([`nexmark::run`], [`nexmark::oracle`], [`nexmark::baseline`]) and the engine-only mode
 //!   ([`nexmark::engine_only`]);
-//! - the `sluice-bench` binary (`src/main.rs`): `generate`, `nexmark`;
+//! - [`pull`]: the materialized table that the pgbench comparison with PostgreSQL queries;
+//! - the `sluice-bench` binary (`src/main.rs`): `generate`, `nexmark`, `pull-server`,
+//!   `pull-rows`;
+//! - criterion micro-benchmarks of the hot paths (`benches/`).
 //!
 //! Not for: timed tests. Benchmarks are tools; the tests here check correctness only, and
 //! `docs/benchmarks.md` holds the method and the figures.
 
 pub mod nexmark;
+pub mod pull;
