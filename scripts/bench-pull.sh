@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-log() { echo "bench-pull: $*" >&2; }
+log() { echo "bench-pull $(date +%T): $*" >&2; }
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
