@@ -4,9 +4,10 @@
 //! order the inputs are processed in, so, as Kafka Streams does, the task processes records in
 //! timestamp order across its inputs. Records are buffered per input *partition*; each
 //! partition's records arrive in offset order, which is (nearly) timestamp order, so a
-//! partition vouches for every time up to its newest buffered record, and a partition with
-//! nothing buffered vouches for nothing unless it has nothing more to read (the consumer's
-//! position is at its high watermark, as of its last fetches). A record is released once every
+//! partition vouches for every time up to the newest record it has delivered, a partition
+//! that has delivered nothing vouches for nothing, and one with nothing more to read (the
+//! consumer's position is at its high watermark, as of its last fetches) and nothing waiting
+//! holds nothing back. A record is released once every
 //! assigned partition of every input vouches for its time. (One task reads all partitions of
 //! its inputs, so the rule covers all of them: going by an input's newest record alone would
 //! let a lagging partition's older records arrive after newer ones of the other input.) A
@@ -26,34 +27,37 @@ use sluice_kafka::SluiceConsumer;
 /// How long a lagging input may hold the others back.
 pub const MAX_IDLE: Duration = Duration::from_secs(2);
 
-/// One input: its topic, whether it is a table, and its waiting records per partition.
+/// One input: its topic, whether it is a table, its waiting records per partition, and the
+/// newest timestamp each partition has delivered.
 struct Input {
     topic: String,
     table: bool,
     buffers: BTreeMap<i32, VecDeque<OwnedMessage>>,
+    newest: BTreeMap<i32, i64>,
 }
 
 impl Input {
     /// The time up to which this input's records are all known to have arrived, given its
     /// assigned partitions and whether each is read to its end (`None`: not known at all).
+    /// O(partitions): the newest delivered time is kept as records arrive.
     fn vouches_for(&self, progress: Option<&[(i32, bool)]>) -> Option<i64> {
-        let newest =
-            |p: i32| -> Option<i64> { self.buffers.get(&p).and_then(|b| b.iter().map(ts).max()) };
         let progress = progress?;
         let mut bound = i64::MAX;
         let mut known = false;
         for &(p, done) in progress {
             known = true;
-            match newest(p) {
-                Some(t) => bound = bound.min(t),
-                None if done => {}
+            let waiting = self.buffers.get(&p).is_some_and(|b| !b.is_empty());
+            match self.newest.get(&p) {
+                // Read to its end with nothing waiting: it holds nothing back.
+                _ if done && !waiting => {}
+                Some(&t) => bound = bound.min(t),
                 None => return None,
             }
         }
         // Records of partitions not (or no longer) assigned still wait in the buffers.
         for (p, b) in &self.buffers {
-            if !progress.iter().any(|(q, _)| q == p) {
-                if let Some(t) = b.iter().map(ts).max() {
+            if !b.is_empty() && !progress.iter().any(|(q, _)| q == p) {
+                if let Some(&t) = self.newest.get(p) {
                     known = true;
                     bound = bound.min(t);
                 }
@@ -84,6 +88,7 @@ impl JoinInput {
                     topic,
                     table,
                     buffers: BTreeMap::new(),
+                    newest: BTreeMap::new(),
                 })
                 .collect(),
             idle_since: None,
@@ -104,6 +109,8 @@ impl JoinInput {
     pub fn push(&mut self, messages: Vec<OwnedMessage>) {
         for m in messages {
             if let Some(i) = self.inputs.iter_mut().find(|i| i.topic == m.topic()) {
+                let newest = i.newest.entry(m.partition()).or_insert(i64::MIN);
+                *newest = (*newest).max(ts(&m));
                 i.buffers.entry(m.partition()).or_default().push_back(m);
             }
         }
