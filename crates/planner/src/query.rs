@@ -90,7 +90,8 @@ pub struct Grouping {
 /// `sluice_dataflow::repartition`).
 #[derive(Debug, Clone)]
 pub struct Repartition {
-    /// Index of the first operator of the second task (the aggregation).
+    /// Index of the first operator of the second task (the aggregation, or the window
+    /// assignment before it).
     pub at: usize,
     /// The new key, over the rows leaving the first task (the GROUP BY expressions without
     /// the window bounds: every window of a key is kept by the key's task).
@@ -394,6 +395,8 @@ impl Planner {
             emit_final: query.emit == Some(Emit::Final),
             source_is_table: source.kind == SourceKind::Table,
             repartition: None,
+            repartitions: grouped && !grouped_by_key,
+            repartition_at: None,
             joins: Vec::new(),
             within: query.joins_within.clone(),
             left_kind: source.kind,
@@ -524,6 +527,88 @@ fn scanned_source(plan: &LogicalPlan) -> Result<String, PlanError> {
     }
 }
 
+impl Lowering<'_> {
+    /// Before an aggregation whose rows cross a repartition topic: keeps only the columns the
+    /// aggregation reads (those of its GROUP BY expressions and aggregate arguments, and
+    /// ROWTIME), as ksqlDB's `Aggregate-Prepare` step does, so the topic carries no more than
+    /// it must. For a windowed aggregation, window assignment moves after the topic: a row
+    /// crosses once, not once per hopping window. Returns the schema the aggregation then
+    /// sees (`None`: unchanged; joined or exploded rows carry hidden columns, and are left
+    /// as they are).
+    fn prune_before_repartition(
+        &mut self,
+        agg: &datafusion::logical_expr::Aggregate,
+    ) -> Result<Option<datafusion::common::DFSchemaRef>, PlanError> {
+        use datafusion::common::DFSchema;
+        use std::collections::BTreeSet;
+        if !self.joins.is_empty()
+            || self
+                .ops
+                .iter()
+                .any(|o| matches!(o, OpSpec::Explode(..) | OpSpec::Project(..)))
+        {
+            return Ok(None);
+        }
+        let input = agg.input.schema();
+        let mut needed = BTreeSet::new();
+        for e in agg.group_expr.iter().chain(&agg.aggr_expr) {
+            for c in e.column_refs() {
+                needed.insert(input.index_of_column(c)?);
+            }
+        }
+        if let Some(i) = input.fields().iter().position(|f| f.name() == ROWTIME) {
+            needed.insert(i);
+        }
+        // Window assignment moves after the topic when it comes first in the pipeline (it
+        // appends the window bounds, the last two columns of its output).
+        let window_at = self
+            .ops
+            .iter()
+            .position(|o| matches!(o, OpSpec::WindowAssign(..)));
+        let moved = match window_at {
+            Some(at) if self.window.is_some() => Some(self.ops.remove(at)),
+            _ => None,
+        };
+        let is_bound = |i: usize| {
+            let name = input.field(i).name();
+            moved.is_some() && (name == WINDOWSTART || name == WINDOWEND)
+        };
+        let kept: Vec<usize> = needed.iter().copied().filter(|&i| !is_bound(i)).collect();
+        let qualified = |i: usize| {
+            let (q, f) = input.qualified_field(i);
+            (q.cloned(), Arc::clone(f))
+        };
+        let mut fields: Vec<_> = kept.iter().map(|&i| qualified(i)).collect();
+        let exprs: Vec<Arc<dyn PhysicalExpr>> = kept
+            .iter()
+            .map(|&i| Arc::new(Column::new(input.field(i).name(), i)) as Arc<dyn PhysicalExpr>)
+            .collect();
+        let front = Arc::new(Schema::new(
+            fields
+                .iter()
+                .map(|(_, f)| f.as_ref().clone())
+                .collect::<Vec<_>>(),
+        ));
+        self.ops.push(OpSpec::Project(exprs, front.clone()));
+        self.repartition_at = Some(self.ops.len());
+        if let Some(OpSpec::WindowAssign(size, advance, _)) = moved {
+            self.ops.push(OpSpec::WindowAssign(size, advance, front));
+            for bound in [WINDOWSTART, WINDOWEND] {
+                let i = input
+                    .fields()
+                    .iter()
+                    .position(|f| f.name() == bound)
+                    .ok_or_else(|| PlanError::Invalid(format!("window column {bound} lost")))?;
+                fields.push(qualified(i));
+            }
+        }
+        Ok(Some(Arc::new(DFSchema::new_with_metadata(
+            fields,
+            input.metadata().clone(),
+        )?)))
+    }
+}
+
 struct Lowering<'a> {
     planner: &'a Planner,
     ops: Vec<OpSpec>,
@@ -536,6 +621,11 @@ struct Lowering<'a> {
     source_is_table: bool,
     /// Where the rows would cross a repartition topic (set by the aggregation).
     repartition: Option<Repartition>,
+    /// Whether the aggregation's rows will cross a repartition topic (GROUP BY is not the
+    /// source's key), so that only the columns it needs should.
+    repartitions: bool,
+    /// Where the pruned rows leave the first task (set by `prune_before_repartition`).
+    repartition_at: Option<usize>,
     /// The joins at the bottom of the plan, left to right, and their WITHIN clauses.
     joins: Vec<crate::join::PlannedJoin>,
     within: Vec<Option<sluice_parser::ast::WithinSpec>>,
@@ -581,7 +671,12 @@ impl Lowering<'_> {
                 if self.groups.is_some() {
                     return Err(PlanError::Unsupported("nested aggregations".into()));
                 }
-                let input_schema = agg.input.schema();
+                let pruned = if self.repartitions {
+                    self.prune_before_repartition(agg)?
+                } else {
+                    None
+                };
+                let input_schema = pruned.as_ref().unwrap_or(agg.input.schema());
                 let arrow_input = input_schema.as_arrow();
                 let group_exprs = agg
                     .group_expr
@@ -693,7 +788,7 @@ impl Lowering<'_> {
                     .map(|e| e.data_type(arrow_input))
                     .collect::<Result<Vec<_>, _>>()?;
                 self.repartition = Some(Repartition {
-                    at: self.ops.len(),
+                    at: self.repartition_at.unwrap_or(self.ops.len()),
                     key_exprs,
                     key_types,
                     name: GROUP_BY_REPARTITION,

@@ -152,6 +152,33 @@ pub fn watermarks(bootstrap: &str, topic: &str) -> Result<Vec<(i64, i64)>, Strin
         .collect()
 }
 
+/// Every partition, of every topic on the broker, whose oldest records the broker has dropped
+/// (its low watermark is above 0): `(topic, partition, low watermark)`. The embedded broker keeps
+/// only a few MiB per partition, so a run that overflows an input, repartition or changelog topic
+/// loses records silently; this names them.
+pub fn dropped_partitions(bootstrap: &str) -> Result<Vec<(String, i32, i64)>, String> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .map_err(|e| e.to_string())?;
+    let md = consumer
+        .fetch_metadata(None, Duration::from_secs(10))
+        .map_err(|e| e.to_string())?;
+    let mut dropped = Vec::new();
+    for t in md.topics() {
+        for p in t.partitions() {
+            let (low, _) = consumer
+                .fetch_watermarks(t.name(), p.id(), Duration::from_secs(10))
+                .map_err(|e| e.to_string())?;
+            if low > 0 {
+                dropped.push((t.name().to_string(), p.id(), low));
+            }
+        }
+    }
+    dropped.sort();
+    Ok(dropped)
+}
+
 /// One record the sink reader saw.
 #[derive(Debug, Clone)]
 pub struct SinkRecord {

@@ -32,7 +32,9 @@ use sluice_catalog::SourceDef;
 use sluice_server::session::SessionProps;
 use sluice_server::{KafkaMode, RunningServer, ServerConfig};
 
-use super::kafka_io::{now_ms, topic_of, watermarks, EventProducer, SinkReader};
+use super::kafka_io::{
+    dropped_partitions, now_ms, topic_of, watermarks, EventProducer, SinkReader,
+};
 use super::oracle::{self, Answer, Observed};
 use super::queries::{sources, Query};
 use super::{baseline, Event, EventKind, Generator, GeneratorConfig};
@@ -155,6 +157,24 @@ pub enum RunError {
     QueryStopped,
     #[error("engine: {0}")]
     Engine(String),
+}
+
+/// A note naming the topics the broker dropped records of, for a wrong result's message.
+fn dropped_note(bootstrap: &str) -> String {
+    match dropped_partitions(bootstrap) {
+        Ok(d) if d.is_empty() => String::new(),
+        Ok(d) => {
+            let mut topics: Vec<&str> = d.iter().map(|(t, _, _)| t.as_str()).collect();
+            topics.dedup();
+            let (t, p, low) = &d[0];
+            format!(
+                "; the broker dropped the oldest records of {} partition(s) of {} (e.g. {t} partition {p} starts at offset {low}): use more partitions or fewer events",
+                d.len(),
+                topics.join(", ")
+            )
+        }
+        Err(e) => format!("; could not check the topics for dropped records: {e}"),
+    }
 }
 
 /// The topics a query reads.
@@ -345,6 +365,7 @@ pub async fn run(config: &RunConfig) -> Result<RunReport, RunError> {
                     if let Some(u) = observed.unreadable.first() {
                         diff.push_str(&format!("; unreadable sink records, first: {u}"));
                     }
+                    diff.push_str(&dropped_note(&bootstrap));
                     return Err(RunError::Wrong {
                         query: q.name.into(),
                         elapsed: start.elapsed(),
