@@ -70,6 +70,15 @@ pub trait TopicAdmin: Send + Sync {
     async fn list_topics(&self) -> Result<Vec<TopicInfo>, KafkaError> {
         self.list_all_topics(false).await
     }
+
+    /// What one partition keeps when the broker drops its oldest records by size alone, not by
+    /// time or by consumption: `(bytes, records)`. The embedded mock cluster keeps about 5 MiB
+    /// or 100 000 records per partition; a real cluster keeps what the topic's retention says
+    /// (`None`). A query whose stages meet at an internal topic keeps the writer's lead over
+    /// the reader well inside this, so no record is dropped before it is read.
+    fn bounded_retention(&self) -> Option<(u64, u64)> {
+        None
+    }
 }
 
 type Admin = AdminClient<SluiceContext>;
@@ -348,6 +357,10 @@ pub fn embedded_admin(broker: &EmbeddedBroker) -> Result<Arc<dyn TopicAdmin>, Ka
 
 #[async_trait]
 impl TopicAdmin for EmbeddedAdmin {
+    fn bounded_retention(&self) -> Option<(u64, u64)> {
+        Some((5 << 20, 100_000))
+    }
+
     async fn create_topic(
         &self,
         name: &str,

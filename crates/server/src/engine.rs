@@ -1344,6 +1344,7 @@ impl Engine {
                             topic,
                             encoder,
                             producer: front_producer,
+                            lead: admin.bounded_retention().map(crate::lead::LeadGuard::new),
                         },
                         metrics: back.metrics.clone(),
                         state: Some(front_state),

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Headers, Message, OwnedMessage};
 use rdkafka::producer::{DeliveryFuture, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
@@ -135,8 +136,26 @@ async fn send_all<'a>(
 ) -> Result<()> {
     let mut pending = Vec::new();
     for rec in records {
+        pending.push(enqueue(producer, rec, topic).await?);
+    }
+    await_deliveries(pending, topic).await.map(|_| ())
+}
+
+/// Hands `rec` to the producer. While librdkafka's local queue is full (a large batch of
+/// output outruns the broker), waits for earlier records to be delivered instead of failing:
+/// the producer's own thread keeps delivering meanwhile.
+pub async fn enqueue<'a>(
+    producer: &SluiceProducer,
+    mut rec: FutureRecord<'a, [u8], [u8]>,
+    topic: &str,
+) -> Result<DeliveryFuture> {
+    loop {
         match producer.send_result(rec) {
-            Ok(f) => pending.push(f),
+            Ok(f) => return Ok(f),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                rec = back;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
             Err((e, _)) => {
                 return Err(EngineError::Kafka(format!(
                     "failed to produce to topic {topic}: {e}"
@@ -144,7 +163,6 @@ async fn send_all<'a>(
             }
         }
     }
-    await_deliveries(pending, topic).await.map(|_| ())
 }
 
 /// A record for an explicit partition (repartition topics place rows themselves).
@@ -154,26 +172,40 @@ pub struct PartitionedRecord {
     pub value: Vec<u8>,
 }
 
-/// Produce every record to its partition of `topic` and wait until all are acknowledged.
+/// Produce every record to its partition of `topic` and wait until all are acknowledged;
+/// returns where each landed (partition, offset), in order.
 pub async fn produce_partitioned(
     producer: &SluiceProducer,
     topic: &str,
     records: &[PartitionedRecord],
-) -> Result<()> {
-    send_all(
-        producer,
-        topic,
-        records.iter().map(|r| {
-            let mut rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
-                .partition(r.partition)
-                .payload(r.value.as_slice());
-            if let Some(ts) = r.timestamp {
-                rec = rec.timestamp(ts);
+) -> Result<Vec<(i32, i64)>> {
+    let mut pending = Vec::with_capacity(records.len());
+    for r in records {
+        let mut rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
+            .partition(r.partition)
+            .payload(r.value.as_slice());
+        if let Some(ts) = r.timestamp {
+            rec = rec.timestamp(ts);
+        }
+        pending.push(enqueue(producer, rec, topic).await?);
+    }
+    let mut landed = Vec::with_capacity(pending.len());
+    for result in join_all(pending).await {
+        match result {
+            Ok(Ok(delivery)) => landed.push((delivery.partition, delivery.offset)),
+            Ok(Err((e, _))) => {
+                return Err(EngineError::Kafka(format!(
+                    "failed to produce to topic {topic}: {e}"
+                )))
             }
-            rec
-        }),
-    )
-    .await
+            Err(_) => {
+                return Err(EngineError::Kafka(format!(
+                    "producer closed while writing to topic {topic}"
+                )))
+            }
+        }
+    }
+    Ok(landed)
 }
 
 /// Waits for every delivery of records sent to `topic`; returns the offset after the last one

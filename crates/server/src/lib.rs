@@ -22,6 +22,7 @@ pub mod engine;
 pub mod error;
 pub mod io;
 pub mod join_input;
+pub mod lead;
 pub mod materialized;
 pub mod offline;
 pub mod print;

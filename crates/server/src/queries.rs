@@ -130,6 +130,8 @@ pub enum Output {
         topic: String,
         encoder: RepartitionEncoder,
         producer: SluiceProducer,
+        /// Set when the broker drops unread records by size (see [`crate::lead`]).
+        lead: Option<crate::lead::LeadGuard>,
     },
 }
 
@@ -321,6 +323,12 @@ pub struct QueryTask {
 impl QueryTask {
     /// Run until `stop` turns true, the client goes away, or LIMIT is reached.
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        if let Output::Repartition {
+            lead: Some(lead), ..
+        } = &mut self.output
+        {
+            lead.stop_with(stop.clone());
+        }
         let mut pipeline = match self.plan.pipeline_part(self.part) {
             Ok(p) => p,
             Err(e) => {
@@ -586,8 +594,12 @@ impl QueryTask {
                 topic,
                 encoder,
                 producer,
+                lead,
             } => {
                 for b in &outputs {
+                    if let Some(lead) = lead.as_mut() {
+                        lead.wait(&self.id, &self.metrics.internal_positions).await;
+                    }
                     let records: Vec<io::PartitionedRecord> = encoder
                         .encode(b)?
                         .into_iter()
@@ -597,7 +609,12 @@ impl QueryTask {
                             value: r.value,
                         })
                         .collect();
-                    io::produce_partitioned(producer, topic, &records).await?;
+                    let landed = io::produce_partitioned(producer, topic, &records).await?;
+                    if let Some(lead) = lead.as_mut() {
+                        for (r, (partition, offset)) in records.iter().zip(landed) {
+                            lead.wrote(partition, offset, r.value.len() as u64);
+                        }
+                    }
                 }
             }
             Output::Client { tx, limit } => {

@@ -143,14 +143,7 @@ async fn write_changelog(
         if let Some(v) = value {
             rec = rec.payload(v.as_slice());
         }
-        match producer.send_result(rec) {
-            Ok(f) => pending.push(f),
-            Err((e, _)) => {
-                return Err(EngineError::Kafka(format!(
-                    "failed to write changelog {topic}: {e}"
-                )))
-            }
-        }
+        pending.push(crate::io::enqueue(producer, rec, topic).await?);
     }
     crate::io::await_deliveries(pending, topic).await
 }
