@@ -1,5 +1,6 @@
 //! Stream–table joins: each stream row meets the table's current row for its join key.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{new_null_array, Array, ArrayRef, BooleanArray, Int64Array};
@@ -43,6 +44,11 @@ pub struct StreamTableJoin {
 
 /// At least this many stale rows before chunks are compacted.
 const MIN_COMPACTION: usize = 4096;
+
+/// Chunks are also compacted when there are more than this many: a table updated a few rows at
+/// a time (interleaved with its stream in time order) would otherwise keep one tiny chunk per
+/// update.
+const MAX_CHUNKS: usize = 1024;
 
 fn one_row(schema: &SchemaRef, values: Vec<ScalarValue>) -> Result<RecordBatch, DataflowError> {
     let columns = values
@@ -124,7 +130,7 @@ impl StreamTableJoin {
     /// Rewrites the chunks to hold only the rows the cache points to, once most are stale.
     fn compact_if_stale(&mut self) -> Result<(), DataflowError> {
         let live = self.rows.cached();
-        if self.chunk_rows < 2 * live + MIN_COMPACTION {
+        if self.chunk_rows < 2 * live + MIN_COMPACTION && self.chunks.len() <= MAX_CHUNKS {
             return Ok(());
         }
         let mut refs: Vec<(usize, usize)> = Vec::with_capacity(live);
@@ -186,19 +192,37 @@ impl StreamTableJoin {
         }
         let keep = BooleanArray::from(keep);
         let left = filter_record_batch(&batch.data, &keep)?;
-        let nulls = self.chunks.len();
-        let refs: Vec<(usize, usize)> = found
+        // Gather from the chunks the rows point into only (there may be thousands of small
+        // ones), then from a null row.
+        let mut sources: Vec<usize> = Vec::new();
+        let mut position: HashMap<u32, usize> = HashMap::new();
+        let mut refs: Vec<(usize, usize)> = found
             .iter()
             .map(|f| match f {
-                Some((c, r)) => (*c as usize, *r as usize),
-                None => (nulls, 0),
+                Some((c, r)) => {
+                    let next = sources.len();
+                    let p = *position.entry(*c).or_insert_with(|| {
+                        sources.push(*c as usize);
+                        next
+                    });
+                    (p, *r as usize)
+                }
+                None => (usize::MAX, 0),
             })
             .collect();
+        let nulls = sources.len();
+        for r in &mut refs {
+            if r.0 == usize::MAX {
+                r.0 = nulls;
+            }
+        }
         let mut columns: Vec<ArrayRef> = left.columns().to_vec();
         for (c, f) in schema.fields().iter().enumerate() {
             let null = new_null_array(f.data_type(), 1);
-            let mut values: Vec<&dyn Array> =
-                self.chunks.iter().map(|b| b.column(c).as_ref()).collect();
+            let mut values: Vec<&dyn Array> = sources
+                .iter()
+                .map(|&s| self.chunks[s].column(c).as_ref())
+                .collect();
             values.push(null.as_ref());
             let a = interleave(&values, &refs)?;
             let out = self.spec.output.field(columns.len()).data_type();
@@ -337,5 +361,46 @@ mod tests {
         let mut again = JoinOp::new(spec).unwrap();
         again.open(OperatorState::new(store, vec![0xe0])).unwrap();
         assert_eq!(show(&again.process(Side::Left, &probe).unwrap()), odd);
+    }
+    #[test]
+    fn a_table_updated_a_row_at_a_time_keeps_few_chunks() {
+        let spec = spec(JoinKind::StreamTable, JoinType::Left);
+        let (l, r) = (spec.left_schema.clone(), spec.right_schema.clone());
+        let mut j = JoinOp::new(spec).unwrap();
+        // New keys one at a time, each followed by a probe (a table and a stream interleaved
+        // in time order): every row stays live, so no row is stale, yet the chunks are merged.
+        let n = 3 * super::MAX_CHUNKS as i64;
+        for k in 0..n {
+            j.process(Side::Right, &rows(&r, &[(k, Some("v"), k)]))
+                .unwrap();
+            let out = j
+                .process(
+                    Side::Left,
+                    &rows(&l, &[(k, Some("s"), k), (n + k, Some("t"), k)]),
+                )
+                .unwrap();
+            assert_eq!(
+                show(&out),
+                vec![
+                    (Some("s".into()), Some("v".into()), k, false),
+                    (Some("t".into()), None, k, false)
+                ]
+            );
+        }
+        if let JoinOp::StreamTable(t) = &j {
+            assert!(
+                t.chunks.len() <= super::MAX_CHUNKS + 1,
+                "{}",
+                t.chunks.len()
+            );
+        }
+        // The first key is still found after the merges.
+        let out = j
+            .process(Side::Left, &rows(&l, &[(0, Some("again"), n)]))
+            .unwrap();
+        assert_eq!(
+            show(&out),
+            vec![(Some("again".into()), Some("v".into()), n, false)]
+        );
     }
 }
