@@ -46,7 +46,7 @@ enum Command {
         #[arg(long)]
         latency_rate: Option<f64>,
         /// Give up on a throughput run after this many seconds.
-        #[arg(long, default_value_t = 180)]
+        #[arg(long, default_value_t = 300)]
         timeout_secs: u64,
         /// Feed the records straight into the query's operators (no Kafka clients, state in
         /// memory) and compare with decoding alone.

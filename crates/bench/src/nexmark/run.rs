@@ -73,7 +73,7 @@ impl RunConfig {
             latency_secs: 10,
             latency_rate: None,
             max_latency_rate: None,
-            timeout: Duration::from_secs(180),
+            timeout: Duration::from_secs(300),
         }
     }
 }
