@@ -189,6 +189,18 @@ pub async fn produce_partitioned(
         }
         pending.push(enqueue(producer, rec, topic).await?);
     }
+    deliveries(pending, topic).await
+}
+
+/// Waits for every delivery of records sent to `topic`; returns the offset after the last one
+/// (0 when there were none). Fails on the first record the broker did not take.
+pub async fn await_deliveries(pending: Vec<DeliveryFuture>, topic: &str) -> Result<i64> {
+    let landed = deliveries(pending, topic).await?;
+    Ok(landed.iter().map(|&(_, o)| o).max().unwrap_or(-1) + 1)
+}
+
+/// Waits for every delivery; returns where each record landed (partition, offset), in order.
+async fn deliveries(pending: Vec<DeliveryFuture>, topic: &str) -> Result<Vec<(i32, i64)>> {
     let mut landed = Vec::with_capacity(pending.len());
     for result in join_all(pending).await {
         match result {
@@ -206,28 +218,6 @@ pub async fn produce_partitioned(
         }
     }
     Ok(landed)
-}
-
-/// Waits for every delivery of records sent to `topic`; returns the offset after the last one
-/// (0 when there were none). Fails on the first record the broker did not take.
-pub async fn await_deliveries(pending: Vec<DeliveryFuture>, topic: &str) -> Result<i64> {
-    let mut last = -1;
-    for result in join_all(pending).await {
-        match result {
-            Ok(Ok(delivery)) => last = last.max(delivery.offset),
-            Ok(Err((e, _))) => {
-                return Err(EngineError::Kafka(format!(
-                    "failed to produce to topic {topic}: {e}"
-                )))
-            }
-            Err(_) => {
-                return Err(EngineError::Kafka(format!(
-                    "producer closed while writing to topic {topic}"
-                )))
-            }
-        }
-    }
-    Ok(last + 1)
 }
 
 /// The offset after the last of `messages`, per partition.

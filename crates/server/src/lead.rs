@@ -23,8 +23,9 @@ const MAX_WAIT: Duration = Duration::from_secs(30);
 pub struct LeadGuard {
     max_bytes: u64,
     max_records: u64,
-    /// Per partition: (offset, bytes) of each record written and not yet known to be read.
-    unread: BTreeMap<i32, VecDeque<(i64, u64)>>,
+    /// Per partition: (offset, bytes) of each record written and not yet known to be read,
+    /// and the sum of those bytes.
+    unread: BTreeMap<i32, (VecDeque<(i64, u64)>, u64)>,
     /// The task's stop signal: a stopping task does not wait for its reader.
     stop: Option<watch::Receiver<bool>>,
 }
@@ -48,24 +49,23 @@ impl LeadGuard {
 
     /// Notes a record of `bytes` written at `offset` of `partition`.
     pub fn wrote(&mut self, partition: i32, offset: i64, bytes: u64) {
-        self.unread
-            .entry(partition)
-            .or_default()
-            .push_back((offset, bytes));
+        let (records, total) = self.unread.entry(partition).or_default();
+        records.push_back((offset, bytes));
+        *total += bytes;
     }
 
     /// Forgets the records below the reader's positions (next offset to read per partition)
     /// and returns the largest remaining lead of a partition, in bytes and in records.
     fn lead(&mut self, read: &BTreeMap<i32, i64>) -> (u64, u64) {
         let mut most = (0, 0);
-        for (p, q) in &mut self.unread {
+        for (p, (records, total)) in &mut self.unread {
             if let Some(&next) = read.get(p) {
-                while q.front().is_some_and(|&(o, _)| o < next) {
-                    q.pop_front();
+                while let Some(&(_, bytes)) = records.front().filter(|&&(o, _)| o < next) {
+                    records.pop_front();
+                    *total -= bytes;
                 }
             }
-            let bytes: u64 = q.iter().map(|&(_, b)| b).sum();
-            most = (most.0.max(bytes), most.1.max(q.len() as u64));
+            most = (most.0.max(*total), most.1.max(records.len() as u64));
         }
         most
     }

@@ -196,26 +196,21 @@ impl StreamTableJoin {
         // ones), then from a null row.
         let mut sources: Vec<usize> = Vec::new();
         let mut position: HashMap<u32, usize> = HashMap::new();
-        let mut refs: Vec<(usize, usize)> = found
+        let hits: Vec<Option<(usize, usize)>> = found
             .iter()
-            .map(|f| match f {
-                Some((c, r)) => {
+            .map(|f| {
+                f.map(|(c, r)| {
                     let next = sources.len();
-                    let p = *position.entry(*c).or_insert_with(|| {
-                        sources.push(*c as usize);
+                    let p = *position.entry(c).or_insert_with(|| {
+                        sources.push(c as usize);
                         next
                     });
-                    (p, *r as usize)
-                }
-                None => (usize::MAX, 0),
+                    (p, r as usize)
+                })
             })
             .collect();
         let nulls = sources.len();
-        for r in &mut refs {
-            if r.0 == usize::MAX {
-                r.0 = nulls;
-            }
-        }
+        let refs: Vec<(usize, usize)> = hits.into_iter().map(|h| h.unwrap_or((nulls, 0))).collect();
         let mut columns: Vec<ArrayRef> = left.columns().to_vec();
         for (c, f) in schema.fields().iter().enumerate() {
             let null = new_null_array(f.data_type(), 1);
