@@ -23,10 +23,11 @@ fi
 
 cargo test --workspace --no-fail-fast -- --test-threads=2
 
-# Benchmarks are tools, not timed tests: CI only checks that the criterion benches build. They
-# are built in the test profile (`cargo test --benches`), which reuses the debug artifacts
-# above; `cargo bench --no-run` would compile an optimised DataFusion (about an hour here).
-cargo test -p sluice-bench --benches --no-run
+# Benchmarks are tools, not timed tests: CI only checks that the criterion benches build and
+# run. `cargo test --benches` builds them in the test profile, reusing the debug artifacts
+# above (`cargo bench` would compile an optimised DataFusion, about an hour here), and runs
+# each benchmark once, untimed.
+cargo test -p sluice-bench --benches
 
 # The conformance ratchet: ksqlDB's test corpus (../shared/ksql-tests) against the engine; fails
 # when a test listed in sql-tests/conformance/passing.txt no longer passes.

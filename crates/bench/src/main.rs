@@ -38,13 +38,20 @@ enum Command {
         /// Partitions per input topic (the embedded broker keeps ~5 MiB per partition).
         #[arg(long, default_value_t = 64)]
         partitions: u32,
-        /// Seconds of the latency run at half the measured rate (0 skips it).
+        /// Seconds of the latency run at half the sustained rate (0 skips it and the search
+        /// for the sustained rate).
         #[arg(long, default_value_t = 10)]
         latency_secs: u64,
         /// Input rate of the latency run (records of the query's topics per second) instead of
-        /// half the measured throughput.
+        /// half the sustained rate (no search then).
         #[arg(long)]
         latency_rate: Option<f64>,
+        /// Seconds of each live probe of the search for the sustained rate.
+        #[arg(long, default_value_t = 5)]
+        probe_secs: u64,
+        /// A sustained rate keeps its lag and p99 latency within this many milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        lag_bound_ms: u64,
         /// Give up on a throughput run after this many seconds.
         #[arg(long, default_value_t = 300)]
         timeout_secs: u64,
@@ -95,6 +102,8 @@ fn main() -> std::io::Result<()> {
             latency_secs,
             timeout_secs,
             latency_rate,
+            probe_secs,
+            lag_bound_ms,
             engine_only,
         } => {
             let names: Vec<&'static Query> = if query.eq_ignore_ascii_case("all") {
@@ -135,6 +144,8 @@ fn main() -> std::io::Result<()> {
                 config.partitions = partitions;
                 config.latency_secs = latency_secs;
                 config.latency_rate = latency_rate;
+                config.search.probe = std::time::Duration::from_secs(probe_secs.max(1));
+                config.search.lag_bound = std::time::Duration::from_millis(lag_bound_ms);
                 config.timeout = std::time::Duration::from_secs(timeout_secs);
                 match runtime.block_on(run::run(&config)) {
                     Ok(report) => {

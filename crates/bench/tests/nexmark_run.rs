@@ -1,5 +1,6 @@
 //! A tiny `sluice-bench nexmark` run of every query: each must finish with the oracle's answer
-//! (a wrong or incomplete result is an error), and the latency run must measure something.
+//! (a wrong or incomplete result is an error), and the search for the sustained rate and the
+//! latency run must measure something.
 //! Speeds are printed, never asserted: benchmarks are tools, not timed tests.
 
 use std::time::Duration;
@@ -33,12 +34,21 @@ async fn every_query_gives_the_oracles_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_latency_run_measures_sink_records() {
+async fn the_search_finds_a_sustained_rate_and_the_latency_run_measures_sink_records() {
     let mut config = tiny("q2");
     config.latency_secs = 3;
-    config.max_latency_rate = Some(5_000.0);
+    config.max_latency_rate = Some(4_000.0);
+    config.search.probe = Duration::from_secs(2);
+    config.search.max_probes = 2;
+    // Generous for a debug build sharing two cores with the other tests.
+    config.search.lag_bound = Duration::from_secs(3);
     let report = run(&config).await.expect("q2 runs");
     eprintln!("{}\n{}", report.line(), report.details());
+    assert!(!report.probes.is_empty(), "{report:?}");
+    // The first probe offers a quarter of the cap: 1,000 records/s of q2 is sustained.
+    let sustained = report.sustained_per_sec.expect("a sustained rate");
+    assert!(sustained <= 4_000.0, "{report:?}");
+    assert_eq!(report.latency_rate, sustained / 2.0, "{report:?}");
     assert!(report.latency_samples > 0, "{report:?}");
     let (p50, p99) = (report.p50_ms.unwrap(), report.p99_ms.unwrap());
     assert!(p50 >= 0.0 && p99 >= p50, "{report:?}");

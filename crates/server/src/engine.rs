@@ -171,6 +171,26 @@ impl Engine {
             .collect()
     }
 
+    /// Records of a query's input not processed yet: its source topic's records past the
+    /// query's positions, plus, for a split query, the repartition topic's records its second
+    /// task has not processed. A join's other input is not counted. `None` when a topic's
+    /// watermarks could not be read.
+    pub async fn input_lag(&self, q: &QueryInfo) -> Option<u64> {
+        let m = &q.metrics;
+        let def = self.catalog().source(&q.source).cloned()?;
+        let watermarks = sluice_kafka::topic_watermarks(self.kafka(), &def.topic)
+            .await
+            .ok()?;
+        let mut lag = m.lag(&watermarks);
+        if let Some(topic) = &m.internal_topic {
+            let internal = sluice_kafka::topic_watermarks(self.kafka(), topic)
+                .await
+                .ok()?;
+            lag += m.internal_lag(&internal);
+        }
+        Some(lag)
+    }
+
     /// The state store of a persistent query, if it has one.
     pub fn query_state(&self, query_id: &str) -> Option<sluice_state::SledStore> {
         self.deps

@@ -235,21 +235,7 @@ impl Runtime {
 /// The state size walks the query's store: O(entries), fine for an introspection command.
 async fn runtime(engine: &Engine, q: &QueryInfo) -> Runtime {
     let m = &q.metrics;
-    let mut lag = match engine.catalog().source(&q.source) {
-        Some(def) => sluice_kafka::topic_watermarks(engine.kafka(), &def.topic)
-            .await
-            .ok()
-            .map(|w| m.lag(&w)),
-        None => None,
-    };
-    // A split query also lags by the repartition records its second task has not processed.
-    if let Some(topic) = &m.internal_topic {
-        let internal = sluice_kafka::topic_watermarks(engine.kafka(), topic)
-            .await
-            .ok()
-            .map(|w| m.internal_lag(&w));
-        lag = lag.zip(internal).map(|(a, b)| a + b);
-    }
+    let lag = engine.input_lag(q).await;
     let state = match engine.query_state(&q.id) {
         Some(store) => tokio::task::spawn_blocking(move || store.footprint().ok())
             .await

@@ -50,6 +50,7 @@ pub mod model;
 pub mod oracle;
 pub mod queries;
 pub mod run;
+pub mod sustained;
 
 pub use generator::{
     generate_event, Generator, GeneratorConfig, JavaRandom, BEAM_BASE_TIME_MS,

@@ -18,10 +18,13 @@
 //!    answered by DataFusion over the same events); any difference fails the run.
 //! 3. **Baseline.** On the same broker and records: [`super::baseline`] reads and decodes the
 //!    query's input topics, nothing else.
-//! 4. **Latency.** A fresh server; the generator now paces events in real time (event time =
-//!    wall clock) so that the query's inputs arrive at half the rate measured in step 1, for
+//! 4. **Sustained rate.** [`super::sustained::search`]: live probes on fresh servers, the
+//!    generator pacing events in real time while the query runs, find the highest input rate
+//!    the engine keeps up with (lag and p99 latency within a bound), below the throughput of
+//!    step 1.
+//! 5. **Latency.** One more live run at half the sustained rate, for
 //!    [`RunConfig::latency_secs`]. Latency of a sink record = when the sink reader saw it −
-//!    its record timestamp, which is the event time of the newest input that produced it
+//!    its record timestamp, which is the send time of the newest input that produced it
 //!    (projections and joins carry it over, aggregations stamp an update with the time of the
 //!    record that caused it). The first second is warm-up and not counted.
 
@@ -32,11 +35,10 @@ use sluice_catalog::SourceDef;
 use sluice_server::session::SessionProps;
 use sluice_server::{KafkaMode, RunningServer, ServerConfig};
 
-use super::kafka_io::{
-    dropped_partitions, now_ms, topic_of, watermarks, EventProducer, SinkReader,
-};
+use super::kafka_io::{dropped_partitions, topic_of, watermarks, EventProducer, SinkReader};
 use super::oracle::{self, Answer, Observed};
 use super::queries::{sources, Query};
+use super::sustained::{self, SearchConfig};
 use super::{baseline, Event, EventKind, Generator, GeneratorConfig};
 
 /// What to run.
@@ -51,14 +53,16 @@ pub struct RunConfig {
     /// default, 1 ms, gives every event its own millisecond, so results that depend on which of
     /// two equal timestamps is processed first (a stream–table join) are well defined.
     pub event_spacing_us: i64,
-    /// Length of the latency run (0 skips it).
+    /// Length of the latency run (0 skips it and the search for the sustained rate).
     pub latency_secs: u64,
     /// The latency run's input rate (records of the query's topics per second) instead of
-    /// half the throughput run's.
+    /// half the sustained rate; no search then.
     pub latency_rate: Option<f64>,
-    /// Upper bound of the latency run's input rate (records of the query's topics per
-    /// second), for small runs whose throughput figure means little.
+    /// Upper bound of the live runs' input rate (records of the query's topics per second),
+    /// for small runs whose throughput figure means little.
     pub max_latency_rate: Option<f64>,
+    /// How the sustained rate is searched for.
+    pub search: SearchConfig,
     /// Give up on the throughput run after this long.
     pub timeout: Duration,
 }
@@ -73,6 +77,7 @@ impl RunConfig {
             latency_secs: 10,
             latency_rate: None,
             max_latency_rate: None,
+            search: SearchConfig::default(),
             timeout: Duration::from_secs(300),
         }
     }
@@ -91,8 +96,15 @@ pub struct RunReport {
     pub cpu_secs: f64,
     pub elapsed: Duration,
     pub baseline_per_sec: f64,
-    /// Latency run: input records per second offered, and latencies (ms).
+    /// The highest input rate (records/s) sustained live with bounded lag, if searched for
+    /// and found.
+    pub sustained_per_sec: Option<f64>,
+    /// The search's probes, one line each, and whether each rate was sustained.
+    pub probes: Vec<(String, bool)>,
+    /// Latency run: input records per second asked for, and latencies (ms).
     pub latency_rate: f64,
+    /// The latency run: how long after its last input every query had caught up.
+    pub latency_drained: Option<Duration>,
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
     pub latency_samples: usize,
@@ -115,18 +127,28 @@ impl RunReport {
 
     /// The details behind the line.
     pub fn details(&self) -> String {
-        format!(
+        let mut out = format!(
             "{} input_records={} output_records={} elapsed_s={:.2} cpu_s={:.2} \
-             engine_per_cpu_s={:.0} latency_rate={:.0} latency_samples={}",
+             engine_per_cpu_s={:.0} sustained={} latency_rate={:.0} latency_samples={} \
+             latency_drained_ms={}",
             self.query,
             self.input_records,
             self.output_records,
             self.elapsed.as_secs_f64(),
             self.cpu_secs,
             self.input_records as f64 / self.cpu_secs.max(1e-9),
+            self.sustained_per_sec
+                .map_or("none".to_string(), |r| format!("{r:.0}")),
             self.latency_rate,
-            self.latency_samples
-        )
+            self.latency_samples,
+            self.latency_drained
+                .map_or("no".to_string(), |d| d.as_millis().to_string()),
+        );
+        for (probe, ok) in &self.probes {
+            let verdict = if *ok { "sustained" } else { "not sustained" };
+            out.push_str(&format!("\n    probe {probe}: {verdict}"));
+        }
+        out
     }
 }
 
@@ -412,18 +434,10 @@ pub async fn run(config: &RunConfig) -> Result<RunReport, RunError> {
     };
     server.shutdown().await;
 
-    // Phase 4: latency at half the rate.
+    // Phases 4 and 5: the sustained rate, and latency at half of it.
     let share = input_records as f64 / events.len().max(1) as f64;
-    let latency_rate = config
-        .latency_rate
-        .unwrap_or(engine_per_sec / 2.0)
-        .min(config.max_latency_rate.unwrap_or(f64::MAX));
-    let (p50_ms, p99_ms, latency_samples) = if config.latency_secs > 0 {
-        latency(config, latency_rate / share.max(1e-9)).await?
-    } else {
-        (None, None, 0)
-    };
-    Ok(RunReport {
+    let cap = config.max_latency_rate.unwrap_or(f64::MAX);
+    let mut report = RunReport {
         query: q.name,
         input_records,
         output_records,
@@ -431,91 +445,54 @@ pub async fn run(config: &RunConfig) -> Result<RunReport, RunError> {
         cpu_secs: cpu.as_secs_f64(),
         elapsed,
         baseline_per_sec: base.per_second(),
-        latency_rate,
-        p50_ms,
-        p99_ms,
-        latency_samples,
-    })
-}
-
-/// The latency run: events paced in real time at `events_per_sec` (all kinds together).
-async fn latency(
-    config: &RunConfig,
-    events_per_sec: f64,
-) -> Result<(Option<f64>, Option<f64>, usize), RunError> {
-    let q = config.query;
-    let server = start_server().await?;
-    let props = create_sources(&server, config.partitions).await?;
-    let bootstrap = server.kafka_bootstrap.clone();
-    for s in q.statements {
-        execute(&server, &props, s).await?;
+        sustained_per_sec: None,
+        probes: Vec::new(),
+        latency_rate: 0.0,
+        latency_drained: None,
+        p50_ms: None,
+        p99_ms: None,
+        latency_samples: 0,
+    };
+    if config.latency_secs == 0 {
+        return Ok(report);
     }
-    let reader = SinkReader::start(&bootstrap, q.sink).map_err(RunError::Kafka)?;
-    // Let the query's consumers join their groups before the clock starts.
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    let rate = events_per_sec.clamp(1.0, 2_000_000.0);
-    let total = (rate * config.latency_secs as f64) as i64;
-    let base_time = now_ms() + 200;
-    let gen_config = GeneratorConfig {
-        num_events: Some(total),
-        first_event_rate: rate.round() as i64,
-        base_time,
-        ..GeneratorConfig::default()
-    };
-    let warmup_until = base_time + 1_000;
-    let partitions = config.partitions;
-    let produced = {
-        let bootstrap = bootstrap.clone();
-        tokio::task::spawn_blocking(move || -> Result<i64, RunError> {
-            let mut p = EventProducer::new(&bootstrap, partitions, 1)
-                .map_err(|e| RunError::Kafka(e.to_string()))?;
-            let mut last = 0;
-            for mut e in Generator::new(gen_config) {
-                let due = e.date_time();
-                loop {
-                    let now = now_ms();
-                    if now >= due {
-                        break;
-                    }
-                    p.poll();
-                    std::thread::sleep(Duration::from_micros(200));
-                }
-                // The event's time is when it is sent (behind schedule if the producer lags),
-                // so a sink record's timestamp says when its newest input entered Kafka.
-                let sent = now_ms();
-                e.set_date_time(sent);
-                p.send(&e).map_err(|e| RunError::Kafka(e.to_string()))?;
-                last = sent;
-            }
-            p.flush().map_err(|e| RunError::Kafka(e.to_string()))?;
-            Ok(last)
-        })
-        .await
-        .map_err(|e| RunError::Kafka(e.to_string()))??
-    };
-    // Wait for the tail: until the sink is quiet.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let (_, last) = reader.progress();
-        if last.is_some_and(|l| l.elapsed() > Duration::from_secs(2)) || Instant::now() > deadline {
-            break;
+    let rate = match config.latency_rate {
+        Some(rate) => Some(rate),
+        None => {
+            let found = sustained::search(
+                q,
+                config.partitions,
+                share,
+                engine_per_sec.min(cap),
+                &config.search,
+            )
+            .await?;
+            report.sustained_per_sec = found.sustained;
+            report.probes = found
+                .probes
+                .iter()
+                .map(|(p, ok)| (p.summary(), *ok))
+                .collect();
+            found.sustained.map(|r| r / 2.0)
         }
+    };
+    if let Some(rate) = rate.map(|r| r.min(cap)) {
+        let live = sustained::paced(
+            q,
+            config.partitions,
+            share,
+            rate,
+            Duration::from_secs(config.latency_secs),
+            Duration::from_secs(30),
+        )
+        .await?;
+        report.latency_rate = rate;
+        report.latency_drained = live.drained_after;
+        report.p50_ms = live.quantile(0.5);
+        report.p99_ms = live.quantile(0.99);
+        report.latency_samples = live.latencies.len();
     }
-    let mut samples: Vec<i64> = reader
-        .records_from(0)
-        .iter()
-        .filter(|r| r.timestamp >= warmup_until && r.timestamp <= produced)
-        .map(|r| r.seen_ms - r.timestamp)
-        .collect();
-    reader.stop().map_err(RunError::Kafka)?;
-    server.shutdown().await;
-    if samples.is_empty() {
-        return Ok((None, None, 0));
-    }
-    samples.sort_unstable();
-    let pct = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize] as f64;
-    Ok((Some(pct(0.50)), Some(pct(0.99)), samples.len()))
+    Ok(report)
 }
 
 #[cfg(test)]
