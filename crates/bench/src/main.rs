@@ -46,6 +46,9 @@ enum Command {
         /// half the sustained rate (no search then).
         #[arg(long)]
         latency_rate: Option<f64>,
+        /// Partitions per input topic in the live runs (search and latency).
+        #[arg(long, default_value_t = 8)]
+        live_partitions: u32,
         /// Seconds of each live probe of the search for the sustained rate.
         #[arg(long, default_value_t = 5)]
         probe_secs: u64,
@@ -104,6 +107,7 @@ fn main() -> std::io::Result<()> {
             latency_rate,
             probe_secs,
             lag_bound_ms,
+            live_partitions,
             engine_only,
         } => {
             let names: Vec<&'static Query> = if query.eq_ignore_ascii_case("all") {
@@ -142,6 +146,7 @@ fn main() -> std::io::Result<()> {
                 let mut config = RunConfig::new(q);
                 config.events = events;
                 config.partitions = partitions;
+                config.live_partitions = live_partitions;
                 config.latency_secs = latency_secs;
                 config.latency_rate = latency_rate;
                 config.search.probe = std::time::Duration::from_secs(probe_secs.max(1));

@@ -12,6 +12,7 @@ fn tiny(name: &str) -> RunConfig {
     let mut config = RunConfig::new(query(name).expect("a Nexmark query"));
     config.events = 6_000;
     config.partitions = 4;
+    config.live_partitions = 4;
     config.latency_secs = 0;
     config.timeout = Duration::from_secs(90);
     config

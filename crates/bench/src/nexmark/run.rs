@@ -49,6 +49,12 @@ pub struct RunConfig {
     pub events: u64,
     /// Partitions of each input topic.
     pub partitions: u32,
+    /// Partitions of each input topic in the live runs (the search and the latency run).
+    /// The embedded broker's fetch cost grows with the message sets a partition keeps, and a
+    /// live producer writes a set per partition every `linger.ms`, so fewer partitions mean
+    /// fewer, fuller sets; nothing needs the throughput run's 64 partitions, whose purpose
+    /// is to keep a whole backlog under 5 MiB per partition.
+    pub live_partitions: u32,
     /// Event-time distance between consecutive events of the throughput run (µs). The
     /// default, 1 ms, gives every event its own millisecond, so results that depend on which of
     /// two equal timestamps is processed first (a stream–table join) are well defined.
@@ -73,6 +79,7 @@ impl RunConfig {
             query,
             events: 1_000_000,
             partitions: 64,
+            live_partitions: 8,
             event_spacing_us: 1_000,
             latency_secs: 10,
             latency_rate: None,
@@ -461,7 +468,7 @@ pub async fn run(config: &RunConfig) -> Result<RunReport, RunError> {
         None => {
             let found = sustained::search(
                 q,
-                config.partitions,
+                config.live_partitions,
                 share,
                 engine_per_sec.min(cap),
                 &config.search,
@@ -479,7 +486,7 @@ pub async fn run(config: &RunConfig) -> Result<RunReport, RunError> {
     if let Some(rate) = rate.map(|r| r.min(cap)) {
         let live = sustained::paced(
             q,
-            config.partitions,
+            config.live_partitions,
             share,
             rate,
             Duration::from_secs(config.latency_secs),

@@ -9,6 +9,9 @@
 //!
 //! - the producer kept to its schedule (it shares the two cores with the server: if it could
 //!   offer only less than 95% of the rate, the machine did not sustain it);
+//! - the input lag, sampled every 100 ms while the events are sent, never exceeded
+//!   [`SearchConfig::lag_bound`] worth of input (`rate × bound` records), so the broker
+//!   never had to drop records the query had not read;
 //! - within [`SearchConfig::lag_bound`] of the last event sent, every persistent query of the
 //!   run has processed every record of its input topic (and of its repartition topic, for a
 //!   split query): the input lag the engine reports (`SHOW QUERIES`' `input-lag`) is 0;
@@ -36,6 +39,15 @@ use super::kafka_io::{now_ms, EventProducer, SinkReader};
 use super::queries::Query;
 use super::run::{create_sources, execute, start_server, RunError};
 use super::{Generator, GeneratorConfig};
+
+/// The live producer's `linger.ms` (librdkafka's default). The embedded broker answers a
+/// fetch with one message set per partition, found by walking the partition's message sets
+/// from the oldest, so a producer that sends every record as its own set (`linger.ms` 1 at
+/// these rates) makes every read slower the longer a run lasts.
+const PRODUCER_LINGER_MS: u32 = 5;
+
+/// How often the input lag is sampled during a live run.
+const LAG_SAMPLE: Duration = Duration::from_millis(100);
 
 /// How to search for the sustained rate.
 #[derive(Debug, Clone)]
@@ -68,6 +80,8 @@ pub struct Paced {
     pub rate: f64,
     /// Input records per second the producer managed to send.
     pub offered: f64,
+    /// The largest input lag (records not yet processed) sampled while the events were sent.
+    pub max_lag: u64,
     /// From the last event sent until no query of the run lagged; `None` if that did not
     /// happen within the run's settle time.
     pub drained_after: Option<Duration>,
@@ -89,6 +103,7 @@ impl Paced {
     pub fn sustained(&self, bound: Duration) -> bool {
         let bound_ms = bound.as_millis() as f64;
         self.offered >= 0.95 * self.rate
+            && self.max_lag as f64 <= self.rate * bound.as_secs_f64()
             && self.drained_after.is_some_and(|d| d <= bound)
             && self.quantile(0.99).is_none_or(|p99| p99 <= bound_ms)
     }
@@ -97,9 +112,10 @@ impl Paced {
     pub fn summary(&self) -> String {
         let ms = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.0}"));
         format!(
-            "rate={:.0} offered={:.0} drained_ms={} p50={} p99={} samples={}",
+            "rate={:.0} offered={:.0} max_lag={} drained_ms={} p50={} p99={} samples={}",
             self.rate,
             self.offered,
+            self.max_lag,
             self.drained_after
                 .map_or("no".to_string(), |d| d.as_millis().to_string()),
             ms(self.quantile(0.5)),
@@ -204,10 +220,10 @@ async fn paced_on(
         ..GeneratorConfig::default()
     };
     let warmup_until = base_time + 1_000;
-    let last_sent = {
+    let producer = {
         let bootstrap = bootstrap.clone();
         tokio::task::spawn_blocking(move || -> Result<i64, RunError> {
-            let mut p = EventProducer::new(&bootstrap, partitions, 1)
+            let mut p = EventProducer::new(&bootstrap, partitions, PRODUCER_LINGER_MS)
                 .map_err(|e| RunError::Kafka(e.to_string()))?;
             let mut last = base_time;
             for mut e in Generator::new(gen_config) {
@@ -230,8 +246,19 @@ async fn paced_on(
             p.flush().map_err(|e| RunError::Kafka(e.to_string()))?;
             Ok(last)
         })
-        .await
-        .map_err(|e| RunError::Kafka(e.to_string()))??
+    };
+    // The queries' input lag, sampled while the events are sent.
+    tokio::pin!(producer);
+    let mut max_lag = 0;
+    let last_sent = loop {
+        tokio::select! {
+            sent = &mut producer => {
+                break sent.map_err(|e| RunError::Kafka(e.to_string()))??;
+            }
+            _ = tokio::time::sleep(LAG_SAMPLE) => {
+                max_lag = max_lag.max(total_lag(server, &queries).await.unwrap_or(0));
+            }
+        }
     };
     let sending_secs = ((last_sent - base_time) as f64 / 1000.0).max(length.as_secs_f64());
     let offered = total as f64 * share / sending_secs;
@@ -239,14 +266,7 @@ async fn paced_on(
     // Until no query lags, or `settle` after the last send.
     let drained_after = loop {
         let since = Duration::from_millis((now_ms() - last_sent).max(0) as u64);
-        let mut lagging = false;
-        for q in &queries {
-            if server.engine.input_lag(q).await != Some(0) {
-                lagging = true;
-                break;
-            }
-        }
-        if !lagging {
+        if total_lag(server, &queries).await == Some(0) {
             break Some(since);
         }
         if since > settle {
@@ -286,9 +306,19 @@ async fn paced_on(
     Ok(Paced {
         rate,
         offered,
+        max_lag,
         drained_after,
         latencies,
     })
+}
+
+/// The summed input lag of `queries` (`None` if a topic's watermarks could not be read).
+async fn total_lag(server: &RunningServer, queries: &[sluice_server::QueryInfo]) -> Option<u64> {
+    let mut total = 0;
+    for q in queries {
+        total += server.engine.input_lag(q).await?;
+    }
+    Some(total)
 }
 
 #[cfg(test)]
@@ -299,6 +329,7 @@ mod tests {
         Paced {
             rate,
             offered,
+            max_lag: (rate / 10.0) as u64,
             drained_after: drained_ms.map(Duration::from_millis),
             latencies,
         }
@@ -317,6 +348,10 @@ mod tests {
         assert!(!probe(1000.0, 1000.0, Some(30), vec![5, 1200]).sustained(bound));
         // No output in the window: lag decides.
         assert!(probe(1000.0, 1000.0, Some(30), vec![]).sustained(bound));
+        // The lag grew beyond a second's worth of input while the events were sent.
+        let mut backlog = probe(1000.0, 1000.0, Some(30), vec![5]);
+        backlog.max_lag = 1001;
+        assert!(!backlog.sustained(bound));
     }
 
     #[test]
