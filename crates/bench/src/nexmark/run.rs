@@ -1,5 +1,6 @@
 //! `sluice-bench nexmark --query qN`: one Nexmark query end to end through Kafka, checked
-//! against the oracle, beside the speed-of-light baseline, then a latency run at half the rate.
+//! against the oracle, beside the speed-of-light baseline, then the sustained live rate and a
+//! latency run at half of it.
 //!
 //! # Method
 //!
