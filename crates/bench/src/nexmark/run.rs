@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use sluice_catalog::SourceDef;
 use sluice_server::session::SessionProps;
-use sluice_server::{KafkaMode, RunningServer, ServerConfig};
+use sluice_server::{KafkaMode, QueryInfo, RunningServer, ServerConfig};
 
 use super::kafka_io::{dropped_partitions, topic_of, watermarks, EventProducer, SinkReader};
 use super::oracle::{self, Answer, Observed};
@@ -254,6 +254,28 @@ pub(crate) async fn create_sources(
     Ok(props)
 }
 
+/// Runs the query's statements; returns the persistent queries they started.
+pub(crate) async fn start_query(
+    server: &RunningServer,
+    props: &SessionProps,
+    q: &Query,
+) -> Result<Vec<QueryInfo>, RunError> {
+    let before = server.engine.queries().len();
+    for s in q.statements {
+        execute(server, props, s).await?;
+    }
+    Ok(server.engine.queries()[before..].to_vec())
+}
+
+/// Whether one of `queries` has stopped (persistent queries stop only when they fail).
+pub(crate) fn any_stopped(server: &RunningServer, queries: &[QueryInfo]) -> bool {
+    server
+        .engine
+        .queries()
+        .iter()
+        .any(|qi| !qi.running && queries.iter().any(|mine| mine.id == qi.id))
+}
+
 /// Process CPU time (user + system) so far.
 pub(crate) fn cpu_time() -> Duration {
     let mut usage = std::mem::MaybeUninit::<libc_rusage::rusage>::zeroed();
@@ -343,11 +365,7 @@ pub async fn run(config: &RunConfig) -> Result<RunReport, RunError> {
             });
         }
     }
-    let started_queries = server.engine.queries().len();
-    for s in q.statements {
-        execute(&server, &props, s).await?;
-    }
-    let queries: Vec<_> = server.engine.queries()[started_queries..].to_vec();
+    let queries = start_query(&server, &props, q).await?;
     let reader = SinkReader::start(&bootstrap, q.sink).map_err(RunError::Kafka)?;
     let begin = Instant::now();
     // The clock starts once the first batch is processed.
@@ -405,12 +423,7 @@ pub async fn run(config: &RunConfig) -> Result<RunReport, RunError> {
                 _ => {}
             }
         }
-        if server
-            .engine
-            .queries()
-            .iter()
-            .any(|qi| !qi.running && queries.iter().any(|mine| mine.id == qi.id))
-        {
+        if any_stopped(&server, &queries) {
             let _ = reader.stop();
             return Err(RunError::QueryStopped);
         }

@@ -33,11 +33,11 @@
 
 use std::time::{Duration, Instant};
 
-use sluice_server::RunningServer;
+use sluice_server::{QueryInfo, RunningServer};
 
 use super::kafka_io::{now_ms, EventProducer, SinkReader};
 use super::queries::Query;
-use super::run::{create_sources, execute, start_server, RunError};
+use super::run::{any_stopped, create_sources, start_query, start_server, RunError};
 use super::{Generator, GeneratorConfig};
 
 /// The live producer's `linger.ms` (librdkafka's default). The embedded broker answers a
@@ -202,11 +202,7 @@ async fn paced_on(
 ) -> Result<Paced, RunError> {
     let props = create_sources(server, partitions).await?;
     let bootstrap = server.kafka_bootstrap.clone();
-    let before = server.engine.queries().len();
-    for s in query.statements {
-        execute(server, &props, s).await?;
-    }
-    let queries: Vec<_> = server.engine.queries()[before..].to_vec();
+    let queries = start_query(server, &props, query).await?;
     let reader = SinkReader::start(&bootstrap, query.sink).map_err(RunError::Kafka)?;
     // Let the query's consumers join their groups before the clock starts.
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -274,12 +270,7 @@ async fn paced_on(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    if server
-        .engine
-        .queries()
-        .iter()
-        .any(|qi| !qi.running && queries.iter().any(|mine| mine.id == qi.id))
-    {
+    if any_stopped(server, &queries) {
         let _ = reader.stop();
         return Err(RunError::QueryStopped);
     }
@@ -313,7 +304,7 @@ async fn paced_on(
 }
 
 /// The summed input lag of `queries` (`None` if a topic's watermarks could not be read).
-async fn total_lag(server: &RunningServer, queries: &[sluice_server::QueryInfo]) -> Option<u64> {
+async fn total_lag(server: &RunningServer, queries: &[QueryInfo]) -> Option<u64> {
     let mut total = 0;
     for q in queries {
         total += server.engine.input_lag(q).await?;
