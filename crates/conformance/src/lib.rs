@@ -21,6 +21,7 @@ pub mod avro;
 pub mod base64;
 pub mod compare;
 pub mod corpus;
+pub mod deviations;
 pub mod error;
 pub mod json;
 pub mod post;

@@ -478,6 +478,22 @@ pub fn markdown(outcomes: &[Outcome], corpus: &str) -> String {
         s.push('\n');
     }
 
+    s.push_str("## Deliberate deviations\n\n");
+    s.push_str(
+        "Tests Sluice fails on purpose: it accepts what ksqlDB refuses with the error the test \
+         expects (`crates/conformance/src/deviations.rs`). They count as failures above.\n\n",
+    );
+    for (id, reason) in crate::deviations::DEVIATIONS {
+        let status = match outcomes.iter().find(|o| o.id() == *id).map(|o| o.status) {
+            Some(Status::Pass) => "passes",
+            Some(Status::Fail) => "fails",
+            Some(Status::Skip) => "skipped",
+            None => "not run",
+        };
+        s.push_str(&format!("- `{id}` ({status}): {reason}.\n"));
+    }
+    s.push('\n');
+
     s.push_str("## Largest failure causes\n\n");
     s.push_str(
         "Failure reasons with numbers and quoted names blanked, by number of variants \

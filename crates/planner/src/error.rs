@@ -104,11 +104,22 @@ fn ksql_function_message(msg: &str) -> String {
 /// DataFusion says `No field named "X". Valid fields are ...`; ksqlDB says
 /// `Column 'X' cannot be resolved.`
 fn ksql_column_message(msg: &str) -> String {
-    let name = msg
-        .split("No field named ")
-        .nth(1)
-        .and_then(|rest| rest.split(['.', ' ']).next())
-        .map(|n| n.trim_matches('"').to_string());
+    // `No field named x. Valid fields are ...`, `No field named p."ID". Did you mean ...`: the
+    // name ends before either (or at the message's end), and a qualified one keeps its
+    // qualifier.
+    let name = msg.split("No field named ").nth(1).map(|rest| {
+        let end = [". Valid", ". Did you mean", "\n"]
+            .iter()
+            .filter_map(|m| rest.find(m))
+            .min()
+            .unwrap_or(rest.len());
+        rest[..end]
+            .trim_end_matches('.')
+            .split('.')
+            .map(|part| part.trim_matches('"'))
+            .collect::<Vec<_>>()
+            .join(".")
+    });
     match name {
         Some(n) if !n.is_empty() => format!("Column '{n}' cannot be resolved."),
         _ => msg.to_string(),
@@ -128,6 +139,30 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "Can't find any functions with the name 'WONT_FIND_ME'"
+        );
+    }
+
+    #[test]
+    fn unknown_columns_keep_their_qualifier() {
+        assert_eq!(
+            ksql_column_message(
+                "No field named r.o_id. Did you mean 'R.ID'?. Valid fields are \"R.ID\"."
+            ),
+            "Column 'r.o_id' cannot be resolved."
+        );
+        assert_eq!(
+            ksql_column_message("Schema error: No field named X. Valid fields are t.\"A\"."),
+            "Column 'X' cannot be resolved."
+        );
+        assert_eq!(
+            ksql_column_message(
+                "Schema error: No field named p.\"ID\". Valid fields are p.\"U_ID\", q.\"ID\"."
+            ),
+            "Column 'p.ID' cannot be resolved."
+        );
+        assert_eq!(
+            ksql_column_message("No field named \"Y\""),
+            "Column 'Y' cannot be resolved."
         );
     }
 }

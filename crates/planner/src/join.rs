@@ -1,10 +1,15 @@
 //! Joins: which shapes are supported, how the result's key is chosen, and how the join
 //! operator is planned.
 //!
-//! Supported: two sources joined on one equality — stream–stream (`WITHIN`, optional
-//! `GRACE PERIOD`; INNER, LEFT, RIGHT, FULL OUTER), stream–table on the table's primary key
-//! (INNER, LEFT) and table–table on both primary keys (INNER, LEFT, RIGHT, FULL OUTER), with
-//! ksqlDB's errors for the shapes it refuses. Not yet: foreign-key and n-way joins.
+//! Supported: stream–stream (`WITHIN`, optional `GRACE PERIOD`; INNER, LEFT, RIGHT, FULL
+//! OUTER), stream–table on the table's primary key (INNER, LEFT), table–table on both primary
+//! keys (INNER, LEFT, RIGHT, FULL OUTER), foreign-key table–table (INNER, LEFT) and n-way joins
+//! of these, left to right, with ksqlDB's errors for the shapes it refuses.
+//!
+//! The ON clause is one equality, as in ksqlDB, or (beyond ksqlDB, which refuses it) several
+//! equalities joined by AND ([`on_pairs`]): rows meet when all hold, a primary-key join must
+//! pair every key column of the table, and the result has one key column per equality
+//! ([`choose_keys`]). Foreign-key joins take one equality.
 //!
 //! Naming (ksqlDB's): in a join, `SELECT *` and unaliased qualified columns (`o.id`) are
 //! named `<source or alias>_<column>` (`O_ID`); unqualified columns keep their name.
@@ -107,27 +112,22 @@ pub fn check(
             JoinConstraint::On(e) => e,
             _ => return Err(PlanError::Invalid("a join needs an ON clause".into())),
         };
-        if let Expr::BinaryOp {
-            op: BinaryOperator::And,
-            ..
-        } = strip(on)
+        let pairs = on_pairs(on, sources, catalog, k + 1)?;
+        let (l, r, l_source) = &pairs[0];
+        let left = defs[*l_source];
+        check_windows(left, right, &pairs, sources, catalog, k + 1)?;
+        if k > 0
+            && pairs.len() == 1
+            && left_kind == SourceKind::Table
+            && right.kind == SourceKind::Table
         {
-            return Err(PlanError::Invalid(format!(
-                "Invalid join condition: joins on multiple conditions are not yet supported. Got {}.",
-                crate::ksql_text::expr_text_in(on, &defs[0].name)
-            )));
-        }
-        let (l, r, l_source) = on_sides(on, sources, catalog, k + 1)?;
-        let left = defs[l_source];
-        check_windows(left, right, &l, &r, sources, catalog, l_source, k + 1)?;
-        if k > 0 && left_kind == SourceKind::Table && right.kind == SourceKind::Table {
-            let lcol = plain_column(&l, sources, catalog).map(|c| c.1);
-            let rcol = plain_column(&r, sources, catalog).map(|c| c.1);
+            let lcol = plain_column(l, sources, catalog).map(|c| c.1);
+            let rcol = plain_column(r, sources, catalog).map(|c| c.1);
             if is_foreign_key(left, right, lcol.as_deref(), rcol.as_deref()) {
                 return Err(PlanError::Invalid(format!(
                     "Invalid join condition: foreign-key table-table joins are not supported as part of n-way joins. Got {} = {}.",
-                    crate::ksql_text::expr_text_in(&l, &left.name),
-                    crate::ksql_text::expr_text_in(&r, &right.name)
+                    crate::ksql_text::expr_text_in(l, &left.name),
+                    crate::ksql_text::expr_text_in(r, &right.name)
                 )));
             }
         }
@@ -180,16 +180,15 @@ pub fn check(
 }
 
 /// ksqlDB's rules for windowed sources: both or neither windowed, session with session only,
-/// and joined on their key with the same windows (they are never repartitioned).
-#[allow(clippy::too_many_arguments)]
+/// and joined on their key with the same windows (they are never repartitioned). `pairs`: the
+/// ON clause's equalities (see [`on_pairs`]); with several, together they must pair every key
+/// column of one side with the same key column of the other.
 fn check_windows(
     left: &SourceDef,
     right: &SourceDef,
-    l: &Expr,
-    r: &Expr,
+    pairs: &[(Expr, Expr, usize)],
     sources: &[FromSource],
     catalog: &Catalog,
-    l_source: usize,
     r_source: usize,
 ) -> Result<(), PlanError> {
     let describe = |d: &SourceDef| match &d.window {
@@ -211,11 +210,33 @@ fn check_windows(
                     b.kind.to_uppercase()
                 )));
             }
-            let on_key = |side: usize, d: &SourceDef, e: &Expr| {
-                let keys: Vec<&str> = d.key_columns().map(|c| c.name.as_str()).collect();
-                matches!(plain_column(e, sources, catalog), Some((s, c)) if s == side && keys == [c.as_str()])
+            // Each key column of the left source paired with the same-named key of the right.
+            let keys = |d: &SourceDef| -> Vec<String> {
+                let mut k: Vec<String> = d.key_columns().map(|c| c.name.clone()).collect();
+                k.sort();
+                k
             };
-            if a.size_ms != b.size_ms || !on_key(l_source, left, l) || !on_key(r_source, right, r) {
+            let mut lcols = Vec::new();
+            let mut rcols = Vec::new();
+            for (l, r, l_source) in pairs {
+                match (
+                    plain_column(l, sources, catalog),
+                    plain_column(r, sources, catalog),
+                ) {
+                    (Some((ls, lc)), Some((rs, rc))) if ls == *l_source && rs == r_source => {
+                        lcols.push(lc);
+                        rcols.push(rc);
+                    }
+                    _ => lcols.push(String::new()),
+                }
+            }
+            lcols.sort();
+            rcols.sort();
+            if a.size_ms != b.size_ms
+                || lcols != keys(left)
+                || rcols != keys(right)
+                || lcols.len() != pairs.len()
+            {
                 return Err(PlanError::Invalid(
                     "Implicit repartitioning of windowed sources is not supported. See https://github.com/confluentinc/ksql/issues/4385.".into(),
                 ));
@@ -338,6 +359,60 @@ fn sources_of(
         Some(e) => Err(e),
         None => Ok(found),
     }
+}
+
+/// The equalities of the ON clause of the join with source `k`: one, or several joined by AND
+/// (beyond ksqlDB, which refuses more than one), each as [`on_sides`] gives it.
+fn on_pairs(
+    on: &Expr,
+    sources: &[FromSource],
+    catalog: &Catalog,
+    k: usize,
+) -> Result<Vec<(Expr, Expr, usize)>, PlanError> {
+    fn conjuncts<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
+        match strip(e) {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::And,
+                right,
+            } => {
+                conjuncts(left, out);
+                conjuncts(right, out);
+            }
+            other => out.push(other),
+        }
+    }
+    let mut parts = Vec::new();
+    conjuncts(on, &mut parts);
+    if parts.len() == 1 {
+        return Ok(vec![on_sides(on, sources, catalog, k)?]);
+    }
+    // Every name in the whole condition resolves (ksqlDB's errors come first).
+    sources_of(on, sources, catalog)?;
+    let pairs = parts
+        .into_iter()
+        .map(|p| {
+            if parts_is_equality(p) {
+                on_sides(p, sources, catalog, k)
+            } else {
+                Err(PlanError::Unsupported(format!(
+                    "join condition {} is not an equality: a join's ON clause must be one equality, or several joined by AND",
+                    crate::ksql_text::expr_text_in(p, &sources[0].source)
+                )))
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(pairs)
+}
+
+fn parts_is_equality(e: &Expr) -> bool {
+    matches!(
+        strip(e),
+        Expr::BinaryOp {
+            op: BinaryOperator::Eq,
+            ..
+        }
+    )
 }
 
 /// The two sides of the ON equality of the join with source `k`, as (expression over the
@@ -484,7 +559,11 @@ pub fn choose_key(
         return Err(PlanError::Invalid("a join needs an ON clause".into()));
     };
     let on = strip(on).clone();
-    let (l, r, l_source) = on_sides(&on, sources, catalog, k)?;
+    let pairs = on_pairs(&on, sources, catalog, k)?;
+    if pairs.len() > 1 {
+        return choose_keys(select, sources, catalog, ty, &pairs, k);
+    }
+    let (l, r, l_source) = pairs.into_iter().next().expect("one pair");
     let qualifier = |i: usize| {
         sources[i]
             .alias
@@ -538,19 +617,6 @@ pub fn choose_key(
         return Ok(JoinKey { items, error: None });
     }
     let synthetic = ty == JoinType::Full || (lcol.is_none() && rcol.is_none());
-    // COALESCE(first, second), as DataFusion's physical planner takes it (a CASE).
-    let coalesce = |first: &Expr, second: &Expr| -> Expr {
-        Expr::Case {
-            case_token: AttachedToken::empty(),
-            end_token: AttachedToken::empty(),
-            operand: None,
-            conditions: vec![CaseWhen {
-                condition: Expr::IsNotNull(Box::new(first.clone())),
-                result: first.clone(),
-            }],
-            else_result: Some(Box::new(second.clone())),
-        }
-    };
     if synthetic {
         // ksqlDB names it ROWKEY, or ROWKEY_n when a source has a column of that name.
         let taken = |name: &str| {
@@ -633,6 +699,114 @@ pub fn choose_key(
     ))))
 }
 
+/// COALESCE(first, second), as DataFusion's physical planner takes it (a CASE).
+fn coalesce(first: &Expr, second: &Expr) -> Expr {
+    Expr::Case {
+        case_token: AttachedToken::empty(),
+        end_token: AttachedToken::empty(),
+        operand: None,
+        conditions: vec![CaseWhen {
+            condition: Expr::IsNotNull(Box::new(first.clone())),
+            result: first.clone(),
+        }],
+        else_result: Some(Box::new(second.clone())),
+    }
+}
+
+/// [`choose_key`] for an ON clause of several equalities (Sluice's extension): the result has
+/// one key column per equality, in ON order (in the table's key order when the right side is
+/// a table joined on its primary key): the equality's left column if it is projected,
+/// else its right column, taking the other side's value where its own side may be
+/// null-padded. There is no synthetic key: an equality whose sides are not projected columns
+/// is an error naming it.
+fn choose_keys(
+    select: &mut Select,
+    sources: &[FromSource],
+    catalog: &Catalog,
+    ty: JoinType,
+    pairs: &[(Expr, Expr, usize)],
+    k: usize,
+) -> Result<JoinKey, PlanError> {
+    let qualifier = |i: usize| {
+        sources[i]
+            .alias
+            .clone()
+            .unwrap_or_else(|| sources[i].source.clone())
+    };
+    // Joined with a table on its primary key: the key columns come in the table's key order
+    // (so the result is keyed as the table is), else in ON order.
+    let mut pairs: Vec<&(Expr, Expr, usize)> = pairs.iter().collect();
+    if let Ok(right) = catalog.require(&sources[k].source) {
+        if right.kind == SourceKind::Table {
+            let keys: Vec<&str> = right.key_columns().map(|c| c.name.as_str()).collect();
+            pairs.sort_by_key(|(_, r, _)| {
+                plain_column(r, sources, catalog)
+                    .and_then(|(_, c)| keys.iter().position(|k| *k == c))
+                    .unwrap_or(usize::MAX)
+            });
+        }
+    }
+    let mut items = Vec::new();
+    for (l, r, l_source) in pairs {
+        let mut missing = Vec::new();
+        let mut chosen = None;
+        for (own, other, side) in [(l, r, *l_source), (r, l, k)] {
+            let Some((_, col)) = plain_column(own, sources, catalog).filter(|(i, _)| *i == side)
+            else {
+                continue;
+            };
+            let found = items_where(select, |e| {
+                plain_column(e, sources, catalog) == Some((side, col.clone()))
+            });
+            match found.as_slice() {
+                [] => missing.push(format!("{}.{}", qualifier(side), col)),
+                [(i, out)] => {
+                    let padded = !matches!(
+                        (ty, side == k),
+                        (JoinType::Inner, _) | (JoinType::Left, false) | (JoinType::Right, true)
+                    );
+                    if padded {
+                        select.projection[*i] = SelectItem::ExprWithAlias {
+                            expr: coalesce(own, other),
+                            alias: Ident::with_quote('"', out),
+                        };
+                    }
+                    chosen = Some(*i);
+                    break;
+                }
+                many => {
+                    return Ok(JoinKey::missing(duplicate_key(
+                        &format!("{}_{}", qualifier(side), col),
+                        many,
+                    )))
+                }
+            }
+        }
+        match chosen {
+            Some(i) if !items.contains(&i) => items.push(i),
+            Some(_) => {}
+            None if missing.is_empty() => {
+                return Ok(JoinKey::missing(PlanError::Invalid(format!(
+                    "Key missing from projection (ie, SELECT). The query used to build `{SINK_NAME}` joins on {} = {}, which is not a column on either side: a join on several conditions is keyed by one column of each equality, so each must compare columns.",
+                    crate::ksql_text::expr_text_in(l, &sources[0].source),
+                    crate::ksql_text::expr_text_in(r, &sources[0].source)
+                ))))
+            }
+            None => {
+                let (what, list) = match missing.as_slice() {
+                    [one] => ("expression", one.clone()),
+                    _ => ("expressions", missing.join(" or ")),
+                };
+                return Ok(JoinKey::missing(PlanError::Invalid(format!(
+                    "Key missing from projection (ie, SELECT). See https://cnfl.io/2LV7ouS.\nThe query used to build `{SINK_NAME}` must include the join {what} {list} in its projection (eg, SELECT {}...).",
+                    missing[0]
+                ))));
+            }
+        }
+    }
+    Ok(JoinKey { items, error: None })
+}
+
 fn duplicate_key(name: &str, found: &[(usize, String)]) -> PlanError {
     let mut names: Vec<&str> = found.iter().map(|(_, n)| n.as_str()).collect();
     names.sort();
@@ -687,37 +861,60 @@ fn scanned(plan: &LogicalPlan) -> Option<String> {
     }
 }
 
-/// The join's one equality, as (expression over the left side, expression over the right).
-/// The SQL planner leaves `ON a = b` as the join's filter (only the optimizer, which Sluice does
-/// not run on continuous queries, moves it to `on`).
-fn equality(join: &datafusion::logical_expr::Join) -> Result<(LExpr, LExpr, String), PlanError> {
+/// The join's equalities, each as (expression over the left side, expression over the right),
+/// and their text for errors (`A.X = B.X AND ...`). The SQL planner leaves `ON a = b` as the
+/// join's filter (only the optimizer, which Sluice does not run on continuous queries, moves
+/// it to `on`); several equalities joined by AND are split.
+fn equalities(
+    join: &datafusion::logical_expr::Join,
+) -> Result<(Vec<(LExpr, LExpr)>, String), PlanError> {
     let unsupported = || {
         PlanError::Unsupported(
-            "join conditions other than one equality are not supported yet".into(),
+            "join conditions other than equalities joined by AND are not supported".into(),
         )
     };
-    let (a, b) = match (join.on.as_slice(), &join.filter) {
-        ([(a, b)], None) => (a.clone(), b.clone()),
-        ([], Some(f)) => match crate::expr_planner::comparison(f) {
-            Some(e) if e.op == Operator::Eq => (e.left.as_ref().clone(), e.right.as_ref().clone()),
-            _ => return Err(unsupported()),
-        },
-        _ => return Err(unsupported()),
-    };
+    let mut raw: Vec<(LExpr, LExpr)> = join.on.clone();
+    if let Some(f) = &join.filter {
+        for part in datafusion::logical_expr::utils::split_conjunction(f) {
+            match crate::expr_planner::comparison(part) {
+                Some(e) if e.op == Operator::Eq => {
+                    raw.push((e.left.as_ref().clone(), e.right.as_ref().clone()))
+                }
+                _ => return Err(unsupported()),
+            }
+        }
+    }
+    if raw.is_empty() {
+        return Err(unsupported());
+    }
     let on = |e: &LExpr, side: &LogicalPlan| {
         let refs = e.column_refs();
         !refs.is_empty() && refs.iter().all(|c| side.schema().has_column(c))
     };
-    let got = format!("{} = {}", ksql_name(&a), ksql_name(&b));
-    if on(&a, &join.left) && on(&b, &join.right) {
-        Ok((a, b, got))
-    } else if on(&b, &join.left) && on(&a, &join.right) {
-        Ok((b, a, got))
-    } else {
-        Err(PlanError::Invalid(format!(
-            "Invalid join condition: {a} = {b}: each side must refer to one source."
-        )))
+    let mut pairs = Vec::with_capacity(raw.len());
+    let mut texts = Vec::with_capacity(raw.len());
+    for (a, b) in raw {
+        texts.push(format!("{} = {}", ksql_name(&a), ksql_name(&b)));
+        if on(&a, &join.left) && on(&b, &join.right) {
+            pairs.push((a, b));
+        } else if on(&b, &join.left) && on(&a, &join.right) {
+            pairs.push((b, a));
+        } else {
+            return Err(PlanError::Invalid(format!(
+                "Invalid join condition: {a} = {b}: each side must refer to one source."
+            )));
+        }
     }
+    Ok((pairs, texts.join(" AND ")))
+}
+
+/// Whether the right-hand expressions of `pairs` are exactly the key columns of `d`, each once.
+fn on_primary_key(d: &SourceDef, exprs: &[&LExpr]) -> bool {
+    let keys: Vec<&str> = d.key_columns().map(|c| c.name.as_str()).collect();
+    keys.len() == exprs.len()
+        && keys
+            .iter()
+            .all(|k| exprs.iter().filter(|e| is_column(e, k)).count() == 1)
 }
 
 /// `T.ID` for a column expression, else DataFusion's text.
@@ -759,7 +956,10 @@ pub fn plan(
             )))
         }
     };
-    let (l, r, got) = equality(join)?;
+    let (pairs, got) = equalities(join)?;
+    let l = pairs[0].0.clone();
+    let lefts: Vec<&LExpr> = pairs.iter().map(|p| &p.0).collect();
+    let rights: Vec<&LExpr> = pairs.iter().map(|p| &p.1).collect();
     let Some(right_name) = scanned(&join.right) else {
         return Err(PlanError::Unsupported(
             "a join's right side must be a source".into(),
@@ -797,7 +997,7 @@ pub fn plan(
     };
     let kind = match (left.kind, right.kind) {
         (SourceKind::Stream, SourceKind::Table) => {
-            if !single_key(&right).is_some_and(|k| is_column(&r, &k)) {
+            if !on_primary_key(&right, &rights) {
                 return Err(PlanError::Invalid(format!(
                     "Invalid join condition: stream-table joins require to join on the table's primary key. Got {got}."
                 )));
@@ -805,13 +1005,17 @@ pub fn plan(
             JoinKind::StreamTable
         }
         (SourceKind::Table, SourceKind::Table) => {
-            if !single_key(&right).is_some_and(|k| is_column(&r, &k)) {
+            if !on_primary_key(&right, &rights) {
                 return Err(PlanError::Invalid(format!(
                     "Invalid join condition: table-table joins require to join on the primary key of the right input table. Got {got}."
                 )));
             }
-            if single_key(&left).is_some_and(|k| is_column(&l, &k)) {
+            if on_primary_key(&left, &lefts) {
                 JoinKind::TableTable
+            } else if pairs.len() > 1 || single_key(&right).is_none() {
+                return Err(PlanError::Unsupported(format!(
+                    "foreign-key table-table joins on several columns are not supported. Got {got}."
+                )));
             } else {
                 match join_type {
                     JoinType::Right => {
@@ -857,23 +1061,29 @@ pub fn plan(
     };
     let left_schema: SchemaRef = Arc::new(join.left.schema().as_arrow().clone());
     let right_schema: SchemaRef = Arc::new(join.right.schema().as_arrow().clone());
-    let left_key = physical(&l, join.left.schema())?;
-    let right_key = physical(&r, join.right.schema())?;
-    let lt = left_key.data_type(&left_schema)?;
-    let rt = right_key.data_type(&right_schema)?;
-    if lt != rt {
-        let show = |t: &datafusion::arrow::datatypes::DataType| {
-            sluice_catalog::types::from_arrow(t)
-                .map(|t| t.to_string())
-                .unwrap_or_else(|_| t.to_string())
-        };
-        return Err(PlanError::Invalid(format!(
-            "Invalid join condition: types don't match. Got {}{{{}}} = {}{{{}}}.",
-            ksql_name(&l),
-            show(&lt),
-            ksql_name(&r),
-            show(&rt)
-        )));
+    let show = |t: &datafusion::arrow::datatypes::DataType| {
+        sluice_catalog::types::from_arrow(t)
+            .map(|t| t.to_string())
+            .unwrap_or_else(|_| t.to_string())
+    };
+    let (mut left_keys, mut right_keys, mut key_types) = (Vec::new(), Vec::new(), Vec::new());
+    for (l, r) in &pairs {
+        let left_key = physical(l, join.left.schema())?;
+        let right_key = physical(r, join.right.schema())?;
+        let lt = left_key.data_type(&left_schema)?;
+        let rt = right_key.data_type(&right_schema)?;
+        if lt != rt {
+            return Err(PlanError::Invalid(format!(
+                "Invalid join condition: types don't match. Got {}{{{}}} = {}{{{}}}.",
+                ksql_name(l),
+                show(&lt),
+                ksql_name(r),
+                show(&rt)
+            )));
+        }
+        left_keys.push(left_key);
+        right_keys.push(right_key);
+        key_types.push(lt);
     }
     let windowed = left.window.is_some() && right.window.is_some();
     Ok(PlannedJoin {
@@ -881,9 +1091,9 @@ pub fn plan(
         spec: JoinSpec {
             kind,
             join_type,
-            left_key,
-            right_key,
-            key_type: lt,
+            left_keys,
+            right_keys,
+            key_types,
             windowed,
             output: join_output_schema(&left_schema, &right_schema),
             left_schema,

@@ -238,11 +238,13 @@ mod tests {
     /// Left rows (K, LV = the foreign key as text, ROWTIME); right rows keyed by K.
     fn fk_join(join_type: JoinType) -> (JoinOp, Batch, Batch) {
         let mut spec = spec(JoinKind::ForeignKey { left_pk: vec![0] }, join_type);
-        spec.left_key = Arc::new(datafusion::physical_expr::expressions::CastExpr::new(
-            Arc::new(Column::new("LV", 1)),
-            datafusion::arrow::datatypes::DataType::Int64,
-            None,
-        ));
+        spec.left_keys = vec![Arc::new(
+            datafusion::physical_expr::expressions::CastExpr::new(
+                Arc::new(Column::new("LV", 1)),
+                datafusion::arrow::datatypes::DataType::Int64,
+                None,
+            ),
+        )];
         let (l, r) = (spec.left_schema.clone(), spec.right_schema.clone());
         let j = JoinOp::new(spec).unwrap();
         (

@@ -13,7 +13,8 @@
 //!
 //! Every join is built from one [`JoinSpec`] and driven through [`JoinOp`]: rows of the left
 //! input go to `process(Side::Left, ..)`, rows of the right input to `process(Side::Right, ..)`,
-//! in the order the task releases them (event time). Output rows have the left input's columns,
+//! in the order the task releases them (event time). Rows meet when all of the spec's key
+//! expression pairs are equal (the ON clause's equalities). Output rows have the left input's columns,
 //! then the right's, then [`JOIN_ROWTIME`], the result's timestamp as ksqlDB gives it.
 //!
 //! State: each join keeps its rows in [`KeyedState`](crate::state::KeyedState) caches over the
@@ -29,6 +30,7 @@ mod table_table;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, Int64Array, Int8Array};
+use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -145,11 +147,13 @@ pub enum JoinKind {
 pub struct JoinSpec {
     pub kind: JoinKind,
     pub join_type: JoinType,
-    /// The join expression over each side's rows (as decoded, with pseudo-columns).
-    pub left_key: Arc<dyn PhysicalExpr>,
-    pub right_key: Arc<dyn PhysicalExpr>,
-    /// The type both keys are compared as.
-    pub key_type: DataType,
+    /// The join expressions over each side's rows (as decoded, with pseudo-columns): one per
+    /// equality of the ON clause (`ON a.x = b.x AND a.y = b.y` has two), in the same order on
+    /// both sides. Rows meet when every pair is equal; a null in any of them meets nothing.
+    pub left_keys: Vec<Arc<dyn PhysicalExpr>>,
+    pub right_keys: Vec<Arc<dyn PhysicalExpr>>,
+    /// The types each pair of keys is compared as.
+    pub key_types: Vec<DataType>,
     /// Both sides are windowed sources: rows meet only within the same window (the window
     /// bounds are part of the join key, as in ksqlDB's windowed keys).
     pub windowed: bool,
@@ -167,19 +171,24 @@ impl JoinSpec {
         }
     }
 
-    fn key_expr(&self, side: Side) -> &Arc<dyn PhysicalExpr> {
+    fn key_exprs(&self, side: Side) -> &[Arc<dyn PhysicalExpr>] {
         match side {
-            Side::Left => &self.left_key,
-            Side::Right => &self.right_key,
+            Side::Left => &self.left_keys,
+            Side::Right => &self.right_keys,
         }
     }
 
     fn describe(&self, what: &str) -> String {
+        let on: Vec<String> = self
+            .left_keys
+            .iter()
+            .zip(&self.right_keys)
+            .map(|(l, r)| format!("{l} = {r}"))
+            .collect();
         format!(
-            "{what}: {} JOIN on {} = {}",
+            "{what}: {} JOIN on {}",
             self.join_type.sql(),
-            self.left_key,
-            self.right_key
+            on.join(" AND ")
         )
     }
 }
@@ -261,20 +270,35 @@ impl JoinOp {
     }
 }
 
-/// Join keys of a batch: the key expression evaluated, cast to the key type, in Arrow's row
-/// format (one converter per join, so equal keys of both sides have equal bytes).
+/// Which rows of a batch have a null in one of their join keys (they meet no row).
+pub(crate) struct KeyNulls(Option<NullBuffer>);
+
+impl KeyNulls {
+    pub(crate) fn is_null(&self, i: usize) -> bool {
+        self.0.as_ref().is_some_and(|n| n.is_null(i))
+    }
+}
+
+/// Join keys of a batch: the key expressions evaluated, each cast to its key type, in Arrow's
+/// row format (one converter per join, so equal keys of both sides have equal bytes), and
+/// which rows have a null key.
 pub(crate) fn join_keys(
     spec: &JoinSpec,
     side: Side,
     converter: &RowConverter,
     batch: &RecordBatch,
-) -> Result<(ArrayRef, Rows), DataflowError> {
+) -> Result<(KeyNulls, Rows), DataflowError> {
     let n = batch.num_rows();
-    let mut keys = spec.key_expr(side).evaluate(batch)?.into_array(n)?;
-    if keys.data_type() != &spec.key_type {
-        keys = cast(&keys, &spec.key_type)?;
+    let mut columns = Vec::with_capacity(spec.key_types.len() + 2);
+    let mut nulls: Option<NullBuffer> = None;
+    for (expr, ty) in spec.key_exprs(side).iter().zip(&spec.key_types) {
+        let mut keys = expr.evaluate(batch)?.into_array(n)?;
+        if keys.data_type() != ty {
+            keys = cast(&keys, ty)?;
+        }
+        nulls = NullBuffer::union(nulls.as_ref(), keys.logical_nulls().as_ref());
+        columns.push(keys);
     }
-    let mut columns = vec![keys.clone()];
     if spec.windowed {
         for bound in [sluice_catalog::WINDOWSTART, sluice_catalog::WINDOWEND] {
             let c = batch.column_by_name(bound).ok_or_else(|| {
@@ -284,11 +308,11 @@ pub(crate) fn join_keys(
         }
     }
     let rows = converter.convert_columns(&columns)?;
-    Ok((keys, rows))
+    Ok((KeyNulls(nulls), rows))
 }
 
 pub(crate) fn key_converter(spec: &JoinSpec) -> Result<RowConverter, DataflowError> {
-    let mut fields = vec![SortField::new(spec.key_type.clone())];
+    let mut fields: Vec<SortField> = spec.key_types.iter().cloned().map(SortField::new).collect();
     if spec.windowed {
         fields.extend([
             SortField::new(DataType::Int64),
@@ -454,9 +478,9 @@ pub(crate) mod test_util {
         JoinSpec {
             kind,
             join_type,
-            left_key: Arc::new(Column::new("K", 0)),
-            right_key: Arc::new(Column::new("K", 0)),
-            key_type: DataType::Int64,
+            left_keys: vec![Arc::new(Column::new("K", 0))],
+            right_keys: vec![Arc::new(Column::new("K", 0))],
+            key_types: vec![DataType::Int64],
             windowed: false,
             output: join_output_schema(&l, &r),
             left_schema: l,
