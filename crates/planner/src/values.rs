@@ -52,12 +52,10 @@ impl Planner {
             } else {
                 cast_with_options(&array, field.data_type(), &strict).map_err(|_| {
                     PlanError::Type(format!(
-                        "Expected type {} for field {} but got {}({value})",
-                        sluice_catalog::types::from_arrow(field.data_type())
-                            .map(|t| t.to_string())
-                            .unwrap_or_else(|_| field.data_type().to_string()),
+                        "Expected type {} for field {} but got {value} ({})",
+                        ksql_type_name(field.data_type()),
                         field.name(),
-                        array.data_type()
+                        ksql_type_name(array.data_type())
                     ))
                 })?
             };
@@ -65,4 +63,11 @@ impl Planner {
         }
         Ok(out)
     }
+}
+
+/// A type as KSQL writes it (`DOUBLE`, `STRING`), else Arrow's name.
+fn ksql_type_name(t: &datafusion::arrow::datatypes::DataType) -> String {
+    sluice_catalog::types::from_arrow(t)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| t.to_string())
 }
