@@ -39,6 +39,9 @@ use crate::PlanError;
 /// A planned join of the query's source (the left side) with another source.
 #[derive(Debug, Clone)]
 pub struct PlannedJoin {
+    /// The source the left side of the ON clause refers to (the query's source for the
+    /// first join).
+    pub left_source: String,
     /// The source joined to the query's source.
     pub right: Arc<SourceDef>,
     pub spec: JoinSpec,
@@ -1087,6 +1090,7 @@ pub fn plan(
     }
     let windowed = left.window.is_some() && right.window.is_some();
     Ok(PlannedJoin {
+        left_source: left.name.clone(),
         right,
         spec: JoinSpec {
             kind,

@@ -11,7 +11,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_planner::create_aggregate_expr_and_maybe_filter;
 use datafusion::sql::planner::{ParserOptions, SqlToRel};
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
-use datafusion::sql::sqlparser::ast::{Expr, GroupByExpr, Ident};
+use datafusion::sql::sqlparser::ast::{Expr, GroupByExpr, Ident, JoinOperator};
 use sluice_catalog::{types, Catalog, SourceDef, SourceKind, ROWTIME, WINDOWEND, WINDOWSTART};
 use sluice_dataflow::ops::{
     Aggregate, AggregateSpec, Filter, Project, TableUpsert, WindowAssign, WindowPolicy,
@@ -253,16 +253,29 @@ impl Planner {
                     "WINDOW over joins is not supported yet".into(),
                 ));
             }
-            // A join of tables emits upserts and tombstones without the retractions a table
-            // aggregation needs.
-            let all_tables = sources.iter().all(|s| {
+        }
+        // A GROUP BY over a join of tables aggregates the join's changelog, keyed by the first
+        // table's key: that key is present in every result row of INNER and LEFT joins only.
+        let all_tables = sources.len() > 1
+            && sources.iter().all(|s| {
                 catalog
                     .require(&s.source)
                     .is_ok_and(|d| d.kind == SourceKind::Table)
             });
-            if grouped && all_tables {
+        if grouped && all_tables {
+            let outer = select.from[0].joins.iter().any(|j| {
+                !matches!(
+                    j.join_operator,
+                    JoinOperator::Join(_)
+                        | JoinOperator::Inner(_)
+                        | JoinOperator::Left(_)
+                        | JoinOperator::LeftOuter(_)
+                )
+            });
+            if outer {
                 return Err(PlanError::Unsupported(
-                    "GROUP BY over a join of tables is not supported yet".into(),
+                    "GROUP BY over a RIGHT or FULL OUTER join of tables is not supported yet"
+                        .into(),
                 ));
             }
         }
@@ -400,6 +413,8 @@ impl Planner {
             joins: Vec::new(),
             within: query.joins_within.clone(),
             left_kind: source.kind,
+            changelog_after_joins: grouped && join_key.is_some() && all_tables,
+            join_depth: 0,
             catalog,
         };
         // A joined table's changes go to the join as they are (it keeps the rows itself).
@@ -631,6 +646,12 @@ struct Lowering<'a> {
     within: Vec<Option<sluice_parser::ast::WithinSpec>>,
     /// What the next join's left input is.
     left_kind: SourceKind,
+    /// A GROUP BY over a join of tables only: the join's updates and tombstones become a
+    /// changelog (with retractions, as an aggregation over a table needs) right after the
+    /// joins, keyed by the first table's primary key (the result's key).
+    changelog_after_joins: bool,
+    /// How deep in nested joins the lowering is (the outermost join is at 1).
+    join_depth: usize,
     catalog: &'a Catalog,
 }
 
@@ -914,6 +935,7 @@ impl Lowering<'_> {
                 Ok(())
             }
             LogicalPlan::Join(j) => {
+                self.join_depth += 1;
                 // The joins before this one (its left input) first.
                 if matches!(strip_alias(&j.left), LogicalPlan::Join(_)) {
                     self.lower(&j.left)?;
@@ -933,6 +955,20 @@ impl Lowering<'_> {
                 )?;
                 if planned.right.kind == SourceKind::Stream {
                     self.left_kind = SourceKind::Stream;
+                }
+                self.join_depth -= 1;
+                if self.join_depth == 0 && self.changelog_after_joins {
+                    // The first table's key columns lead the joined rows.
+                    let first = self.joins.first().unwrap_or(&planned);
+                    let keys = self
+                        .catalog
+                        .require(&first.left_source)?
+                        .key_columns()
+                        .map(|c| first.spec.left_schema.index_of(&c.name))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| PlanError::Invalid(e.to_string()))?;
+                    self.ops
+                        .push(OpSpec::TableUpsert(planned.spec.output.clone(), keys));
                 }
                 self.joins.push(planned);
                 Ok(())

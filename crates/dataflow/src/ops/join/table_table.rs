@@ -1,6 +1,5 @@
 //! Table–table joins on the primary key: a change on either side emits the joined row.
 
-use datafusion::arrow::array::Array;
 use datafusion::arrow::row::RowConverter;
 use datafusion::common::ScalarValue;
 use sluice_catalog::ROWTIME;
