@@ -99,11 +99,10 @@ impl Batch {
         self.data.num_rows()
     }
 
-    /// The ROWTIME column, if the batch carries one.
+    /// The rows' event time, if the batch carries one: see [`event_time_index`].
     pub fn rowtime(&self) -> Option<&Int64Array> {
-        self.data
-            .column_by_name(ROWTIME)
-            .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+        event_time_index(self.data.schema_ref())
+            .and_then(|i| self.data.column(i).as_any().downcast_ref::<Int64Array>())
     }
 
     /// The change kind of row `i`.
@@ -119,4 +118,16 @@ impl Batch {
             },
         }
     }
+}
+
+/// Where a row's event time is in `schema`: in rows a join produced, the last join's result
+/// time ([`JOIN_ROWTIME`](crate::ops::JOIN_ROWTIME): the later of the joined rows' times, as
+/// ksqlDB stamps a join's result), else the ROWTIME column. The ROWTIME columns of joined rows
+/// keep their own side's time (`l.ROWTIME`).
+pub fn event_time_index(schema: &datafusion::arrow::datatypes::Schema) -> Option<usize> {
+    schema
+        .fields()
+        .iter()
+        .rposition(|f| f.name() == crate::ops::JOIN_ROWTIME)
+        .or_else(|| schema.index_of(ROWTIME).ok())
 }

@@ -35,7 +35,6 @@ use datafusion::arrow::ipc::writer::StreamWriter;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::physical_expr::PhysicalExpr;
-use sluice_catalog::ROWTIME;
 use sluice_state::{StateStore, WriteBatch};
 
 use crate::source::{RawRecord, RecordError};
@@ -199,9 +198,8 @@ impl RepartitionEncoder {
                 return self.encode_part(partition, &part.slice(at, part.num_rows() - at), out);
             }
         }
-        let timestamp = part
-            .column_by_name(ROWTIME)
-            .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+        let timestamp = crate::batch::event_time_index(part.schema_ref())
+            .and_then(|i| part.column(i).as_any().downcast_ref::<Int64Array>())
             .and_then(|t| t.iter().flatten().max());
         out.push(RepartitionRecord {
             partition,
@@ -452,6 +450,7 @@ mod tests {
     use super::*;
     use datafusion::arrow::array::StringArray;
     use datafusion::physical_expr::expressions::Column;
+    use sluice_catalog::ROWTIME;
 
     fn batch(keys: &[&str], offsets: &[i64]) -> Batch {
         let schema = Arc::new(Schema::new(vec![

@@ -5,7 +5,6 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::ScalarValue;
-use sluice_catalog::ROWTIME;
 use sluice_functions::aggregate::state_codec;
 use sluice_state::WriteBatch;
 use tracing::debug;
@@ -49,7 +48,7 @@ impl TableUpsert {
                 .collect(),
         )?;
         Ok(Self {
-            rowtime: schema.index_of(ROWTIME).ok(),
+            rowtime: crate::batch::event_time_index(&schema),
             key_columns,
             schema,
             converter,
@@ -181,6 +180,7 @@ mod tests {
     use super::*;
     use datafusion::arrow::array::{Int64Array, StringArray};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use sluice_catalog::ROWTIME;
     use std::sync::Arc;
 
     fn batch(keys: &[&str], values: &[Option<i64>], deletes: &[bool]) -> Batch {

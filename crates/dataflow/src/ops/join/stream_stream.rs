@@ -3,10 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use datafusion::arrow::array::{Array, Int64Array};
 use datafusion::arrow::row::RowConverter;
 use datafusion::common::ScalarValue;
-use sluice_catalog::ROWTIME;
 use sluice_state::WriteBatch;
 
 use super::{
@@ -179,9 +177,7 @@ impl StreamStreamJoin {
     pub fn process(&mut self, side: Side, batch: &Batch) -> Result<Option<Batch>, DataflowError> {
         let (key_col, keys) = join_keys(&self.spec, side, &self.converter, &batch.data)?;
         let times = batch
-            .data
-            .column_by_name(ROWTIME)
-            .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+            .rowtime()
             .cloned()
             .ok_or_else(|| DataflowError::Plan("a joined stream has no ROWTIME".into()))?;
         let (s, o) = (side.index(), side.other().index());

@@ -9,7 +9,6 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::RowConverter;
 use datafusion::common::ScalarValue;
-use sluice_catalog::ROWTIME;
 use sluice_state::WriteBatch;
 
 use super::{decode_row, join_keys, key_converter, JoinSpec, JoinType, Side};
@@ -227,9 +226,9 @@ impl StreamTableJoin {
                 a
             });
         }
-        // The result has the stream row's time.
-        let time: ArrayRef = match left.column_by_name(ROWTIME) {
-            Some(t) => t.clone(),
+        // The result has the stream row's time (an earlier join's result time in n-way joins).
+        let time: ArrayRef = match crate::batch::event_time_index(left.schema_ref()) {
+            Some(i) => left.column(i).clone(),
             None => Arc::new(Int64Array::from(vec![0i64; left.num_rows()])),
         };
         columns.push(time);

@@ -2,7 +2,6 @@
 
 use datafusion::arrow::row::RowConverter;
 use datafusion::common::ScalarValue;
-use sluice_catalog::ROWTIME;
 use sluice_state::WriteBatch;
 
 use super::{
@@ -40,8 +39,8 @@ impl TableTableJoin {
         Ok(Self {
             converter: key_converter(&spec)?,
             rowtime: [
-                spec.left_schema.index_of(ROWTIME).ok(),
-                spec.right_schema.index_of(ROWTIME).ok(),
+                crate::batch::event_time_index(&spec.left_schema),
+                crate::batch::event_time_index(&spec.right_schema),
             ],
             spec,
             rows: [KeyedState::new(LEFT_ROWS), KeyedState::new(RIGHT_ROWS)],
