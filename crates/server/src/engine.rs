@@ -1495,6 +1495,14 @@ impl Engine {
                 plan.source.name
             )));
         }
+        if plan.limit == Some(0) {
+            // LIMIT 0: done before reading anything.
+            let (_, rx) = mpsc::channel(1);
+            return Ok(StatementResult::Push {
+                schema: plan.output.clone(),
+                stream: tokio_stream_from(rx),
+            });
+        }
         let reset = if starts_earliest(props) {
             OffsetReset::Earliest
         } else {
