@@ -279,12 +279,35 @@ fn owners(name: &str, sources: &[FromSource], catalog: &Catalog) -> Vec<usize> {
         .collect()
 }
 
+/// `e` with every access that starts with a source's qualifier and a column (`tt.id[1]`,
+/// parsed as the field access `tt` → `.id` → `[1]`) rooted at the qualified column
+/// (`tt.id` → `[1]`), so the column is not mistaken for an unqualified one.
+fn qualified_roots(e: &Expr, sources: &[FromSource]) -> Expr {
+    use datafusion::sql::sqlparser::ast::AccessExpr;
+    let mut e = e.clone();
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(&mut e, |x| {
+        if let Expr::CompoundFieldAccess { root, access_chain } = x {
+            if let (Expr::Identifier(q), Some(AccessExpr::Dot(Expr::Identifier(c)))) =
+                (root.as_ref(), access_chain.first())
+            {
+                if source_named(sources, &q.value).is_some() {
+                    **root = Expr::CompoundIdentifier(vec![q.clone(), c.clone()]);
+                    access_chain.remove(0);
+                }
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    e
+}
+
 /// Resolves the column references of `e`: the sources they belong to.
 fn sources_of(
     e: &Expr,
     sources: &[FromSource],
     catalog: &Catalog,
 ) -> Result<Vec<usize>, PlanError> {
+    let e = &qualified_roots(e, sources);
     // Unknown qualifiers are reported before ambiguous names.
     let mut bad_qualifier = None;
     let _ = datafusion::sql::sqlparser::ast::visit_expressions(e, |x| {
