@@ -63,6 +63,14 @@ pub fn map_type(key: DataType, value: DataType) -> DataType {
     )
 }
 
+/// The KSQL name of an Arrow type (`DOUBLE`, `STRING`, `ARRAY<INT>`) for messages and
+/// descriptions; Arrow's own name for types KSQL has none for.
+pub fn display_name(ty: &DataType) -> String {
+    from_arrow(ty)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| ty.to_string())
+}
+
 /// KSQL type of an Arrow type, for schemas computed by the planner (expression results).
 /// Arrow types KSQL has no name for are widened where that is lossless (Int8/Int16 → INT,
 /// Float32 → DOUBLE, Utf8View/LargeUtf8 → STRING) and refused otherwise.

@@ -36,9 +36,7 @@ pub fn header_schema(schema: &Schema) -> String {
 }
 
 fn column_text(f: &Field) -> String {
-    let ty = sluice_catalog::types::from_arrow(f.data_type())
-        .map(|t| t.to_string())
-        .unwrap_or_else(|_| f.data_type().to_string());
+    let ty = sluice_catalog::types::display_name(f.data_type());
     let role = match f.metadata().get(ROLE_METADATA).map(String::as_str) {
         Some("key") => " KEY".to_string(),
         Some("headers") => " HEADERS".to_string(),

@@ -14,9 +14,7 @@ use datafusion::logical_expr::{Expr, ExprSchemable};
 use crate::PlanError;
 
 fn type_name(t: &DataType) -> String {
-    sluice_catalog::types::from_arrow(t)
-        .map(|t| t.to_string())
-        .unwrap_or_else(|_| t.to_string())
+    sluice_catalog::types::display_name(t)
 }
 
 /// The type's name without parameters (`DECIMAL`, not `DECIMAL(4, 2)`).

@@ -219,27 +219,22 @@ fn check_windows(
                 k.sort();
                 k
             };
-            let mut lcols = Vec::new();
-            let mut rcols = Vec::new();
-            for (l, r, l_source) in pairs {
-                match (
-                    plain_column(l, sources, catalog),
-                    plain_column(r, sources, catalog),
-                ) {
-                    (Some((ls, lc)), Some((rs, rc))) if ls == *l_source && rs == r_source => {
-                        lcols.push(lc);
-                        rcols.push(rc);
-                    }
-                    _ => lcols.push(String::new()),
-                }
-            }
-            lcols.sort();
-            rcols.sort();
-            if a.size_ms != b.size_ms
-                || lcols != keys(left)
-                || rcols != keys(right)
-                || lcols.len() != pairs.len()
-            {
+            // (left column, right column) of each equality, when both are plain columns.
+            let columns: Option<(Vec<String>, Vec<String>)> = pairs
+                .iter()
+                .map(|(l, r, l_source)| {
+                    let lc = plain_column(l, sources, catalog).filter(|(s, _)| s == l_source)?;
+                    let rc = plain_column(r, sources, catalog).filter(|(s, _)| *s == r_source)?;
+                    Some((lc.1, rc.1))
+                })
+                .collect::<Option<Vec<_>>>()
+                .map(|cols| cols.into_iter().unzip());
+            let on_keys = columns.is_some_and(|(mut lcols, mut rcols)| {
+                lcols.sort();
+                rcols.sort();
+                lcols == keys(left) && rcols == keys(right)
+            });
+            if a.size_ms != b.size_ms || !on_keys {
                 return Err(PlanError::Invalid(
                     "Implicit repartitioning of windowed sources is not supported. See https://github.com/confluentinc/ksql/issues/4385.".into(),
                 ));
@@ -418,7 +413,13 @@ fn on_pairs(
     let pairs = parts
         .into_iter()
         .map(|p| {
-            if parts_is_equality(p) {
+            if matches!(
+                p,
+                Expr::BinaryOp {
+                    op: BinaryOperator::Eq,
+                    ..
+                }
+            ) {
                 on_sides(p, sources, catalog, k)
             } else {
                 Err(PlanError::Unsupported(format!(
@@ -429,16 +430,6 @@ fn on_pairs(
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(pairs)
-}
-
-fn parts_is_equality(e: &Expr) -> bool {
-    matches!(
-        strip(e),
-        Expr::BinaryOp {
-            op: BinaryOperator::Eq,
-            ..
-        }
-    )
 }
 
 /// The two sides of the ON equality of the join with source `k`, as (expression over the
@@ -683,20 +674,56 @@ pub fn choose_key(
         });
     }
     // The left join column if selected, else the right one.
+    Ok(
+        match pick_key_column(select, sources, catalog, ty, (&l, &r, l_source), k) {
+            KeyPick::Found(i) => JoinKey::found(i),
+            KeyPick::Missing(missing) => missing_key(&missing),
+            KeyPick::Failed(key) => key,
+        },
+    )
+}
+
+/// What [`pick_key_column`] found.
+enum KeyPick {
+    /// The projection item that is the key.
+    Found(usize),
+    /// Neither side's column is projected: the columns (`Q.COL`) that could be.
+    Missing(Vec<String>),
+    /// The key column is projected more than once: the error.
+    Failed(JoinKey),
+}
+
+/// The projection item that keys the result for the equality `l = r` of the join with source
+/// `k` (`l` over source `l_source`): its left column if projected, else its right column.
+/// Where that column's side may be null-padded, the item is rewritten to take the other
+/// side's value.
+fn pick_key_column(
+    select: &mut Select,
+    sources: &[FromSource],
+    catalog: &Catalog,
+    ty: JoinType,
+    (l, r, l_source): (&Expr, &Expr, usize),
+    k: usize,
+) -> KeyPick {
+    let qualifier = |i: usize| {
+        sources[i]
+            .alias
+            .clone()
+            .unwrap_or_else(|| sources[i].source.clone())
+    };
     let mut missing = Vec::new();
-    for (col, key_side, other) in [(&lcol, l_source, &r), (&rcol, k, &l)] {
-        let Some((_, col)) = col else { continue };
+    for (own, other, side) in [(l, r, l_source), (r, l, k)] {
+        let Some((_, col)) = plain_column(own, sources, catalog).filter(|(i, _)| *i == side) else {
+            continue;
+        };
         let found = items_where(select, |e| {
-            plain_column(e, sources, catalog) == Some((key_side, col.clone()))
+            plain_column(e, sources, catalog) == Some((side, col.clone()))
         });
-        let own = if key_side == k { &r } else { &l };
         match found.as_slice() {
-            [] => missing.push(format!("{}.{}", qualifier(key_side), col)),
+            [] => missing.push(format!("{}.{}", qualifier(side), col)),
             [(i, out)] => {
-                // Where the key's side may be null-padded, the key comes from the other side.
-                let right_side = key_side == k;
                 let padded = !matches!(
-                    (ty, right_side),
+                    (ty, side == k),
                     (JoinType::Inner, _) | (JoinType::Left, false) | (JoinType::Right, true)
                 );
                 if padded {
@@ -705,24 +732,30 @@ pub fn choose_key(
                         alias: Ident::with_quote('"', out),
                     };
                 }
-                return Ok(JoinKey::found(*i));
+                return KeyPick::Found(*i);
             }
             many => {
-                return Ok(JoinKey::missing(duplicate_key(
-                    &format!("{}_{}", qualifier(key_side), col),
+                return KeyPick::Failed(JoinKey::missing(duplicate_key(
+                    &format!("{}_{}", qualifier(side), col),
                     many,
                 )))
             }
         }
     }
-    let (what, list) = match missing.as_slice() {
+    KeyPick::Missing(missing)
+}
+
+/// ksqlDB's error for a join key missing from the projection; `missing`: the columns that
+/// could be it.
+fn missing_key(missing: &[String]) -> JoinKey {
+    let (what, list) = match missing {
         [one] => ("expression", one.clone()),
         _ => ("expressions", missing.join(" or ")),
     };
-    Ok(JoinKey::missing(PlanError::Invalid(format!(
-        "Key missing from projection (ie, SELECT). See https://cnfl.io/2LV7ouS.\nThe query used to build `{sink_name}` must include the join {what} {list} in its projection (eg, SELECT {}...).",
+    JoinKey::missing(PlanError::Invalid(format!(
+        "Key missing from projection (ie, SELECT). See https://cnfl.io/2LV7ouS.\nThe query used to build `{SINK_NAME}` must include the join {what} {list} in its projection (eg, SELECT {}...).",
         missing.first().cloned().unwrap_or_default()
-    ))))
+    )))
 }
 
 /// COALESCE(first, second), as DataFusion's physical planner takes it (a CASE).
@@ -753,12 +786,6 @@ fn choose_keys(
     pairs: &[(Expr, Expr, usize)],
     k: usize,
 ) -> Result<JoinKey, PlanError> {
-    let qualifier = |i: usize| {
-        sources[i]
-            .alias
-            .clone()
-            .unwrap_or_else(|| sources[i].source.clone())
-    };
     // Joined with a table on its primary key: the key columns come in the table's key order
     // (so the result is keyed as the table is), else in ON order.
     let mut pairs: Vec<&(Expr, Expr, usize)> = pairs.iter().collect();
@@ -774,60 +801,21 @@ fn choose_keys(
     }
     let mut items = Vec::new();
     for (l, r, l_source) in pairs {
-        let mut missing = Vec::new();
-        let mut chosen = None;
-        for (own, other, side) in [(l, r, *l_source), (r, l, k)] {
-            let Some((_, col)) = plain_column(own, sources, catalog).filter(|(i, _)| *i == side)
-            else {
-                continue;
-            };
-            let found = items_where(select, |e| {
-                plain_column(e, sources, catalog) == Some((side, col.clone()))
-            });
-            match found.as_slice() {
-                [] => missing.push(format!("{}.{}", qualifier(side), col)),
-                [(i, out)] => {
-                    let padded = !matches!(
-                        (ty, side == k),
-                        (JoinType::Inner, _) | (JoinType::Left, false) | (JoinType::Right, true)
-                    );
-                    if padded {
-                        select.projection[*i] = SelectItem::ExprWithAlias {
-                            expr: coalesce(own, other),
-                            alias: Ident::with_quote('"', out),
-                        };
-                    }
-                    chosen = Some(*i);
-                    break;
-                }
-                many => {
-                    return Ok(JoinKey::missing(duplicate_key(
-                        &format!("{}_{}", qualifier(side), col),
-                        many,
-                    )))
+        match pick_key_column(select, sources, catalog, ty, (l, r, *l_source), k) {
+            KeyPick::Found(i) => {
+                if !items.contains(&i) {
+                    items.push(i);
                 }
             }
-        }
-        match chosen {
-            Some(i) if !items.contains(&i) => items.push(i),
-            Some(_) => {}
-            None if missing.is_empty() => {
+            KeyPick::Missing(missing) if missing.is_empty() => {
                 return Ok(JoinKey::missing(PlanError::Invalid(format!(
                     "Key missing from projection (ie, SELECT). The query used to build `{SINK_NAME}` joins on {} = {}, which is not a column on either side: a join on several conditions is keyed by one column of each equality, so each must compare columns.",
                     crate::ksql_text::expr_text_in(l, &sources[0].source),
                     crate::ksql_text::expr_text_in(r, &sources[0].source)
                 ))))
             }
-            None => {
-                let (what, list) = match missing.as_slice() {
-                    [one] => ("expression", one.clone()),
-                    _ => ("expressions", missing.join(" or ")),
-                };
-                return Ok(JoinKey::missing(PlanError::Invalid(format!(
-                    "Key missing from projection (ie, SELECT). See https://cnfl.io/2LV7ouS.\nThe query used to build `{SINK_NAME}` must include the join {what} {list} in its projection (eg, SELECT {}...).",
-                    missing[0]
-                ))));
-            }
+            KeyPick::Missing(missing) => return Ok(missing_key(&missing)),
+            KeyPick::Failed(key) => return Ok(key),
         }
     }
     Ok(JoinKey { items, error: None })
@@ -1087,11 +1075,6 @@ pub fn plan(
     };
     let left_schema: SchemaRef = Arc::new(join.left.schema().as_arrow().clone());
     let right_schema: SchemaRef = Arc::new(join.right.schema().as_arrow().clone());
-    let show = |t: &datafusion::arrow::datatypes::DataType| {
-        sluice_catalog::types::from_arrow(t)
-            .map(|t| t.to_string())
-            .unwrap_or_else(|_| t.to_string())
-    };
     let (mut left_keys, mut right_keys, mut key_types) = (Vec::new(), Vec::new(), Vec::new());
     for (l, r) in &pairs {
         let left_key = physical(l, join.left.schema())?;
@@ -1102,9 +1085,9 @@ pub fn plan(
             return Err(PlanError::Invalid(format!(
                 "Invalid join condition: types don't match. Got {}{{{}}} = {}{{{}}}.",
                 ksql_name(l),
-                show(&lt),
+                sluice_catalog::types::display_name(&lt),
                 ksql_name(r),
-                show(&rt)
+                sluice_catalog::types::display_name(&rt)
             )));
         }
         left_keys.push(left_key);

@@ -43,11 +43,7 @@ pub fn complex_to_string(
             let from = c.expr.get_type(schema)?;
             let to = c.field.data_type();
             if from != DataType::Null && !datafusion::arrow::compute::can_cast_types(&from, to) {
-                let name = |t: &DataType| {
-                    sluice_catalog::types::from_arrow(t)
-                        .map(|k| k.to_string())
-                        .unwrap_or_else(|_| t.to_string())
-                };
+                let name = sluice_catalog::types::display_name;
                 return Err(datafusion::error::DataFusionError::Plan(format!(
                     "{context}: Cast of {} to {} is not supported",
                     name(&from),

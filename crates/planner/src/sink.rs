@@ -39,9 +39,7 @@ fn check_no_map_keys(layout: &SinkLayout) -> Result<(), PlanError> {
     }
     for f in layout.key_fields.iter() {
         if has_map(f.data_type()) {
-            let ty = sluice_catalog::types::from_arrow(f.data_type())
-                .map(|t| t.to_string())
-                .unwrap_or_else(|_| f.data_type().to_string());
+            let ty = sluice_catalog::types::display_name(f.data_type());
             return Err(PlanError::Invalid(format!(
                 "Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{}`. Column type: {ty}. See https://github.com/confluentinc/ksql/issues/6621 for more.",
                 f.name()

@@ -53,9 +53,9 @@ impl Planner {
                 cast_with_options(&array, field.data_type(), &strict).map_err(|_| {
                     PlanError::Type(format!(
                         "Expected type {} for field {} but got {value} ({})",
-                        ksql_type_name(field.data_type()),
+                        sluice_catalog::types::display_name(field.data_type()),
                         field.name(),
-                        ksql_type_name(array.data_type())
+                        sluice_catalog::types::display_name(array.data_type())
                     ))
                 })?
             };
@@ -63,11 +63,4 @@ impl Planner {
         }
         Ok(out)
     }
-}
-
-/// A type as KSQL writes it (`DOUBLE`, `STRING`), else Arrow's name.
-fn ksql_type_name(t: &datafusion::arrow::datatypes::DataType) -> String {
-    sluice_catalog::types::from_arrow(t)
-        .map(|t| t.to_string())
-        .unwrap_or_else(|_| t.to_string())
 }

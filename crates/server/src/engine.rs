@@ -2133,9 +2133,7 @@ pub fn schema_text(key: &Fields, value: &Fields) -> String {
     let mut parts = Vec::new();
     for (fields, suffix) in [(key, " KEY"), (value, "")] {
         for f in fields.iter() {
-            let ty = types::from_arrow(f.data_type())
-                .map(|t| t.to_string())
-                .unwrap_or_else(|_| f.data_type().to_string());
+            let ty = types::display_name(f.data_type());
             parts.push(format!("`{}` {ty}{suffix}", f.name()));
         }
     }
@@ -2178,9 +2176,7 @@ fn format_error(
     let columns: Vec<String> = fields
         .iter()
         .map(|f| {
-            let ty = types::from_arrow(f.data_type())
-                .map(|t| t.to_string())
-                .unwrap_or_else(|_| f.data_type().to_string());
+            let ty = types::display_name(f.data_type());
             let col = format!("`{}` {ty}", f.name());
             if suffix.is_empty() {
                 col
