@@ -6,10 +6,8 @@ use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::ScalarValue;
 use sluice_state::WriteBatch;
 
-use super::{
-    assemble_owned, decode_row, encode_row, join_keys, key_converter, row_values, JoinSpec,
-    JoinType, OwnedJoined, Side,
-};
+use super::chunks::{Chunks, Output, RowRef};
+use super::{decode_row, join_keys, key_converter, JoinSpec, JoinType, Side};
 use crate::state::{KeyedState, OperatorState};
 use crate::{Batch, ChangeKind, DataflowError};
 
@@ -17,17 +15,17 @@ const LEFT_ROWS: u8 = b'l';
 const RIGHT_ROWS: u8 = b'r';
 const INDEX: u8 = b'i';
 
-/// A left row and the foreign key it had (Arrow row format; empty when null).
-type LeftRow = (Vec<u8>, Vec<ScalarValue>);
+/// A left row: the foreign key it had (Arrow row format; empty when null) and where it is.
+type LeftRow = (Vec<u8>, RowRef);
 
-fn encode_left(row: &mut LeftRow) -> Result<Vec<u8>, DataflowError> {
+fn encode_left(chunks: &Chunks, row: &LeftRow) -> Result<Vec<u8>, DataflowError> {
     let mut out = (row.0.len() as u32).to_be_bytes().to_vec();
     out.extend_from_slice(&row.0);
-    out.extend_from_slice(&sluice_functions::aggregate::state_codec::encode(&row.1));
+    out.extend_from_slice(&chunks.encode(row.1)?);
     Ok(out)
 }
 
-fn decode_left(bytes: &[u8]) -> Result<LeftRow, DataflowError> {
+fn decode_left(chunks: &mut Chunks, bytes: &[u8]) -> Result<LeftRow, DataflowError> {
     let bad = || DataflowError::StateFormat("truncated foreign-key join row".into());
     let n = u32::from_be_bytes(
         bytes
@@ -37,7 +35,13 @@ fn decode_left(bytes: &[u8]) -> Result<LeftRow, DataflowError> {
             .map_err(|_| bad())?,
     ) as usize;
     let fk = bytes.get(4..4 + n).ok_or_else(bad)?.to_vec();
-    Ok((fk, decode_row(&bytes[4 + n..])?))
+    let row = decode_row(&bytes[4 + n..])?;
+    Ok((fk, (chunks.push_rows(std::iter::once(row.as_slice()))?, 0)))
+}
+
+fn decode_right(chunks: &mut Chunks, bytes: &[u8]) -> Result<RowRef, DataflowError> {
+    let row = decode_row(bytes)?;
+    Ok((chunks.push_rows(std::iter::once(row.as_slice()))?, 0))
 }
 
 /// Index entry of a left row under its foreign key: the key's length, the key, the left key.
@@ -58,14 +62,17 @@ fn index_key(fk: &[u8], lk: &[u8]) -> Vec<u8> {
 ///   (a right tombstone: a tombstone for INNER, the left row null-padded for LEFT);
 /// * results carry the time of the change that caused them.
 ///
-/// State: both tables' rows, and an index of left keys by foreign key.
+/// State: both tables' rows, kept in the Arrow batches they arrived in ([`Chunks`]) with the
+/// keyed state pointing into them, and an index of left keys by foreign key. The output of a
+/// whole input batch is gathered with one `interleave` per column.
 pub struct ForeignKeyJoin {
     spec: JoinSpec,
     converter: RowConverter,
     left_key: RowConverter,
     left_pk: Vec<usize>,
+    chunks: [Chunks; 2],
     left: KeyedState<LeftRow>,
-    right: KeyedState<Vec<ScalarValue>>,
+    right: KeyedState<RowRef>,
     index: KeyedState<Vec<ScalarValue>>,
 }
 
@@ -82,6 +89,10 @@ impl ForeignKeyJoin {
             converter: key_converter(&spec)?,
             left_key,
             left_pk,
+            chunks: [
+                Chunks::new(spec.left_schema.clone()),
+                Chunks::new(spec.right_schema.clone()),
+            ],
             spec,
             left: KeyedState::new(LEFT_ROWS),
             right: KeyedState::new(RIGHT_ROWS),
@@ -101,16 +112,37 @@ impl ForeignKeyJoin {
     }
 
     pub fn checkpoint(&mut self, batch: &mut WriteBatch) -> Result<(), DataflowError> {
-        self.left.checkpoint(batch, encode_left)?;
-        self.right.checkpoint(batch, encode_row)?;
-        self.index.checkpoint(batch, encode_row)
+        let [lc, rc] = &self.chunks;
+        self.left.checkpoint(batch, |row| encode_left(lc, row))?;
+        self.right.checkpoint(batch, |row| rc.encode(*row))?;
+        self.index.checkpoint(batch, super::encode_row)?;
+        // Evicted entries leave their rows behind in the chunks.
+        self.compact()
+    }
+
+    fn left_row(&mut self, lk: &[u8]) -> Result<Option<LeftRow>, DataflowError> {
+        let chunks = &mut self.chunks[0];
+        Ok(self
+            .left
+            .peek_or_load(lk, |bytes| decode_left(chunks, bytes))?
+            .cloned())
+    }
+
+    fn right_row(&mut self, fk: &[u8]) -> Result<Option<RowRef>, DataflowError> {
+        let chunks = &mut self.chunks[1];
+        Ok(self
+            .right
+            .peek_or_load(fk, |bytes| decode_right(chunks, bytes))?
+            .copied())
     }
 
     /// Changes of one table (upserts, and `Delete` tombstones).
     pub fn process(&mut self, side: Side, batch: &Batch) -> Result<Option<Batch>, DataflowError> {
-        let mut out: Vec<OwnedJoined> = Vec::new();
+        let mut out = Output::default();
         let times = batch.rowtime().cloned();
         let time = |i: usize| times.as_ref().map(|t| t.value(i)).unwrap_or(0);
+        let chunk = self.chunks[side.index()].push(batch.data.clone());
+        let mut kept = false;
         match side {
             Side::Left => {
                 let (fk_col, fks) =
@@ -126,22 +158,22 @@ impl ForeignKeyJoin {
                         continue;
                     }
                     let lk = lks.row(i).as_ref().to_vec();
-                    let old = self.left.peek_or_load(&lk, decode_left)?.cloned();
+                    let old = self.left_row(&lk)?;
                     let had_result = match &old {
                         Some((fk, _)) if !fk.is_empty() => {
                             self.index.remove(&index_key(fk, &lk));
-                            self.right.peek_or_load(fk, decode_row)?.is_some()
+                            self.right_row(fk)?.is_some()
                         }
                         _ => false,
                     };
                     if batch.change(i) == ChangeKind::Delete {
                         self.left.remove(&lk);
                         if let Some((_, row)) = old {
-                            out.push((Some(row), None, time(i), ChangeKind::Delete, i));
+                            out.push(Some(row), None, time(i), ChangeKind::Delete, i);
                         }
                         continue;
                     }
-                    let row = row_values(&batch.data, i)?;
+                    let row = (chunk, i as u32);
                     let fk = if fk_col.is_null(i) {
                         Vec::new()
                     } else {
@@ -150,21 +182,22 @@ impl ForeignKeyJoin {
                     if !fk.is_empty() {
                         self.index.insert(index_key(&fk, &lk), Vec::new());
                     }
-                    self.left.insert(lk, (fk.clone(), row.clone()));
                     let right = if fk.is_empty() {
                         None
                     } else {
-                        self.right.peek_or_load(&fk, decode_row)?.cloned()
+                        self.right_row(&fk)?
                     };
+                    self.left.insert(lk, (fk, row));
+                    kept = true;
                     match (right, self.spec.join_type) {
                         (Some(r), _) => {
-                            out.push((Some(row), Some(r), time(i), ChangeKind::Insert, i))
+                            out.push(Some(row), Some(r), time(i), ChangeKind::Insert, i)
                         }
                         (None, JoinType::Left) => {
-                            out.push((Some(row), None, time(i), ChangeKind::Insert, i))
+                            out.push(Some(row), None, time(i), ChangeKind::Insert, i)
                         }
                         (None, _) if had_result => {
-                            out.push((Some(row), None, time(i), ChangeKind::Delete, i))
+                            out.push(Some(row), None, time(i), ChangeKind::Delete, i)
                         }
                         (None, _) => {}
                     }
@@ -182,8 +215,9 @@ impl ForeignKeyJoin {
                         self.right.remove(&rk);
                         None
                     } else {
-                        let row = row_values(&batch.data, i)?;
-                        self.right.insert(rk.clone(), row.clone());
+                        let row = (chunk, i as u32);
+                        self.right.insert(rk.clone(), row);
+                        kept = true;
                         Some(row)
                     };
                     let start = index_key(&rk, &[]);
@@ -197,30 +231,43 @@ impl ForeignKeyJoin {
                         .collect();
                     lks.sort();
                     for lk in lks {
-                        let Some((_, left)) = self.left.peek_or_load(&lk, decode_left)?.cloned()
-                        else {
+                        let Some((_, left)) = self.left_row(&lk)? else {
                             continue;
                         };
-                        match (&new, self.spec.join_type) {
-                            (Some(r), _) => out.push((
-                                Some(left),
-                                Some(r.clone()),
-                                time(i),
-                                ChangeKind::Insert,
-                                i,
-                            )),
-                            (None, JoinType::Left) => {
-                                out.push((Some(left), None, time(i), ChangeKind::Insert, i))
-                            }
-                            (None, _) => {
-                                out.push((Some(left), None, time(i), ChangeKind::Delete, i))
-                            }
-                        }
+                        let change = match (new, self.spec.join_type) {
+                            (Some(_), _) | (None, JoinType::Left) => ChangeKind::Insert,
+                            (None, _) => ChangeKind::Delete,
+                        };
+                        out.push(Some(left), new, time(i), change, i);
                     }
                 }
             }
         }
-        assemble_owned(&self.spec, &out, batch)
+        let [left, right] = &self.chunks;
+        let result = out.finish(&self.spec, left, right, batch)?;
+        if !kept {
+            self.chunks[side.index()].pop_unused(chunk);
+        }
+        self.compact()?;
+        Ok(result)
+    }
+
+    /// Compacts each side's chunks once most of their rows are no longer referenced.
+    fn compact(&mut self) -> Result<(), DataflowError> {
+        let [lc, rc] = &mut self.chunks;
+        let (left, right) = (&mut self.left, &mut self.right);
+        lc.compact(|f| {
+            left.retain(|_, (_, r)| {
+                f(r);
+                true
+            })
+        })?;
+        rc.compact(|f| {
+            right.retain(|_, r| {
+                f(r);
+                true
+            })
+        })
     }
 }
 

@@ -18,10 +18,14 @@
 //! then the right's, then [`JOIN_ROWTIME`], the result's timestamp as ksqlDB gives it.
 //!
 //! State: each join keeps its rows in [`KeyedState`](crate::state::KeyedState) caches over the
-//! task's store (one operator prefix), written at checkpoints like aggregation state. Rows are
-//! held as `ScalarValue` vectors and joined row by row (the probe is a hash lookup per row, not
-//! yet vectorized).
+//! task's store (one operator prefix), written at checkpoints like aggregation state. The
+//! caches hold references into the Arrow batches the rows arrived in (`chunks.rs`): a batch is
+//! probed key by key against the hash table of the other side (the cache, keyed by the join key
+//! in Arrow's row format), and its output columns are gathered with one `interleave` per
+//! column. Rows are turned into `ScalarValue`s only to be written to the store at checkpoints,
+//! or read back from it.
 
+mod chunks;
 mod foreign_key;
 mod stream_stream;
 mod stream_table;
@@ -29,7 +33,7 @@ mod table_table;
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, Int64Array, Int8Array};
+use datafusion::arrow::array::Array;
 use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
@@ -41,7 +45,7 @@ use sluice_functions::aggregate::state_codec;
 use sluice_state::WriteBatch;
 
 use crate::state::OperatorState;
-use crate::{Batch, ChangeKind, DataflowError};
+use crate::{Batch, DataflowError};
 
 pub use foreign_key::ForeignKeyJoin;
 pub use stream_stream::StreamStreamJoin;
@@ -164,13 +168,6 @@ pub struct JoinSpec {
 }
 
 impl JoinSpec {
-    fn schema(&self, side: Side) -> &SchemaRef {
-        match side {
-            Side::Left => &self.left_schema,
-            Side::Right => &self.right_schema,
-        }
-    }
-
     fn key_exprs(&self, side: Side) -> &[Arc<dyn PhysicalExpr>] {
         match side {
             Side::Left => &self.left_keys,
@@ -322,126 +319,12 @@ pub(crate) fn key_converter(spec: &JoinSpec) -> Result<RowConverter, DataflowErr
     Ok(RowConverter::new(fields)?)
 }
 
-/// Row `i` of `batch` as scalars.
-pub(crate) fn row_values(batch: &RecordBatch, i: usize) -> Result<Vec<ScalarValue>, DataflowError> {
-    batch
-        .columns()
-        .iter()
-        .map(|c| Ok(ScalarValue::try_from_array(c, i)?))
-        .collect()
-}
-
 pub(crate) fn decode_row(bytes: &[u8]) -> Result<Vec<ScalarValue>, DataflowError> {
     state_codec::decode(bytes).map_err(|e| DataflowError::StateFormat(e.to_string()))
 }
 
 pub(crate) fn encode_row(row: &mut Vec<ScalarValue>) -> Result<Vec<u8>, DataflowError> {
     Ok(state_codec::encode(row))
-}
-
-/// The ROWTIME of a stored row (`rowtime` is its column index).
-pub(crate) fn row_time(row: &[ScalarValue], rowtime: Option<usize>) -> i64 {
-    match rowtime.and_then(|i| row.get(i)) {
-        Some(ScalarValue::Int64(Some(t))) => *t,
-        _ => 0,
-    }
-}
-
-/// One joined row to emit.
-pub(crate) struct Joined<'a> {
-    pub left: Option<&'a [ScalarValue]>,
-    pub right: Option<&'a [ScalarValue]>,
-    pub time: i64,
-    pub change: ChangeKind,
-    /// The row of the input batch whose processing emitted it (its origin is the row's).
-    pub input_row: usize,
-}
-
-/// A table join's output row, owned: (left row, right row, time, change, input row).
-pub(crate) type OwnedJoined = (
-    Option<Vec<ScalarValue>>,
-    Option<Vec<ScalarValue>>,
-    i64,
-    ChangeKind,
-    usize,
-);
-
-/// [`assemble`] over owned rows.
-pub(crate) fn assemble_owned(
-    spec: &JoinSpec,
-    rows: &[OwnedJoined],
-    input: &Batch,
-) -> Result<Option<Batch>, DataflowError> {
-    let joined: Vec<Joined<'_>> = rows
-        .iter()
-        .map(|(l, r, time, change, input_row)| Joined {
-            left: l.as_deref(),
-            right: r.as_deref(),
-            time: *time,
-            change: *change,
-            input_row: *input_row,
-        })
-        .collect();
-    assemble(spec, &joined, input)
-}
-
-/// Builds the output batch of joined rows (missing sides as nulls); each row's origin is that of
-/// the input row that emitted it.
-pub(crate) fn assemble(
-    spec: &JoinSpec,
-    rows: &[Joined<'_>],
-    input: &Batch,
-) -> Result<Option<Batch>, DataflowError> {
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    let mut columns: Vec<ArrayRef> = Vec::with_capacity(spec.output.fields().len());
-    for side in [Side::Left, Side::Right] {
-        let schema = spec.schema(side);
-        for (c, field) in schema.fields().iter().enumerate() {
-            let null = ScalarValue::try_from(field.data_type())?;
-            let values = rows.iter().map(|r| {
-                let row = match side {
-                    Side::Left => r.left,
-                    Side::Right => r.right,
-                };
-                row.and_then(|v| v.get(c))
-                    .cloned()
-                    .unwrap_or_else(|| null.clone())
-            });
-            let a = ScalarValue::iter_to_array(values)?;
-            let out_type = spec.output.field(columns.len()).data_type();
-            columns.push(if a.data_type() != out_type {
-                cast(&a, out_type)?
-            } else {
-                a
-            });
-        }
-    }
-    columns.push(std::sync::Arc::new(Int64Array::from_iter_values(
-        rows.iter().map(|r| r.time),
-    )));
-    let data = RecordBatch::try_new(spec.output.clone(), columns)?;
-    let changes = if rows.iter().all(|r| r.change == ChangeKind::Insert) {
-        None
-    } else {
-        Some(Int8Array::from_iter_values(
-            rows.iter().map(|r| r.change as i8),
-        ))
-    };
-    let origin = match &input.origin {
-        Some(o) => Some(
-            o.take(&datafusion::arrow::array::UInt32Array::from_iter_values(
-                rows.iter().map(|r| r.input_row as u32),
-            ))?,
-        ),
-        None => None,
-    };
-    Ok(Some(Batch {
-        data,
-        changes,
-        origin,
-    }))
 }
 
 /// The output schema of a join: `left` fields, `right` fields (all nullable), [`JOIN_ROWTIME`].
@@ -460,6 +343,8 @@ pub fn join_output_schema(left: &SchemaRef, right: &SchemaRef) -> SchemaRef {
 #[cfg(test)]
 pub(crate) mod test_util {
     use super::*;
+    use crate::ChangeKind;
+    use datafusion::arrow::array::{Int64Array, Int8Array};
     use datafusion::arrow::datatypes::{Field, Schema};
     use datafusion::physical_expr::expressions::Column;
     use sluice_catalog::ROWTIME;

@@ -7,10 +7,8 @@ use datafusion::arrow::row::RowConverter;
 use datafusion::common::ScalarValue;
 use sluice_state::WriteBatch;
 
-use super::{
-    assemble, decode_row, encode_row, join_keys, key_converter, row_values, JoinSpec, JoinWindow,
-    Joined, Side,
-};
+use super::chunks::{Chunks, Output, RowRef};
+use super::{decode_row, encode_row, join_keys, key_converter, JoinSpec, JoinWindow, Side};
 use crate::state::{from_sortable_i64, sortable_i64, KeyedState, OperatorState};
 use crate::{Batch, ChangeKind, DataflowError};
 
@@ -24,12 +22,8 @@ const TIMES: u8 = b't';
 /// Rows buffered at most this many input rows before expired ones are swept from memory.
 const SWEEP_EVERY: usize = 10_000;
 
-/// A row to emit: the side of `row`, the other side's row, the time, the input row that
-/// emitted it.
-type Emitted = (Side, Vec<ScalarValue>, Option<Vec<ScalarValue>>, i64, usize);
-
-/// One side's rows of a key: (time, row), in time order.
-type Buffered = Vec<(i64, Vec<ScalarValue>)>;
+/// One side's rows of a key: (time, where the row is), in time order.
+type Buffered = Vec<(i64, RowRef)>;
 
 /// A stream–stream join, as Kafka Streams' KStream–KStream join that ksqlDB uses:
 ///
@@ -46,15 +40,21 @@ type Buffered = Vec<(i64, Vec<ScalarValue>)>;
 ///   closed are emitted at once. Waiting rows are emitted when a row at the stream time
 ///   arrives, in (time, right before left, key) order, before that row is joined.
 /// * rows with a null key are dropped.
+///
+/// Vectorized: each side's rows stay in the Arrow batches they arrived in ([`Chunks`]); the
+/// windowed state maps a join key (Arrow row format) to its rows' times and places; the output
+/// of a whole input batch is gathered with one `interleave` per column. In the store a key's
+/// rows are one entry (each row's time and values), written at checkpoints.
 pub struct StreamStreamJoin {
     spec: JoinSpec,
     window: JoinWindow,
     converter: RowConverter,
+    chunks: [Chunks; 2],
     buffers: [KeyedState<Buffered>; 2],
     /// Outer rows without a partner yet (GRACE PERIOD only), keyed by (time, side, join key)
     /// as Kafka Streams keys them (so a second row of the same side, key and time replaces the
     /// first), with an ordered index in memory.
-    pending: KeyedState<Vec<ScalarValue>>,
+    pending: KeyedState<(Side, RowRef)>,
     pending_index: BTreeSet<Vec<u8>>,
     /// Newest time seen on the left, on the right, and on both (the join's stream time).
     times: [i64; 3],
@@ -62,19 +62,20 @@ pub struct StreamStreamJoin {
     since_sweep: usize,
 }
 
-fn encode_buffered(rows: &mut Buffered) -> Result<Vec<u8>, DataflowError> {
+fn encode_buffered(chunks: &Chunks, rows: &Buffered) -> Result<Vec<u8>, DataflowError> {
     let mut out = Vec::new();
     out.extend_from_slice(&(rows.len() as u32).to_be_bytes());
     for (t, row) in rows.iter() {
         out.extend_from_slice(&t.to_be_bytes());
-        let bytes = sluice_functions::aggregate::state_codec::encode(row);
+        let bytes = chunks.encode(*row)?;
         out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
         out.extend_from_slice(&bytes);
     }
     Ok(out)
 }
 
-fn decode_buffered(bytes: &[u8]) -> Result<Buffered, DataflowError> {
+/// A key's rows read back from the store, kept as one new chunk.
+fn decode_buffered(chunks: &mut Chunks, bytes: &[u8]) -> Result<Buffered, DataflowError> {
     let bad = || DataflowError::StateFormat("truncated stream-stream join buffer".into());
     let mut at = 0usize;
     let mut take = |n: usize| -> Result<&[u8], DataflowError> {
@@ -89,7 +90,12 @@ fn decode_buffered(bytes: &[u8]) -> Result<Buffered, DataflowError> {
         let len = u32::from_be_bytes(take(4)?.try_into().map_err(|_| bad())?) as usize;
         rows.push((t, decode_row(take(len)?)?));
     }
-    Ok(rows)
+    let c = chunks.push_rows(rows.iter().map(|(_, r)| r.as_slice()))?;
+    Ok(rows
+        .iter()
+        .enumerate()
+        .map(|(i, (t, _))| (*t, (c, i as u32)))
+        .collect())
 }
 
 /// Kafka Streams orders waiting rows by time, then the right side before the left.
@@ -104,10 +110,22 @@ fn pending_key(time: i64, side: Side, key: &[u8]) -> Vec<u8> {
     k
 }
 
+fn pending_side(key: &[u8]) -> Side {
+    if key.get(8) == Some(&1) {
+        Side::Left
+    } else {
+        Side::Right
+    }
+}
+
 impl StreamStreamJoin {
     pub fn new(spec: JoinSpec, window: JoinWindow) -> Result<Self, DataflowError> {
         Ok(Self {
             converter: key_converter(&spec)?,
+            chunks: [
+                Chunks::new(spec.left_schema.clone()),
+                Chunks::new(spec.right_schema.clone()),
+            ],
             spec,
             window,
             buffers: [KeyedState::new(LEFT_ROWS), KeyedState::new(RIGHT_ROWS)],
@@ -166,11 +184,37 @@ impl StreamStreamJoin {
                 .collect(),
         );
         self.times_state.checkpoint(batch, encode_row)?;
-        self.pending.checkpoint(batch, encode_row)?;
-        for b in &mut self.buffers {
-            b.checkpoint(batch, encode_buffered)?;
+        let chunks = &self.chunks;
+        self.pending
+            .checkpoint(batch, |(side, r)| chunks[side.index()].encode(*r))?;
+        for (s, b) in self.buffers.iter_mut().enumerate() {
+            b.checkpoint(batch, |rows| encode_buffered(&chunks[s], rows))?;
         }
-        Ok(())
+        // Evicted entries leave their rows behind in the chunks.
+        self.compact()
+    }
+
+    /// The other side's rows of `key` in `[from, to]` that are newer than `horizon`.
+    fn partners(
+        &mut self,
+        side: Side,
+        key: &[u8],
+        (from, to): (i64, i64),
+        horizon: i64,
+    ) -> Result<Vec<(i64, RowRef)>, DataflowError> {
+        let chunks = &mut self.chunks[side.index()];
+        Ok(
+            match self.buffers[side.index()]
+                .peek_or_load(key, |bytes| decode_buffered(chunks, bytes))?
+            {
+                Some(b) => b
+                    .iter()
+                    .filter(|(t, _)| *t >= from && *t <= to && *t > horizon)
+                    .copied()
+                    .collect(),
+                None => Vec::new(),
+            },
+        )
     }
 
     /// Rows of one stream; returns the joined (and null-padded) rows they release.
@@ -188,22 +232,38 @@ impl StreamStreamJoin {
         };
         let keeps = self.spec.join_type.keeps(side);
         let deferred = self.window.grace_ms.is_some();
-        let mut out: Vec<Emitted> = Vec::new();
+        let chunk = self.chunks[s].push(batch.data.clone());
+        let mut kept = false;
+        let mut out = Output::default();
+        let emit = |out: &mut Output, mine: RowRef, other: Option<RowRef>, time: i64, i: usize| {
+            let (l, r) = match side {
+                Side::Left => (Some(mine), other),
+                Side::Right => (other, Some(mine)),
+            };
+            out.push(l, r, time, ChangeKind::Insert, i);
+        };
         for i in 0..batch.num_rows() {
             if key_col.is_null(i) {
                 continue;
             }
-            let key = keys.row(i).as_ref().to_vec();
+            let key_row = keys.row(i);
+            let key = key_row.as_ref();
             let ts = times.value(i);
-            let row = row_values(&batch.data, i)?;
+            let row = (chunk, i as u32);
             // The row's own side keeps it while it is within that side's retention.
             self.times[s] = self.times[s].max(ts);
             let horizon = self.times[s].saturating_sub(retention);
             if ts > horizon {
-                let buf = self.buffers[s].get_or_insert_with(&key, decode_buffered, Vec::new)?;
+                let chunks = &mut self.chunks[s];
+                let buf = self.buffers[s].get_or_insert_with(
+                    key,
+                    |bytes| decode_buffered(chunks, bytes),
+                    Vec::new,
+                )?;
                 buf.retain(|(t, _)| *t > horizon);
                 let at = buf.partition_point(|(t, _)| *t <= ts);
-                buf.insert(at, (ts, row.clone()));
+                buf.insert(at, (ts, row));
+                kept = true;
             }
             self.times[2] = self.times[2].max(ts);
             if deferred && ts == self.times[2] {
@@ -212,35 +272,28 @@ impl StreamStreamJoin {
             let from = ts.saturating_sub(before).max(0);
             let to = ts.saturating_add(after).max(0);
             let other_horizon = self.times[o].saturating_sub(retention);
-            let matches: Vec<(i64, Vec<ScalarValue>)> =
-                match self.buffers[o].peek_or_load(&key, decode_buffered)? {
-                    Some(b) => b
-                        .iter()
-                        .filter(|(t, _)| *t >= from && *t <= to && *t > other_horizon)
-                        .cloned()
-                        .collect(),
-                    None => Vec::new(),
-                };
+            let matches = self.partners(side.other(), key, (from, to), other_horizon)?;
             if matches.is_empty() {
                 if keeps {
                     if !deferred || to < self.times[2] {
-                        out.push((side, row, None, ts, i));
+                        emit(&mut out, row, None, ts, i);
                     } else {
-                        let k = pending_key(ts, side, &key);
-                        self.pending.insert(k.clone(), row);
+                        let k = pending_key(ts, side, key);
+                        self.pending.insert(k.clone(), (side, row));
                         self.pending_index.insert(k);
+                        kept = true;
                     }
                 }
                 continue;
             }
             for (t, other) in matches {
                 if deferred {
-                    let k = pending_key(t, side.other(), &key);
+                    let k = pending_key(t, side.other(), key);
                     if self.pending_index.remove(&k) {
                         self.pending.remove(&k);
                     }
                 }
-                out.push((side, row.clone(), Some(other), ts.max(t), i));
+                emit(&mut out, row, Some(other), ts.max(t), i);
             }
         }
         self.since_sweep += batch.num_rows();
@@ -248,31 +301,17 @@ impl StreamStreamJoin {
             self.since_sweep = 0;
             self.sweep();
         }
-        let joined: Vec<Joined<'_>> = out
-            .iter()
-            .map(|(side, row, other, time, input_row)| {
-                let (left, right) = match side {
-                    Side::Left => (Some(row.as_slice()), other.as_deref()),
-                    Side::Right => (other.as_deref(), Some(row.as_slice())),
-                };
-                Joined {
-                    left,
-                    right,
-                    time: *time,
-                    change: ChangeKind::Insert,
-                    input_row: *input_row,
-                }
-            })
-            .collect();
-        assemble(&self.spec, &joined, batch)
+        let [left, right] = &self.chunks;
+        let result = out.finish(&self.spec, left, right, batch)?;
+        if !kept {
+            self.chunks[s].pop_unused(chunk);
+        }
+        self.compact()?;
+        Ok(result)
     }
 
     /// Emits the waiting outer rows whose window has closed.
-    fn emit_closed(
-        &mut self,
-        out: &mut Vec<Emitted>,
-        input_row: usize,
-    ) -> Result<(), DataflowError> {
+    fn emit_closed(&mut self, out: &mut Output, input_row: usize) -> Result<(), DataflowError> {
         let grace = self.window.grace();
         let now = self.times[2];
         let mut closed = Vec::new();
@@ -283,11 +322,7 @@ impl StreamStreamJoin {
             if t.saturating_add(self.window.after_ms.min(self.window.before_ms)) + grace >= now {
                 break; // every later row's window is open too
             }
-            let side = if k.get(8) == Some(&1) {
-                Side::Left
-            } else {
-                Side::Right
-            };
+            let side = pending_side(k);
             let lookback = match side {
                 Side::Left => self.window.after_ms,
                 Side::Right => self.window.before_ms,
@@ -298,8 +333,19 @@ impl StreamStreamJoin {
         }
         for (k, side, t) in closed {
             self.pending_index.remove(&k);
-            if let Some(row) = self.pending.peek_or_load(&k, decode_row)?.cloned() {
-                out.push((side, row, None, t, input_row));
+            let chunks = &mut self.chunks[side.index()];
+            let found = self.pending.peek_or_load(&k, |bytes| {
+                let row = decode_row(bytes)?;
+                Ok((
+                    side,
+                    (chunks.push_rows(std::iter::once(row.as_slice()))?, 0),
+                ))
+            })?;
+            if let Some((_, row)) = found.copied() {
+                match side {
+                    Side::Left => out.push(Some(row), None, t, ChangeKind::Insert, input_row),
+                    Side::Right => out.push(None, Some(row), t, ChangeKind::Insert, input_row),
+                }
             }
             self.pending.remove(&k);
         }
@@ -316,6 +362,31 @@ impl StreamStreamJoin {
                 !rows.is_empty()
             });
         }
+    }
+
+    /// Compacts each side's chunks once most of their rows are no longer referenced.
+    fn compact(&mut self) -> Result<(), DataflowError> {
+        let Self {
+            chunks,
+            buffers,
+            pending,
+            ..
+        } = self;
+        for (s, (chunks, buffers)) in chunks.iter_mut().zip(buffers.iter_mut()).enumerate() {
+            chunks.compact(|f| {
+                buffers.retain(|_, rows| {
+                    rows.iter_mut().for_each(|(_, r)| f(r));
+                    true
+                });
+                pending.retain(|_, (side, r)| {
+                    if side.index() == s {
+                        f(r);
+                    }
+                    true
+                });
+            })?;
+        }
+        Ok(())
     }
 }
 
@@ -429,5 +500,106 @@ mod tests {
             .process(Side::Right, &rows(&r, &[(1, Some("x"), 50)]))
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn buffered_rows_survive_eviction_compaction_and_a_restart() {
+        use crate::state::OperatorState;
+        use sluice_state::{MemoryStore, StateStore};
+        use std::sync::Arc;
+
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+        let spec = spec(window(100_000, Some(0)), JoinType::Inner);
+        let (l, r) = (spec.left_schema.clone(), spec.right_schema.clone());
+        let open = |capacity: usize| {
+            let mut j = StreamStreamJoin::new(
+                spec.clone(),
+                match spec.kind {
+                    JoinKind::StreamStream(w) => w,
+                    _ => unreachable!(),
+                },
+            )
+            .unwrap();
+            j.open(OperatorState::new(store.clone(), vec![0xe0]))
+                .unwrap();
+            for b in &mut j.buffers {
+                b.set_capacity(capacity);
+            }
+            j
+        };
+        let commit = |j: &mut StreamStreamJoin| {
+            let mut b = sluice_state::WriteBatch::new();
+            j.checkpoint(&mut b).unwrap();
+            store.commit(b).unwrap();
+        };
+        let mut j = open(50);
+        // 3000 left rows in batches of 100, 3 per key; only 50 keys stay in memory.
+        let names: Vec<String> = (0..3000).map(|i| format!("l{i}")).collect();
+        for batch in 0..30 {
+            let rows_: Vec<(i64, Option<&str>, i64)> = (batch * 100..batch * 100 + 100)
+                .map(|i| ((i % 1000) as i64, Some(names[i].as_str()), i as i64))
+                .collect();
+            assert!(j.process(Side::Left, &rows(&l, &rows_)).unwrap().is_none());
+            commit(&mut j);
+        }
+        // Evicted keys' rows were unreferenced and compacted away.
+        assert!(
+            j.chunks[0].rows() < 2 * 50 * 3 + super::super::chunks::MIN_COMPACTION,
+            "{}",
+            j.chunks[0].rows()
+        );
+        let probe = rows(&r, &[(7, Some("x"), 3000), (999, Some("y"), 3001)]);
+        let expected = vec![
+            (s("l7"), s("x"), 3000, false),
+            (s("l1007"), s("x"), 3000, false),
+            (s("l2007"), s("x"), 3000, false),
+            (s("l999"), s("y"), 3001, false),
+            (s("l1999"), s("y"), 3001, false),
+            (s("l2999"), s("y"), 3001, false),
+        ];
+        assert_eq!(show(&j.process(Side::Right, &probe).unwrap()), expected);
+        commit(&mut j);
+        // A fresh operator over the same store finds the rows there.
+        let mut again = open(50);
+        let mut out = show(&again.process(Side::Right, &probe).unwrap());
+        out.sort();
+        let mut expected = expected;
+        expected.sort();
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn waiting_outer_rows_survive_a_restart() {
+        use crate::state::OperatorState;
+        use sluice_state::{MemoryStore, StateStore};
+        use std::sync::Arc;
+
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+        let spec = spec(window(10, Some(5)), JoinType::Full);
+        let (l, r) = (spec.left_schema.clone(), spec.right_schema.clone());
+        let mut j = JoinOp::new(spec.clone()).unwrap();
+        j.open(OperatorState::new(store.clone(), vec![0xe0]))
+            .unwrap();
+        assert!(j
+            .process(Side::Left, &rows(&l, &[(1, Some("a"), 0)]))
+            .unwrap()
+            .is_none());
+        assert!(j
+            .process(Side::Right, &rows(&r, &[(2, Some("b"), 1)]))
+            .unwrap()
+            .is_none());
+        let mut b = sluice_state::WriteBatch::new();
+        j.checkpoint(&mut b).unwrap();
+        store.commit(b).unwrap();
+        let mut again = JoinOp::new(spec).unwrap();
+        again.open(OperatorState::new(store, vec![0xe0])).unwrap();
+        // Stream time 20 closes both windows: right before left at different times, by time.
+        let out = again
+            .process(Side::Left, &rows(&l, &[(3, Some("c"), 20)]))
+            .unwrap();
+        assert_eq!(
+            show(&out),
+            vec![(s("a"), None, 0, false), (None, s("b"), 1, false)]
+        );
     }
 }

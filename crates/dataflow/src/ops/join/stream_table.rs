@@ -1,16 +1,14 @@
 //! Stream–table joins: each stream row meets the table's current row for its join key.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{new_null_array, Array, ArrayRef, BooleanArray, Int64Array};
-use datafusion::arrow::compute::{cast, filter_record_batch, interleave};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::array::{ArrayRef, BooleanArray, Int64Array};
+use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::RowConverter;
-use datafusion::common::ScalarValue;
 use sluice_state::WriteBatch;
 
+use super::chunks::{Chunks, Gather, RowRef};
 use super::{decode_row, join_keys, key_converter, JoinSpec, JoinType, Side};
 use crate::state::{KeyedState, OperatorState};
 use crate::{Batch, ChangeKind, DataflowError};
@@ -18,61 +16,31 @@ use crate::{Batch, ChangeKind, DataflowError};
 /// Sub-prefix of the table's rows in the join's store.
 const ROWS: u8 = b'r';
 
-/// Where a key's current row is: (chunk, row in the chunk).
-type RowRef = (u32, u32);
-
 /// A stream–table join (ksqlDB's semantics, Kafka Streams' KStream–KTable join): table changes
 /// update the join's copy of the table and emit nothing; each stream row is joined with the
 /// table row its join key finds at that moment. A stream row whose key is null, or (INNER JOIN)
 /// finds no row, is dropped. The result has the stream row's time.
 ///
-/// Vectorized: the table's rows stay in the Arrow batches they were decoded in (chunks); a hash
-/// table (the keyed state's in-memory cache, keyed by the join key in Arrow's row format) gives
-/// each key's chunk and row; a stream batch is probed key by key and its output columns are
-/// gathered with Arrow's `filter` (stream side) and `interleave` (table side) kernels. Chunks
-/// are compacted when most of their rows are stale. The store holds each key's row (written at
-/// checkpoints); rows read back from it (after a restart or an eviction) join as one-row chunks.
+/// Vectorized: the table's rows stay in the Arrow batches they were decoded in ([`Chunks`]); a
+/// hash table (the keyed state's in-memory cache, keyed by the join key in Arrow's row format)
+/// gives each key's chunk and row; a stream batch is probed key by key and its output columns
+/// are gathered with Arrow's `filter` (stream side) and `interleave` (table side) kernels. The
+/// store holds each key's row (written at checkpoints); rows read back from it (after a
+/// restart or an eviction) join as one-row chunks.
 pub struct StreamTableJoin {
     spec: JoinSpec,
     converter: RowConverter,
     rows: KeyedState<RowRef>,
-    chunks: Vec<RecordBatch>,
-    /// Rows held in `chunks`, live or stale.
-    chunk_rows: usize,
-}
-
-/// At least this many stale rows before chunks are compacted.
-const MIN_COMPACTION: usize = 4096;
-
-/// Chunks are also compacted when there are more than this many: a table updated a few rows at
-/// a time (interleaved with its stream in time order) would otherwise keep one tiny chunk per
-/// update.
-const MAX_CHUNKS: usize = 1024;
-
-fn one_row(schema: &SchemaRef, values: Vec<ScalarValue>) -> Result<RecordBatch, DataflowError> {
-    let columns = values
-        .into_iter()
-        .zip(schema.fields())
-        .map(|(v, f)| {
-            let a = v.to_array()?;
-            Ok(if a.data_type() != f.data_type() {
-                cast(&a, f.data_type())?
-            } else {
-                a
-            })
-        })
-        .collect::<Result<Vec<ArrayRef>, DataflowError>>()?;
-    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+    chunks: Chunks,
 }
 
 impl StreamTableJoin {
     pub fn new(spec: JoinSpec) -> Result<Self, DataflowError> {
         Ok(Self {
             converter: key_converter(&spec)?,
+            chunks: Chunks::new(spec.right_schema.clone()),
             spec,
             rows: KeyedState::new(ROWS),
-            chunks: Vec::new(),
-            chunk_rows: 0,
         })
     }
 
@@ -89,23 +57,15 @@ impl StreamTableJoin {
     /// Adds the table rows changed since the last checkpoint to `batch`.
     pub fn checkpoint(&mut self, batch: &mut WriteBatch) -> Result<(), DataflowError> {
         let chunks = &self.chunks;
-        self.rows.checkpoint(batch, |r| {
-            let chunk = &chunks[r.0 as usize];
-            let row = chunk
-                .columns()
-                .iter()
-                .map(|c| Ok(ScalarValue::try_from_array(c, r.1 as usize)?))
-                .collect::<Result<Vec<_>, DataflowError>>()?;
-            Ok(sluice_functions::aggregate::state_codec::encode(&row))
-        })?;
+        self.rows.checkpoint(batch, |r| chunks.encode(*r))?;
         // Evicted entries leave their rows behind in the chunks.
-        self.compact_if_stale()
+        self.compact()
     }
 
     /// The table changed: upserts and tombstones (`Delete`) of its topic, as decoded.
     pub fn process_right(&mut self, batch: &Batch) -> Result<(), DataflowError> {
         let (key_col, keys) = join_keys(&self.spec, Side::Right, &self.converter, &batch.data)?;
-        let chunk = self.chunks.len() as u32;
+        let chunk = self.chunks.push(batch.data.clone());
         let mut used = false;
         for i in 0..batch.num_rows() {
             if key_col.is_null(i) {
@@ -119,41 +79,21 @@ impl StreamTableJoin {
             self.rows.insert(key, (chunk, i as u32));
             used = true;
         }
-        if used {
-            self.chunks.push(batch.data.clone());
-            self.chunk_rows += batch.num_rows();
+        if !used {
+            self.chunks.pop_unused(chunk);
         }
-        self.compact_if_stale()
+        self.compact()
     }
 
     /// Rewrites the chunks to hold only the rows the cache points to, once most are stale.
-    fn compact_if_stale(&mut self) -> Result<(), DataflowError> {
-        let live = self.rows.cached();
-        if self.chunk_rows < 2 * live + MIN_COMPACTION && self.chunks.len() <= MAX_CHUNKS {
-            return Ok(());
-        }
-        let mut refs: Vec<(usize, usize)> = Vec::with_capacity(live);
-        self.rows.retain(|_, r| {
-            refs.push((r.0 as usize, r.1 as usize));
-            *r = (0, (refs.len() - 1) as u32);
-            true
-        });
-        let schema = self.spec.right_schema.clone();
-        let compacted = if refs.is_empty() {
-            RecordBatch::new_empty(schema)
-        } else {
-            let columns = (0..schema.fields().len())
-                .map(|c| {
-                    let values: Vec<&dyn Array> =
-                        self.chunks.iter().map(|b| b.column(c).as_ref()).collect();
-                    Ok(interleave(&values, &refs)?)
-                })
-                .collect::<Result<Vec<_>, DataflowError>>()?;
-            RecordBatch::try_new(schema, columns)?
-        };
-        self.chunk_rows = compacted.num_rows();
-        self.chunks = vec![compacted];
-        Ok(())
+    fn compact(&mut self) -> Result<(), DataflowError> {
+        let rows = &mut self.rows;
+        self.chunks.compact(|f| {
+            rows.retain(|_, r| {
+                f(r);
+                true
+            })
+        })
     }
 
     /// Joins stream rows with the table as it is now.
@@ -161,22 +101,20 @@ impl StreamTableJoin {
         let n = batch.num_rows();
         let (keys, rows) = join_keys(&self.spec, Side::Left, &self.converter, &batch.data)?;
         let left_outer = self.spec.join_type == JoinType::Left;
-        let schema = self.spec.right_schema.clone();
-        // Where each kept stream row's table row is; `None`: no row (LEFT JOIN: nulls).
+        // Each kept stream row's table row; `None`: no row (LEFT JOIN: nulls).
         let mut keep = Vec::with_capacity(n);
-        let mut found: Vec<Option<RowRef>> = Vec::with_capacity(n);
+        let mut found = Gather::default();
+        let mut any = false;
         for i in 0..n {
             let hit = if keys.is_null(i) {
                 None
             } else {
                 let chunks = &mut self.chunks;
-                let chunk_rows = &mut self.chunk_rows;
                 self.rows
                     .peek_or_load(rows.row(i).as_ref(), |bytes| {
                         // Read back from the store: joins as a one-row chunk.
-                        chunks.push(one_row(&schema, decode_row(bytes)?)?);
-                        *chunk_rows += 1;
-                        Ok(((chunks.len() - 1) as u32, 0))
+                        let row = decode_row(bytes)?;
+                        Ok((chunks.push_rows(std::iter::once(row.as_slice()))?, 0))
                     })?
                     .copied()
             };
@@ -184,48 +122,17 @@ impl StreamTableJoin {
             keep.push(kept);
             if kept {
                 found.push(hit);
+                any = true;
             }
         }
-        if found.is_empty() {
+        if !any {
             return Ok(None);
         }
         let keep = BooleanArray::from(keep);
         let left = filter_record_batch(&batch.data, &keep)?;
-        // Gather from the chunks the rows point into only (there may be thousands of small
-        // ones), then from a null row.
-        let mut sources: Vec<usize> = Vec::new();
-        let mut position: HashMap<u32, usize> = HashMap::new();
-        let hits: Vec<Option<(usize, usize)>> = found
-            .iter()
-            .map(|f| {
-                f.map(|(c, r)| {
-                    let next = sources.len();
-                    let p = *position.entry(c).or_insert_with(|| {
-                        sources.push(c as usize);
-                        next
-                    });
-                    (p, r as usize)
-                })
-            })
-            .collect();
-        let nulls = sources.len();
-        let refs: Vec<(usize, usize)> = hits.into_iter().map(|h| h.unwrap_or((nulls, 0))).collect();
         let mut columns: Vec<ArrayRef> = left.columns().to_vec();
-        for (c, f) in schema.fields().iter().enumerate() {
-            let null = new_null_array(f.data_type(), 1);
-            let mut values: Vec<&dyn Array> = sources
-                .iter()
-                .map(|&s| self.chunks[s].column(c).as_ref())
-                .collect();
-            values.push(null.as_ref());
-            let a = interleave(&values, &refs)?;
-            let out = self.spec.output.field(columns.len()).data_type();
-            columns.push(if a.data_type() != out {
-                cast(&a, out)?
-            } else {
-                a
-            });
-        }
+        let first = columns.len();
+        found.columns(&self.chunks, &self.spec.output, first, &mut columns)?;
         // The result has the stream row's time (an earlier join's result time in n-way joins).
         let time: ArrayRef = match crate::batch::event_time_index(left.schema_ref()) {
             Some(i) => left.column(i).clone(),
@@ -247,6 +154,7 @@ impl StreamTableJoin {
 
 #[cfg(test)]
 mod tests {
+    use super::super::chunks::{MAX_CHUNKS, MIN_COMPACTION};
     use super::super::test_util::*;
     use super::super::*;
     use crate::state::OperatorState;
@@ -346,9 +254,9 @@ mod tests {
         assert_eq!(show(&j.process(Side::Left, &probe).unwrap()), odd);
         if let JoinOp::StreamTable(t) = &j {
             assert!(
-                t.chunk_rows < 3 * 200 + super::MIN_COMPACTION,
+                t.chunks.rows() < 3 * 200 + MIN_COMPACTION,
                 "{}",
-                t.chunk_rows
+                t.chunks.rows()
             );
         }
         // A fresh operator over the same store finds the rows there.
@@ -363,7 +271,7 @@ mod tests {
         let mut j = JoinOp::new(spec).unwrap();
         // New keys one at a time, each followed by a probe (a table and a stream interleaved
         // in time order): every row stays live, so no row is stale, yet the chunks are merged.
-        let n = 3 * super::MAX_CHUNKS as i64;
+        let n = 3 * MAX_CHUNKS as i64;
         for k in 0..n {
             j.process(Side::Right, &rows(&r, &[(k, Some("v"), k)]))
                 .unwrap();
@@ -382,11 +290,7 @@ mod tests {
             );
         }
         if let JoinOp::StreamTable(t) = &j {
-            assert!(
-                t.chunks.len() <= super::MAX_CHUNKS + 1,
-                "{}",
-                t.chunks.len()
-            );
+            assert!(t.chunks.len() <= MAX_CHUNKS + 1, "{}", t.chunks.len());
         }
         // The first key is still found after the merges.
         let out = j

@@ -1,13 +1,10 @@
 //! Table–table joins on the primary key: a change on either side emits the joined row.
 
 use datafusion::arrow::row::RowConverter;
-use datafusion::common::ScalarValue;
 use sluice_state::WriteBatch;
 
-use super::{
-    assemble_owned, decode_row, encode_row, join_keys, key_converter, row_time, row_values,
-    JoinSpec, JoinType, OwnedJoined, Side,
-};
+use super::chunks::{Chunks, Output, RowRef};
+use super::{decode_row, join_keys, key_converter, JoinSpec, JoinType, Side};
 use crate::state::{KeyedState, OperatorState};
 use crate::{Batch, ChangeKind, DataflowError};
 
@@ -27,11 +24,31 @@ const RIGHT_ROWS: u8 = b'r';
 ///   with the new row (null-padded when deleted).
 ///
 /// Tombstones carry the key's last values so that the result's key can be computed.
+///
+/// Vectorized: each side's rows stay in the Arrow batches they arrived in ([`Chunks`]), the
+/// keyed state maps a key (Arrow row format) to its current row's place, and the output of a
+/// whole input batch is gathered with one `interleave` per column. The store holds each key's
+/// row, written at checkpoints.
 pub struct TableTableJoin {
     spec: JoinSpec,
     converter: RowConverter,
-    rows: [KeyedState<Vec<ScalarValue>>; 2],
+    chunks: [Chunks; 2],
+    rows: [KeyedState<RowRef>; 2],
     rowtime: [Option<usize>; 2],
+}
+
+/// The row of `key` on one side, read back from the store into a one-row chunk if need be.
+fn current(
+    rows: &mut KeyedState<RowRef>,
+    chunks: &mut Chunks,
+    key: &[u8],
+) -> Result<Option<RowRef>, DataflowError> {
+    Ok(rows
+        .peek_or_load(key, |bytes| {
+            let row = decode_row(bytes)?;
+            Ok((chunks.push_rows(std::iter::once(row.as_slice()))?, 0))
+        })?
+        .copied())
 }
 
 impl TableTableJoin {
@@ -41,6 +58,10 @@ impl TableTableJoin {
             rowtime: [
                 crate::batch::event_time_index(&spec.left_schema),
                 crate::batch::event_time_index(&spec.right_schema),
+            ],
+            chunks: [
+                Chunks::new(spec.left_schema.clone()),
+                Chunks::new(spec.right_schema.clone()),
             ],
             spec,
             rows: [KeyedState::new(LEFT_ROWS), KeyedState::new(RIGHT_ROWS)],
@@ -61,10 +82,11 @@ impl TableTableJoin {
 
     /// Adds the rows changed since the last checkpoint to `batch`.
     pub fn checkpoint(&mut self, batch: &mut WriteBatch) -> Result<(), DataflowError> {
-        for r in &mut self.rows {
-            r.checkpoint(batch, encode_row)?;
+        for (r, chunks) in self.rows.iter_mut().zip(&self.chunks) {
+            r.checkpoint(batch, |row| chunks.encode(*row))?;
         }
-        Ok(())
+        // Evicted entries leave their rows behind in the chunks.
+        self.compact()
     }
 
     /// Changes of one table (upserts, and `Delete` tombstones).
@@ -72,42 +94,46 @@ impl TableTableJoin {
         let (key_col, keys) = join_keys(&self.spec, side, &self.converter, &batch.data)?;
         let (s, o) = (side.index(), side.other().index());
         let other_kept = self.spec.join_type.keeps(side.other());
-        let mut out: Vec<OwnedJoined> = Vec::new();
         let record_times = batch.rowtime().cloned();
+        let chunk = self.chunks[s].push(batch.data.clone());
+        let mut kept = false;
+        let mut out = Output::default();
         for i in 0..batch.num_rows() {
             if key_col.is_null(i) {
                 continue;
             }
-            let key = keys.row(i).as_ref().to_vec();
+            let key_row = keys.row(i);
+            let key = key_row.as_ref();
             let ts = record_times.as_ref().map(|t| t.value(i)).unwrap_or(0);
-            let old = self.rows[s].peek_or_load(&key, decode_row)?.cloned();
+            let old = current(&mut self.rows[s], &mut self.chunks[s], key)?;
             let new = if batch.change(i) == ChangeKind::Delete {
-                self.rows[s].remove(&key);
+                self.rows[s].remove(key);
                 None
             } else {
-                let row = row_values(&batch.data, i)?;
-                self.rows[s].insert(key.clone(), row.clone());
+                let row = (chunk, i as u32);
+                self.rows[s].insert(key.to_vec(), row);
+                kept = true;
                 Some(row)
             };
-            let other = self.rows[o].peek_or_load(&key, decode_row)?.cloned();
-            let time = match &other {
-                Some(r) => ts.max(row_time(r, self.rowtime[o])),
+            let other = current(&mut self.rows[o], &mut self.chunks[o], key)?;
+            let time = match other {
+                Some(r) => ts.max(self.chunks[o].time(r, self.rowtime[o])),
                 None => ts,
             };
-            let emit = match (&other, self.spec.join_type) {
+            let emit = match (other, self.spec.join_type) {
                 // The other side is required and missing.
                 (None, JoinType::Inner) => None,
                 (None, _) if other_kept && !self.spec.join_type.keeps(side) => None,
                 (None, _) if new.is_none() && old.is_none() => None,
-                (None, _) => Some(match &new {
-                    Some(_) => (new.clone(), None, ChangeKind::Insert),
-                    None => (old.clone(), None, ChangeKind::Delete),
+                (None, _) => Some(match new {
+                    Some(_) => (new, None, ChangeKind::Insert),
+                    None => (old, None, ChangeKind::Delete),
                 }),
-                (Some(_), _) => Some(match &new {
-                    Some(_) => (new.clone(), other.clone(), ChangeKind::Insert),
+                (Some(_), _) => Some(match new {
+                    Some(_) => (new, other, ChangeKind::Insert),
                     // The other side is kept alone: it stays, null-padded.
-                    None if other_kept => (None, other.clone(), ChangeKind::Insert),
-                    None => (old.clone(), other.clone(), ChangeKind::Delete),
+                    None if other_kept => (None, other, ChangeKind::Insert),
+                    None => (old, other, ChangeKind::Delete),
                 }),
             };
             if let Some((mine, theirs, change)) = emit {
@@ -115,10 +141,29 @@ impl TableTableJoin {
                     Side::Left => (mine, theirs),
                     Side::Right => (theirs, mine),
                 };
-                out.push((left, right, time, change, i));
+                out.push(left, right, time, change, i);
             }
         }
-        assemble_owned(&self.spec, &out, batch)
+        let [left, right] = &self.chunks;
+        let result = out.finish(&self.spec, left, right, batch)?;
+        if !kept {
+            self.chunks[s].pop_unused(chunk);
+        }
+        self.compact()?;
+        Ok(result)
+    }
+
+    /// Compacts each side's chunks once most of their rows are no longer referenced.
+    fn compact(&mut self) -> Result<(), DataflowError> {
+        for (chunks, rows) in self.chunks.iter_mut().zip(self.rows.iter_mut()) {
+            chunks.compact(|f| {
+                rows.retain(|_, r| {
+                    f(r);
+                    true
+                })
+            })?;
+        }
+        Ok(())
     }
 }
 
@@ -199,5 +244,67 @@ mod tests {
         );
         let out = j.process(Side::Right, &rows(&r, &[(1, None, 4)])).unwrap();
         assert_eq!(show(&out), vec![(None, s("x"), 4, true)]);
+    }
+
+    #[test]
+    fn rows_survive_eviction_compaction_and_a_restart() {
+        use crate::state::OperatorState;
+        use sluice_state::{MemoryStore, StateStore};
+        use std::sync::Arc;
+
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+        let spec = spec(JoinKind::TableTable, JoinType::Left);
+        let (l, r) = (spec.left_schema.clone(), spec.right_schema.clone());
+        let open = || {
+            let mut j = TableTableJoin::new(spec.clone()).unwrap();
+            j.open(OperatorState::new(store.clone(), vec![0xe0]));
+            for rows in &mut j.rows {
+                rows.set_capacity(100);
+            }
+            j
+        };
+        let mut j = open();
+        let names: Vec<String> = (0..2000).map(|i| format!("v{i}")).collect();
+        // 20 rounds of updates to keys 0..1000 (batches of 100), committed after each batch.
+        for round in 0..20 {
+            for batch in 0..10 {
+                let side = if round % 2 == 0 { &l } else { &r };
+                let rows_: Vec<(i64, Option<&str>, i64)> = (batch * 100..batch * 100 + 100)
+                    .map(|k| {
+                        (
+                            k as i64,
+                            Some(names[k + 1000 * (round % 2)].as_str()),
+                            round as i64,
+                        )
+                    })
+                    .collect();
+                let which = if round % 2 == 0 {
+                    Side::Left
+                } else {
+                    Side::Right
+                };
+                j.process(which, &rows(side, &rows_)).unwrap();
+                let mut b = sluice_state::WriteBatch::new();
+                j.checkpoint(&mut b).unwrap();
+                store.commit(b).unwrap();
+            }
+        }
+        for c in &j.chunks {
+            assert!(
+                c.rows() < 2 * 200 + super::super::chunks::MIN_COMPACTION,
+                "{}",
+                c.rows()
+            );
+        }
+        // A right tombstone finds the left row (from the store) and pads it with nulls.
+        let mut again = open();
+        let out = again
+            .process(Side::Right, &rows(&r, &[(5, None, 99)]))
+            .unwrap();
+        assert_eq!(show(&out), vec![(s("v5"), None, 99, false)]);
+        let out = again
+            .process(Side::Left, &rows(&l, &[(6, None, 100)]))
+            .unwrap();
+        assert_eq!(show(&out), vec![(s("v6"), s("v1006"), 100, true)]);
     }
 }
