@@ -480,8 +480,10 @@ pub fn markdown(outcomes: &[Outcome], corpus: &str) -> String {
 
     s.push_str("## Deliberate deviations\n\n");
     s.push_str(
-        "Tests Sluice fails on purpose: it accepts what ksqlDB refuses with the error the test \
-         expects (`crates/conformance/src/deviations.rs`). They count as failures above.\n\n",
+        "Tests Sluice fails on purpose (`crates/conformance/src/deviations.rs`): mostly where \
+         it accepts what ksqlDB refuses with the error the test expects, and once where the \
+         runner's real topics differ from ksqlDB's test harness. They count as failures \
+         above.\n\n",
     );
     for (id, reason) in crate::deviations::DEVIATIONS {
         let status = match outcomes.iter().find(|o| o.id() == *id).map(|o| o.status) {

@@ -19,6 +19,18 @@ pub fn topics_to_create(v: &Variant) -> BTreeMap<String, i32> {
     let mut sinks: Vec<String> = Vec::new();
     for text in &v.statements {
         match statement_topic(text) {
+            // A statement's PARTITIONS counts unless the `topics` list gives one (that list
+            // often only carries the topic's schemas).
+            StatementTopic::Reads {
+                topic,
+                partitions: Some(p),
+            } if !v
+                .topics
+                .iter()
+                .any(|t| t.name == topic && t.partitions.is_some()) =>
+            {
+                out.insert(topic, p.max(1));
+            }
             StatementTopic::Reads { topic, partitions } => {
                 out.entry(topic).or_insert(partitions.unwrap_or(1).max(1));
             }

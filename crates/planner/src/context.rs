@@ -26,6 +26,9 @@ pub struct KsqlContext<'a> {
     /// Windowed aggregation: sources get WINDOWSTART / WINDOWEND columns (filled in by the
     /// window assignment operator) unless they are windowed already.
     window_columns: bool,
+    /// Over a join, only this source (the leftmost) gets them, so that the window bounds are
+    /// not ambiguous; the window is assigned to the joined rows.
+    window_source: Option<String>,
 }
 
 impl<'a> KsqlContext<'a> {
@@ -36,12 +39,21 @@ impl<'a> KsqlContext<'a> {
             catalog,
             tables: HashMap::new(),
             window_columns: false,
+            window_source: None,
         }
     }
 
     /// Sources seen through this context carry window bound columns.
     pub fn with_window_columns(mut self) -> Self {
         self.window_columns = true;
+        self
+    }
+
+    /// Only `source` carries window bound columns (a windowed aggregation over a join, whose
+    /// leftmost source is `source`).
+    pub fn with_window_columns_on(mut self, source: &str) -> Self {
+        self.window_columns = true;
+        self.window_source = Some(source.to_string());
         self
     }
 
@@ -80,7 +92,11 @@ impl ContextProvider for KsqlContext<'_> {
         let mut schema = source
             .batch_schema()
             .map_err(|e| DataFusionError::Plan(e.to_string()))?;
-        if self.window_columns && source.window.is_none() {
+        let windowed_here = self
+            .window_source
+            .as_ref()
+            .is_none_or(|s| s.as_str() == source.name);
+        if self.window_columns && windowed_here && source.window.is_none() {
             schema = sluice_dataflow::ops::WindowAssign::output_schema(&schema);
         }
         Ok(Arc::new(LogicalTableSource::new(schema)))

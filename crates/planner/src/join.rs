@@ -29,7 +29,7 @@ use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, CaseWhen, Expr, Ident, JoinConstraint, JoinOperator, Select, SelectItem,
 };
-use sluice_catalog::{Catalog, SourceDef, SourceKind};
+use sluice_catalog::{Catalog, SourceDef, SourceKind, WINDOWEND, WINDOWSTART};
 use sluice_dataflow::ops::{join_output_schema, JoinKind, JoinSpec, JoinType, JoinWindow};
 use sluice_parser::ast::WithinSpec;
 
@@ -857,6 +857,21 @@ pub(crate) fn is_foreign_key(
     right_pk && !left_pk
 }
 
+/// `schema` without its WINDOWSTART and WINDOWEND columns.
+pub(crate) fn without_window_bounds(
+    schema: &datafusion::common::DFSchema,
+) -> Result<datafusion::common::DFSchema, PlanError> {
+    let fields = schema
+        .iter()
+        .filter(|(_, f)| f.name() != WINDOWSTART && f.name() != WINDOWEND)
+        .map(|(q, f)| (q.cloned(), Arc::clone(f)))
+        .collect();
+    Ok(datafusion::common::DFSchema::new_with_metadata(
+        fields,
+        schema.metadata().clone(),
+    )?)
+}
+
 /// The source scanned under `alias` somewhere in `plan`.
 fn alias_source(plan: &LogicalPlan, alias: &str) -> Option<String> {
     match plan {
@@ -954,11 +969,19 @@ pub fn plan(
     catalog: &Catalog,
     within: Option<&WithinSpec>,
     left_kind: SourceKind,
+    hide_window: bool,
     physical: &dyn Fn(
         &LExpr,
         &datafusion::common::DFSchema,
     ) -> Result<Arc<dyn PhysicalExpr>, PlanError>,
 ) -> Result<PlannedJoin, PlanError> {
+    // The left rows as the join gets them: with `hide_window`, without the window bounds the
+    // planner gave the leftmost source (a windowed aggregation assigns them after the joins).
+    let left_df = if hide_window {
+        Arc::new(without_window_bounds(join.left.schema())?)
+    } else {
+        Arc::clone(join.left.schema())
+    };
     let join_type = match join.join_type {
         DfJoinType::Inner => JoinType::Inner,
         DfJoinType::Left => JoinType::Left,
@@ -1044,7 +1067,7 @@ pub fn plan(
                     }
                     _ => {}
                 }
-                let schema = join.left.schema().as_arrow();
+                let schema = left_df.as_arrow();
                 let left_pk = left
                     .key_columns()
                     .map(|c| schema.index_of(&c.name))
@@ -1073,11 +1096,11 @@ pub fn plan(
             )))
         }
     };
-    let left_schema: SchemaRef = Arc::new(join.left.schema().as_arrow().clone());
+    let left_schema: SchemaRef = Arc::new(left_df.as_arrow().clone());
     let right_schema: SchemaRef = Arc::new(join.right.schema().as_arrow().clone());
     let (mut left_keys, mut right_keys, mut key_types) = (Vec::new(), Vec::new(), Vec::new());
     for (l, r) in &pairs {
-        let left_key = physical(l, join.left.schema())?;
+        let left_key = physical(l, &left_df)?;
         let right_key = physical(r, join.right.schema())?;
         let lt = left_key.data_type(&left_schema)?;
         let rt = right_key.data_type(&right_schema)?;

@@ -10,11 +10,91 @@
 //! - otherwise each PARTITION BY expression must be selected exactly once (possibly aliased);
 //! - NULL cannot be combined with other expressions; map-typed keys are refused (by the sink).
 
-use datafusion::sql::sqlparser::ast::{Expr, Select, SelectItem};
-use sluice_catalog::{SourceDef, PSEUDO_COLUMNS};
+use datafusion::sql::sqlparser::ast::{Expr, Ident, Select, SelectItem};
+use sluice_catalog::{Catalog, SourceDef, PSEUDO_COLUMNS, ROWOFFSET, ROWPARTITION, ROWTIME};
+
+use crate::rewrite::FromSource;
 
 use crate::ksql_text::{expr_text, name_text};
 use crate::PlanError;
+
+/// `SELECT *` over a join with PARTITION BY, as ksqlDB expands it: the PARTITION BY
+/// expressions first (a column named `<source>_<column>`, any other expression named as
+/// unaliased expressions are), then for each source in FROM order its value columns, its
+/// ROWTIME, ROWPARTITION and ROWOFFSET, and its key columns, each named
+/// `<source>_<column>`, leaving out the columns PARTITION BY names.
+fn join_star(
+    exprs: &[Expr],
+    select: &mut Select,
+    sources: &[FromSource],
+    catalog: &Catalog,
+) -> Result<(), PlanError> {
+    if !select
+        .projection
+        .iter()
+        .any(|i| matches!(i, SelectItem::Wildcard(_)))
+    {
+        return Ok(());
+    }
+    let defs = sources
+        .iter()
+        .map(|s| catalog.require(&s.source))
+        .collect::<Result<Vec<_>, _>>()?;
+    let qualifier = |i: usize| {
+        sources[i]
+            .alias
+            .clone()
+            .unwrap_or_else(|| sources[i].source.clone())
+    };
+    // The source and column a PARTITION BY expression names, if it is a plain column.
+    let owner = |e: &Expr| -> Option<(usize, String)> {
+        match e {
+            Expr::Identifier(c) => defs
+                .iter()
+                .position(|d| d.column(&c.value).is_some())
+                .map(|i| (i, c.value.clone())),
+            Expr::CompoundIdentifier(parts) if parts.len() == 2 => (0..sources.len())
+                .find(|&i| qualifier(i) == parts[0].value || sources[i].source == parts[0].value)
+                .filter(|&i| defs[i].column(&parts[1].value).is_some())
+                .map(|i| (i, parts[1].value.clone())),
+            _ => None,
+        }
+    };
+    let owners: Vec<Option<(usize, String)>> = exprs.iter().map(owner).collect();
+    let named = |q: &str, c: &str| SelectItem::ExprWithAlias {
+        expr: Expr::CompoundIdentifier(vec![Ident::new(q), Ident::new(c)]),
+        alias: Ident::with_quote('"', format!("{q}_{c}")),
+    };
+    let mut star = Vec::new();
+    for (e, o) in exprs.iter().zip(&owners) {
+        star.push(match o {
+            Some((i, c)) => SelectItem::ExprWithAlias {
+                expr: e.clone(),
+                alias: Ident::with_quote('"', format!("{}_{c}", qualifier(*i))),
+            },
+            None => SelectItem::UnnamedExpr(e.clone()),
+        });
+    }
+    for (i, def) in defs.iter().enumerate() {
+        let q = qualifier(i);
+        let kept = |c: &str| !owners.iter().flatten().any(|(j, k)| *j == i && k == c);
+        let values = def.value_columns().map(|c| c.name.as_str());
+        let keys = def.key_columns().map(|c| c.name.as_str());
+        let pseudo = [ROWTIME, ROWPARTITION, ROWOFFSET].into_iter();
+        for c in values.chain(pseudo).chain(keys).filter(|c| kept(c)) {
+            star.push(named(&q, c));
+        }
+    }
+    let mut items = Vec::with_capacity(select.projection.len() + star.len());
+    for item in std::mem::take(&mut select.projection) {
+        match item {
+            SelectItem::Wildcard(_) => items.extend(star.iter().cloned()),
+            other => items.push(other),
+        }
+    }
+    select.projection = items;
+    Ok(())
+}
 
 /// How a query's output is keyed after PARTITION BY.
 #[derive(Debug, Clone)]
@@ -39,7 +119,7 @@ pub fn prepare(
     select: &mut Select,
     source: &SourceDef,
     grouped: bool,
-    joined: bool,
+    join: Option<(&[FromSource], &Catalog)>,
 ) -> Result<Vec<Expr>, PlanError> {
     if exprs.is_empty() {
         return Err(PlanError::Invalid(
@@ -64,17 +144,9 @@ pub fn prepare(
             "PARTITION BY on a table is not supported yet".into(),
         ));
     }
-    if joined {
+    if let Some((sources, catalog)) = join {
         // Over a join, PARTITION BY re-keys the joined rows (columns of either side).
-        if select
-            .projection
-            .iter()
-            .any(|i| matches!(i, SelectItem::Wildcard(_)))
-        {
-            return Err(PlanError::Unsupported(
-                "PARTITION BY over a join with SELECT * is not supported yet".into(),
-            ));
-        }
+        join_star(exprs, select, sources, catalog)?;
         return Ok(exprs.to_vec());
     }
     // Plain column references must be source columns: PARTITION BY applies to the input.

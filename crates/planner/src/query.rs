@@ -141,6 +141,9 @@ pub struct QueryPlan {
     pub joins: Vec<crate::join::PlannedJoin>,
     /// For a join: which output column is the result's key (see [`crate::join::choose_key`]).
     pub join_key: Option<crate::join::JoinKey>,
+    /// The name each FROM source is referred to by (its alias, else its name), in FROM order:
+    /// the query's source, then each join's right source.
+    pub from_names: Vec<String>,
 }
 
 impl QueryPlan {
@@ -249,9 +252,21 @@ impl Planner {
         if sources.len() > 1 {
             crate::join::check(select, &sources, &query.joins_within, catalog)?;
             if query.window.is_some() {
-                return Err(PlanError::Unsupported(
-                    "WINDOW over joins is not supported yet".into(),
-                ));
+                // The window is assigned to the joined rows, at the join result's time.
+                let defs = sources
+                    .iter()
+                    .map(|s| catalog.require(&s.source))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if defs.iter().any(|d| d.window.is_some()) {
+                    return Err(PlanError::Unsupported(
+                        "WINDOW over a join of windowed sources is not supported".into(),
+                    ));
+                }
+                if defs.iter().all(|d| d.kind == SourceKind::Table) {
+                    return Err(PlanError::Unsupported(
+                        "WINDOW over a join of tables is not supported".into(),
+                    ));
+                }
             }
         }
         // A GROUP BY over a join of tables aggregates the join's changelog, keyed by the first
@@ -286,7 +301,7 @@ impl Planner {
                 select,
                 catalog.require(&sources[0].source)?,
                 grouped,
-                sources.len() > 1,
+                (sources.len() > 1).then_some((sources.as_slice(), catalog)),
             )?),
         };
         let group_texts: Vec<String> = match &select.group_by {
@@ -328,7 +343,14 @@ impl Planner {
             .iter()
             .any(|i| matches!(i, datafusion::sql::sqlparser::ast::SelectItem::Wildcard(_)));
         apply_projection_rules(select, catalog)?;
-        let join_key = if sources.len() > 1 {
+        let join_key = if sources.len() > 1 && grouped {
+            // The groups key an aggregation's result: its projection stays as written (a
+            // grouped column of a null-padded side is not the join key).
+            let mut probe = select.clone();
+            Some(crate::join::choose_key(
+                &mut probe, &sources, catalog, star,
+            )?)
+        } else if sources.len() > 1 {
             Some(crate::join::choose_key(select, &sources, catalog, star)?)
         } else {
             None
@@ -386,7 +408,13 @@ impl Planner {
 
         let mut ctx = KsqlContext::new(&self.state, catalog);
         if window.is_some() {
-            ctx = ctx.with_window_columns();
+            ctx = if sources.len() > 1 {
+                // Only the leftmost source's scan carries the bounds (so that they are not
+                // ambiguous); the lowering moves them after the joins.
+                ctx.with_window_columns_on(&sources[0].source)
+            } else {
+                ctx.with_window_columns()
+            };
         }
         let options = ParserOptions {
             parse_float_as_decimal: true,
@@ -435,18 +463,11 @@ impl Planner {
                 .map_err(|e| PlanError::Invalid(e.to_string()))?;
             lowering.ops.push(OpSpec::TableUpsert(schema, keys));
         }
-        if let Some(w) = &window {
-            let (size, advance) = match &w.kind {
-                WindowKind::Tumbling { size } => (size.as_millis(), size.as_millis()),
-                WindowKind::Hopping { size, advance } => (size.as_millis(), advance.as_millis()),
-                // Size 0: each row's own instant, merged into sessions by the aggregation.
-                WindowKind::Session { .. } => (0, 1),
-            };
-            lowering.ops.push(OpSpec::WindowAssign(
-                size as i64,
-                advance as i64,
-                source.batch_schema()?,
-            ));
+        if let Some(w) = window.as_ref().filter(|_| join_key.is_none()) {
+            let (size, advance) = window_size_advance(&w.kind);
+            lowering
+                .ops
+                .push(OpSpec::WindowAssign(size, advance, source.batch_schema()?));
         }
         lowering.lower(&plan)?;
         let (output, origins) = lowering
@@ -484,8 +505,23 @@ impl Planner {
             },
             joins: lowering.joins,
             join_key,
+            from_names: sources
+                .iter()
+                .map(|s| s.alias.clone().unwrap_or_else(|| s.source.clone()))
+                .collect(),
         })
     }
+}
+
+/// The size and advance of a window's assignment, in milliseconds (size 0 for sessions: each
+/// row gets its own instant, merged into sessions by the aggregation).
+fn window_size_advance(kind: &WindowKind) -> (i64, i64) {
+    let (size, advance) = match kind {
+        WindowKind::Tumbling { size } => (size.as_millis(), size.as_millis()),
+        WindowKind::Hopping { size, advance } => (size.as_millis(), advance.as_millis()),
+        WindowKind::Session { .. } => (0, 1),
+    };
+    (size as i64, advance as i64)
 }
 
 /// The first window bound (WINDOWSTART / WINDOWEND) `expr` mentions.
@@ -543,6 +579,51 @@ fn scanned_source(plan: &LogicalPlan) -> Result<String, PlanError> {
 }
 
 impl Lowering<'_> {
+    /// A windowed aggregation over joins: assigns the joined rows their windows (at the join
+    /// result's time), then puts the window bounds where the planner's plan has them (after
+    /// the leftmost source's columns, where its scan had them), keeping the join's time last.
+    fn assign_window_after_joins(
+        &mut self,
+        kind: &WindowKind,
+        join: &datafusion::logical_expr::Join,
+        planned: &crate::join::PlannedJoin,
+    ) -> Result<(), PlanError> {
+        let (size, advance) = window_size_advance(kind);
+        let joined = &planned.spec.output;
+        let n = joined.fields().len();
+        self.ops
+            .push(OpSpec::WindowAssign(size, advance, joined.clone()));
+        let windowed = WindowAssign::output_schema(joined);
+        // The joined rows' columns are the plan's without the bounds, in the same order.
+        let mut exprs: Vec<Arc<dyn PhysicalExpr>> = Vec::with_capacity(n + 2);
+        let mut fields: Vec<Field> = Vec::with_capacity(n + 2);
+        let mut at = 0;
+        for (_, f) in join.schema.iter() {
+            let i = match f.name().as_str() {
+                WINDOWSTART => n,
+                WINDOWEND => n + 1,
+                _ => {
+                    at += 1;
+                    at - 1
+                }
+            };
+            exprs.push(Arc::new(Column::new(windowed.field(i).name(), i)));
+            fields.push(windowed.field(i).clone());
+        }
+        // The join's time, last (the joined rows' event time).
+        exprs.push(Arc::new(Column::new(joined.field(n - 1).name(), n - 1)));
+        fields.push(joined.field(n - 1).clone());
+        if at != n - 1 {
+            return Err(PlanError::Invalid(format!(
+                "a windowed join's rows have {} columns where the plan has {at}",
+                n - 1
+            )));
+        }
+        self.ops
+            .push(OpSpec::Project(exprs, Arc::new(Schema::new(fields))));
+        Ok(())
+    }
+
     /// Before an aggregation whose rows cross a repartition topic: keeps only the columns the
     /// aggregation reads (those of its GROUP BY expressions and aggregate arguments, and
     /// ROWTIME), as ksqlDB's `Aggregate-Prepare` step does, so the topic carries no more than
@@ -951,6 +1032,7 @@ impl Lowering<'_> {
                     self.catalog,
                     self.within.get(self.joins.len()).and_then(Option::as_ref),
                     self.left_kind,
+                    self.window.is_some(),
                     &physical,
                 )?;
                 if planned.right.kind == SourceKind::Stream {
@@ -969,6 +1051,11 @@ impl Lowering<'_> {
                         .map_err(|e| PlanError::Invalid(e.to_string()))?;
                     self.ops
                         .push(OpSpec::TableUpsert(planned.spec.output.clone(), keys));
+                }
+                if self.join_depth == 0 {
+                    if let Some(kind) = self.window.as_ref().map(|w| w.kind.clone()) {
+                        self.assign_window_after_joins(&kind, j, &planned)?;
+                    }
                 }
                 self.joins.push(planned);
                 Ok(())

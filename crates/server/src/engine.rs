@@ -942,6 +942,7 @@ impl Engine {
             .planner
             .plan_query(&c.query, &catalog)
             .map_err(|e| e.in_statement(&format!("CREATE {} AS SELECT", kind.as_str())))?;
+        check_copartitioned(&self.deps.admin, &plan).await?;
         if plan.source.kind == SourceKind::Table && plan.source.window.is_some() {
             return Err(EngineError::Invalid(
                 "KSQL does not support persistent queries on windowed tables.".into(),
@@ -1099,6 +1100,7 @@ impl Engine {
             )));
         }
         let plan = self.planner.plan_query(query, &catalog)?;
+        check_copartitioned(&self.deps.admin, &plan).await?;
         if plan.source.name == sink.name {
             return Err(EngineError::Invalid(format!(
                 "Cannot insert into {target} since it is also a source of the query"
@@ -1495,6 +1497,7 @@ impl Engine {
                 plan.source.name
             )));
         }
+        check_copartitioned(&self.deps.admin, &plan).await?;
         if plan.limit == Some(0) {
             // LIMIT 0: done before reading anything.
             let (_, rx) = mpsc::channel(1);
@@ -1799,6 +1802,43 @@ impl Engine {
 
 fn tokio_stream_from(mut rx: mpsc::Receiver<Result<RecordBatch>>) -> crate::result::RowStream {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
+}
+
+/// ksqlDB's co-partitioning check, made before a query over a join starts: the two inputs of
+/// every join but a foreign-key one must read topics with as many partitions, so that a key's
+/// records of both sides land in partitions of the same number. As in ksqlDB, an input is named
+/// by its query's leftmost source, and a join's result counts as many partitions as its right
+/// input (so the next join compares with that).
+async fn check_copartitioned(admin: &Arc<dyn TopicAdmin>, plan: &QueryPlan) -> Result<()> {
+    async fn partitions(admin: &Arc<dyn TopicAdmin>, def: &SourceDef) -> Result<i32> {
+        Ok(admin
+            .describe_topic(&def.topic)
+            .await?
+            .map(|t| t.partitions)
+            .unwrap_or(def.partitions))
+    }
+    if plan.joins.is_empty() {
+        return Ok(());
+    }
+    let name = |i: usize| plan.from_names.get(i).cloned().unwrap_or_default();
+    let mut left = partitions(admin, &plan.source).await?;
+    for (k, join) in plan.joins.iter().enumerate() {
+        let right = partitions(admin, &join.right).await?;
+        let foreign_key = matches!(
+            join.spec.kind,
+            sluice_dataflow::ops::JoinKind::ForeignKey { .. }
+        );
+        if !foreign_key && left != right {
+            let (l, r) = (name(0), name(k + 1));
+            return Err(EngineError::Invalid(format!(
+                "Can't join `{l}` with `{r}` since the number of partitions don't match. \
+                 `{l}` partitions = {left}; `{r}` partitions = {right}. Please repartition \
+                 either one so that the number of partitions match."
+            )));
+        }
+        left = right;
+    }
+    Ok(())
 }
 
 /// The first task of a split query (the one reading the source) is named after its query with
