@@ -953,6 +953,11 @@ fn ksql_name(e: &LExpr) -> String {
             Some(r) => format!("{}.{}", r.table(), c.name),
             None => c.name.clone(),
         },
+        LExpr::Cast(c) => format!(
+            "CAST({} AS {})",
+            ksql_name(&c.expr),
+            sluice_catalog::types::display_name(c.field.data_type())
+        ),
         other => other.to_string(),
     }
 }

@@ -267,6 +267,29 @@ pub fn time_unit_arguments(query: &mut Query) {
 pub fn field_accesses(query: &mut Query) {
     use datafusion::sql::sqlparser::ast::{visit_expressions_mut, AccessExpr, Value};
     let _ = visit_expressions_mut(query, |e| {
+        // `src.col->field`: a qualified column's fields join its name (`src.col.field`), which
+        // DataFusion resolves as the column's nested field.
+        if let Expr::CompoundFieldAccess { root, access_chain } = e {
+            if let Expr::CompoundIdentifier(parts) = root.as_ref() {
+                let fields = access_chain
+                    .iter()
+                    .take_while(|a| matches!(a, AccessExpr::Dot(Expr::Identifier(_))))
+                    .count();
+                if fields > 0 {
+                    let mut parts = parts.clone();
+                    for a in access_chain.drain(..fields) {
+                        if let AccessExpr::Dot(Expr::Identifier(f)) = a {
+                            parts.push(f);
+                        }
+                    }
+                    if access_chain.is_empty() {
+                        *e = Expr::CompoundIdentifier(parts);
+                    } else {
+                        **root = Expr::CompoundIdentifier(parts);
+                    }
+                }
+            }
+        }
         if let Expr::CompoundFieldAccess { root, access_chain } = e {
             // After a column name, leading `.x` parts name the column (`src.col`); after any
             // other expression (a function's result), every part is a field.
