@@ -972,6 +972,15 @@ impl Engine {
             .map(str::to_string)
             .unwrap_or_else(|| name.clone());
         let (key_format, value_format) = formats(p, Some(&plan.source))?;
+        let default_key_kind: Option<FormatKind> =
+            match props.get("ksql.persistence.default.format.key") {
+                None => None,
+                Some(name) => Some(name.parse().map_err(|e: sluice_formats::FormatError| {
+                    EngineError::Invalid(format!(
+                        "Invalid value for ksql.persistence.default.format.key: {e}"
+                    ))
+                })?),
+            };
         if layout.key_fields.is_empty() && key_format.is_some() && p.get_str("KEY_FORMAT").is_some()
         {
             return Err(EngineError::Invalid(
@@ -985,8 +994,19 @@ impl Engine {
             } else if !layout.key_fields.is_empty()
                 && plan.source.key_format.kind == sluice_formats::FormatKind::None
             {
-                // A keyless source's result that gets a key (a join's) uses ksqlDB's default.
-                Format::new(sluice_formats::FormatKind::Kafka)
+                // A keyless source's result that gets a key (a join's), as ksqlDB: the key
+                // format of the first joined source that has one, else the session's
+                // `ksql.persistence.default.format.key` (KAFKA by default).
+                let joined = plan
+                    .joins
+                    .iter()
+                    .map(|j| &j.right.key_format)
+                    .find(|f| f.kind != sluice_formats::FormatKind::None);
+                match (joined, default_key_kind) {
+                    (Some(f), _) => inherited(f),
+                    (None, Some(kind)) => Format::new(kind),
+                    (None, None) => Format::new(sluice_formats::FormatKind::Kafka),
+                }
             } else {
                 let mut f = inherited(&plan.source.key_format);
                 if let Some(d) = p.get_str("KEY_DELIMITER") {

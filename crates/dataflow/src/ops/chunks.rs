@@ -1,6 +1,7 @@
-//! Join rows kept in the Arrow batches they arrived in, and the gathering of joined output.
+//! Keyed rows kept in the Arrow batches they arrived in (join sides, a table's current rows),
+//! and the gathering of output rows from them.
 //!
-//! A join side's rows are not copied out of their input batch: the batch is kept whole as a
+//! A join side's (or a table's) rows are not copied out of their input batch: the batch is kept whole as a
 //! *chunk* and the join's keyed state holds [`RowRef`]s (chunk, row) into it. Output columns
 //! are gathered from the chunks with Arrow's `interleave` kernel, one call per column for a
 //! whole input batch ([`Output`]). Rows read back from the store (after a restart or an
@@ -17,7 +18,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
 
-use super::JoinSpec;
+use crate::ops::join::JoinSpec;
 use crate::{Batch, ChangeKind, DataflowError};
 
 /// Where a row is: (chunk, row in the chunk).
@@ -307,10 +308,28 @@ impl Output {
     }
 }
 
+/// The output of an input batch whose rows were kept as chunk `chunk` of side `side` (of
+/// `chunks`, the left then the right side's): gathers `out`, then drops the chunk again when
+/// none of its rows was `kept`.
+pub(crate) fn finish_input(
+    out: Output,
+    spec: &JoinSpec,
+    chunks: &mut [Chunks; 2],
+    (side, chunk, kept): (usize, u32, bool),
+    input: &Batch,
+) -> Result<Option<Batch>, DataflowError> {
+    let [left, right] = &*chunks;
+    let result = out.finish(spec, left, right, input)?;
+    if !kept {
+        chunks[side].pop_unused(chunk);
+    }
+    Ok(result)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::test_util::side_schema;
     use super::*;
+    use crate::ops::join::test_util::side_schema;
     use datafusion::arrow::array::StringArray;
 
     fn values(chunks: &Chunks, r: RowRef) -> Vec<ScalarValue> {

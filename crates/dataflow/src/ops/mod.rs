@@ -2,6 +2,7 @@
 //! materialization, joins).
 
 mod aggregate;
+mod chunks;
 mod eval;
 mod explode;
 mod filter;

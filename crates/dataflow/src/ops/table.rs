@@ -1,14 +1,16 @@
 //! A source table: upserts per primary key, tombstones delete.
 
-use datafusion::arrow::array::{Array, ArrayRef, Int8Array};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, Int64Array, Int8Array};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{RowConverter, SortField};
-use datafusion::common::ScalarValue;
 use sluice_functions::aggregate::state_codec;
 use sluice_state::WriteBatch;
 use tracing::debug;
 
+use crate::ops::chunks::{Chunks, Gather, RowRef};
 use crate::state::{KeyedState, OperatorState};
 use crate::{Batch, ChangeKind, DataflowError, Operator};
 
@@ -22,20 +24,17 @@ const ROWS: u8 = b'r';
 /// ROWTIME). Tombstones for unknown keys and rows with a null key are dropped, as ksqlDB drops
 /// them. Keeps the current row of every key (cached in memory over the task's store, keyed by
 /// the key columns in Arrow's row format).
+///
+/// Vectorized: the rows stay in the Arrow batches they arrived in ([`Chunks`]), the keyed state
+/// holds each key's (batch, row), and a batch's changes are gathered with one `interleave` per
+/// column. Rows become `ScalarValue`s only on their way to and from the store.
 pub struct TableUpsert {
     key_columns: Vec<usize>,
     schema: SchemaRef,
     converter: RowConverter,
-    rows: KeyedState<Vec<ScalarValue>>,
+    chunks: Chunks,
+    rows: KeyedState<RowRef>,
     rowtime: Option<usize>,
-}
-
-fn decode_row(bytes: &[u8]) -> Result<Vec<ScalarValue>, DataflowError> {
-    state_codec::decode(bytes).map_err(|e| DataflowError::StateFormat(e.to_string()))
-}
-
-fn encode_row(row: &mut Vec<ScalarValue>) -> Result<Vec<u8>, DataflowError> {
-    Ok(state_codec::encode(row))
 }
 
 impl TableUpsert {
@@ -50,6 +49,7 @@ impl TableUpsert {
         Ok(Self {
             rowtime: crate::batch::event_time_index(&schema),
             key_columns,
+            chunks: Chunks::new(schema.clone()),
             schema,
             converter,
             rows: KeyedState::new(ROWS),
@@ -59,6 +59,30 @@ impl TableUpsert {
     /// Number of keys currently held in memory.
     pub fn cached(&self) -> usize {
         self.rows.cached()
+    }
+
+    /// The current row of `key`, read back from the store into a one-row chunk if need be.
+    fn current(&mut self, key: &[u8]) -> Result<Option<RowRef>, DataflowError> {
+        let chunks = &mut self.chunks;
+        Ok(self
+            .rows
+            .peek_or_load(key, |bytes| {
+                let row = state_codec::decode(bytes)
+                    .map_err(|e| DataflowError::StateFormat(e.to_string()))?;
+                Ok((chunks.push_rows(std::iter::once(row.as_slice()))?, 0))
+            })?
+            .copied())
+    }
+
+    /// Compacts the chunks once most of their rows are no longer current.
+    fn compact(&mut self) -> Result<(), DataflowError> {
+        let rows = &mut self.rows;
+        self.chunks.compact(|f| {
+            rows.retain(|_, r| {
+                f(r);
+                true
+            })
+        })
     }
 }
 
@@ -80,17 +104,19 @@ impl Operator for TableUpsert {
             .map(|i| batch.data.column(*i).clone())
             .collect();
         let keys = self.converter.convert_columns(&key_cols)?;
-        let width = self.schema.fields().len();
-        let mut columns: Vec<Vec<ScalarValue>> = vec![Vec::new(); width];
+        let chunk = self.chunks.push(batch.data.clone());
+        let mut kept = false;
+        let mut rows = Gather::default();
         let mut kinds: Vec<i8> = Vec::new();
-        // The input row each output row derives from (for `Batch::origin`).
+        // The input row each output row derives from (for `Batch::origin`), and whether it is
+        // a tombstone's `Delete` (it gets the tombstone's time).
         let mut from: Vec<u32> = Vec::new();
-        let mut push = |row: &[ScalarValue], kind: ChangeKind, i: usize| {
-            for (c, v) in columns.iter_mut().zip(row) {
-                c.push(v.clone());
-            }
+        let mut tombstone: Vec<bool> = Vec::new();
+        let mut push = |r: RowRef, kind: ChangeKind, i: usize| {
+            rows.push(Some(r));
             kinds.push(kind as i8);
             from.push(i as u32);
+            tombstone.push(kind == ChangeKind::Delete);
         };
         for i in 0..n {
             // A null key is a record without key bytes: every key column null. A multi-column
@@ -99,70 +125,74 @@ impl Operator for TableUpsert {
                 debug!(row = i, "table row with a null key dropped");
                 continue;
             }
-            let key = keys.row(i).as_ref().to_vec();
-            let row = || -> Result<Vec<ScalarValue>, DataflowError> {
-                batch
-                    .data
-                    .columns()
-                    .iter()
-                    .map(|c| ScalarValue::try_from_array(c, i).map_err(Into::into))
-                    .collect()
-            };
-            match batch.change(i) {
-                ChangeKind::Delete => {
-                    let old = self.rows.get_or_load(&key, decode_row)?.cloned();
-                    if let Some(mut old) = old {
-                        self.rows.remove(&key);
-                        push(&old, ChangeKind::UpdateBefore, i);
-                        if let Some(rt) = self.rowtime {
-                            old[rt] = ScalarValue::try_from_array(batch.data.column(rt), i)?;
-                        }
-                        push(&old, ChangeKind::Delete, i);
-                    }
+            let key_row = keys.row(i);
+            let key = key_row.as_ref();
+            let old = self.current(key)?;
+            if batch.change(i) == ChangeKind::Delete {
+                if let Some(old) = old {
+                    self.rows.remove(key);
+                    push(old, ChangeKind::UpdateBefore, i);
+                    push(old, ChangeKind::Delete, i);
                 }
-                _ => {
-                    let new = row()?;
-                    let old = match self.rows.get_or_load(&key, decode_row)? {
-                        Some(slot) => Some(std::mem::replace(slot, new.clone())),
-                        None => {
-                            self.rows.insert(key, new.clone());
-                            None
-                        }
-                    };
-                    match old {
-                        Some(old) => {
-                            push(&old, ChangeKind::UpdateBefore, i);
-                            push(&new, ChangeKind::UpdateAfter, i);
-                        }
-                        None => push(&new, ChangeKind::Insert, i),
-                    }
+                continue;
+            }
+            let new = (chunk, i as u32);
+            self.rows.insert(key.to_vec(), new);
+            kept = true;
+            match old {
+                Some(old) => {
+                    push(old, ChangeKind::UpdateBefore, i);
+                    push(new, ChangeKind::UpdateAfter, i);
                 }
+                None => push(new, ChangeKind::Insert, i),
             }
         }
-        if kinds.is_empty() {
-            return Ok(Vec::new());
-        }
-        let arrays: Vec<ArrayRef> = columns
-            .into_iter()
-            .zip(self.schema.fields())
-            .map(|(values, f)| {
-                let a = ScalarValue::iter_to_array(values)?;
-                if a.data_type() != f.data_type() {
-                    Ok(datafusion::arrow::compute::cast(&a, f.data_type())?)
-                } else {
-                    Ok(a)
+        let mut out = Vec::new();
+        if !kinds.is_empty() {
+            let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
+            rows.columns(&self.chunks, &self.schema, 0, &mut columns)?;
+            // A tombstone's `Delete` carries the old row with the tombstone's time.
+            if let Some(rt) = self.rowtime {
+                if tombstone.iter().any(|t| *t) {
+                    let times = batch
+                        .data
+                        .column(rt)
+                        .as_any()
+                        .downcast_ref::<Int64Array>()
+                        .ok_or_else(|| DataflowError::Plan("ROWTIME is not BIGINT".into()))?;
+                    let old = columns[rt]
+                        .as_any()
+                        .downcast_ref::<Int64Array>()
+                        .ok_or_else(|| DataflowError::Plan("ROWTIME is not BIGINT".into()))?;
+                    let fixed: Int64Array = (0..old.len())
+                        .map(|j| {
+                            if tombstone[j] {
+                                times
+                                    .is_valid(from[j] as usize)
+                                    .then(|| times.value(from[j] as usize))
+                            } else {
+                                old.is_valid(j).then(|| old.value(j))
+                            }
+                        })
+                        .collect();
+                    columns[rt] = Arc::new(fixed);
                 }
-            })
-            .collect::<Result<_, DataflowError>>()?;
-        let origin = match &batch.origin {
-            Some(o) => Some(o.take(&datafusion::arrow::array::UInt32Array::from(from))?),
-            None => None,
-        };
-        Ok(vec![Batch {
-            data: RecordBatch::try_new(self.schema.clone(), arrays)?,
-            changes: Some(Int8Array::from(kinds)),
-            origin,
-        }])
+            }
+            let origin = match &batch.origin {
+                Some(o) => Some(o.take(&datafusion::arrow::array::UInt32Array::from(from))?),
+                None => None,
+            };
+            out.push(Batch {
+                data: RecordBatch::try_new(self.schema.clone(), columns)?,
+                changes: Some(Int8Array::from(kinds)),
+                origin,
+            });
+        }
+        if !kept {
+            self.chunks.pop_unused(chunk);
+        }
+        self.compact()?;
+        Ok(out)
     }
 
     fn open(&mut self, state: OperatorState) -> Result<(), DataflowError> {
@@ -171,7 +201,10 @@ impl Operator for TableUpsert {
     }
 
     fn on_checkpoint(&mut self, batch: &mut WriteBatch) -> Result<(), DataflowError> {
-        self.rows.checkpoint(batch, encode_row)
+        let chunks = &self.chunks;
+        self.rows.checkpoint(batch, |r| chunks.encode(*r))?;
+        // Evicted entries leave their rows behind in the chunks.
+        self.compact()
     }
 }
 
@@ -276,5 +309,55 @@ mod tests {
                 ChangeKind::Delete
             ]
         );
+    }
+
+    #[test]
+    fn many_updates_keep_few_rows_and_survive_eviction() {
+        use sluice_state::{MemoryStore, StateStore};
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+        let keys: Vec<String> = (0..500).map(|k| format!("k{k}")).collect();
+        let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let first = batch(&key_refs, &vec![Some(0); 500], &vec![false; 500]);
+        let schema = first.data.schema();
+        let open = || {
+            let mut t = TableUpsert::new(schema.clone(), vec![0]).unwrap();
+            t.open(OperatorState::new(store.clone(), vec![1])).unwrap();
+            t.rows.set_capacity(50);
+            t
+        };
+        let mut t = open();
+        t.process_batch(first).unwrap();
+        // 40 rounds of updates of every key, committed after each: values end at 40.
+        for round in 1..=40i64 {
+            let b = batch(&key_refs, &vec![Some(round); 500], &vec![false; 500]);
+            let out = t.process_batch(b).unwrap();
+            let v = out[0]
+                .data
+                .column(1)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap();
+            // Each key: the retraction of the previous value, then the new one.
+            assert_eq!((v.value(0), v.value(1)), (round - 1, round));
+            let mut wb = WriteBatch::new();
+            t.on_checkpoint(&mut wb).unwrap();
+            store.commit(wb).unwrap();
+        }
+        assert!(
+            t.chunks.rows() < 2 * 500 + crate::ops::chunks::MIN_COMPACTION,
+            "{}",
+            t.chunks.rows()
+        );
+        // After a restart, a tombstone retracts the last value.
+        let mut t = open();
+        let out = t.process_batch(batch(&["k7"], &[None], &[true])).unwrap();
+        let v = out[0]
+            .data
+            .column(1)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        assert_eq!((v.value(0), v.value(1)), (40, 40));
+        assert_eq!(out[0].change(1), ChangeKind::Delete);
     }
 }

@@ -6,8 +6,8 @@ use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::ScalarValue;
 use sluice_state::WriteBatch;
 
-use super::chunks::{Chunks, Output, RowRef};
 use super::{decode_row, join_keys, key_converter, JoinSpec, JoinType, Side};
+use crate::ops::chunks::{finish_input, Chunks, Output, RowRef};
 use crate::state::{KeyedState, OperatorState};
 use crate::{Batch, ChangeKind, DataflowError};
 
@@ -243,11 +243,8 @@ impl ForeignKeyJoin {
                 }
             }
         }
-        let [left, right] = &self.chunks;
-        let result = out.finish(&self.spec, left, right, batch)?;
-        if !kept {
-            self.chunks[side.index()].pop_unused(chunk);
-        }
+        let input = (side.index(), chunk, kept);
+        let result = finish_input(out, &self.spec, &mut self.chunks, input, batch)?;
         self.compact()?;
         Ok(result)
     }

@@ -25,7 +25,6 @@
 //! column. Rows are turned into `ScalarValue`s only to be written to the store at checkpoints,
 //! or read back from it.
 
-mod chunks;
 mod foreign_key;
 mod stream_stream;
 mod stream_table;

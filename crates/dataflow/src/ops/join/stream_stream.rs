@@ -7,8 +7,8 @@ use datafusion::arrow::row::RowConverter;
 use datafusion::common::ScalarValue;
 use sluice_state::WriteBatch;
 
-use super::chunks::{Chunks, Output, RowRef};
 use super::{decode_row, encode_row, join_keys, key_converter, JoinSpec, JoinWindow, Side};
+use crate::ops::chunks::{finish_input, Chunks, Output, RowRef};
 use crate::state::{from_sortable_i64, sortable_i64, KeyedState, OperatorState};
 use crate::{Batch, ChangeKind, DataflowError};
 
@@ -301,11 +301,7 @@ impl StreamStreamJoin {
             self.since_sweep = 0;
             self.sweep();
         }
-        let [left, right] = &self.chunks;
-        let result = out.finish(&self.spec, left, right, batch)?;
-        if !kept {
-            self.chunks[s].pop_unused(chunk);
-        }
+        let result = finish_input(out, &self.spec, &mut self.chunks, (s, chunk, kept), batch)?;
         self.compact()?;
         Ok(result)
     }
@@ -544,7 +540,7 @@ mod tests {
         }
         // Evicted keys' rows were unreferenced and compacted away.
         assert!(
-            j.chunks[0].rows() < 2 * 50 * 3 + super::super::chunks::MIN_COMPACTION,
+            j.chunks[0].rows() < 2 * 50 * 3 + crate::ops::chunks::MIN_COMPACTION,
             "{}",
             j.chunks[0].rows()
         );

@@ -8,8 +8,8 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::RowConverter;
 use sluice_state::WriteBatch;
 
-use super::chunks::{Chunks, Gather, RowRef};
 use super::{decode_row, join_keys, key_converter, JoinSpec, JoinType, Side};
+use crate::ops::chunks::{Chunks, Gather, RowRef};
 use crate::state::{KeyedState, OperatorState};
 use crate::{Batch, ChangeKind, DataflowError};
 
@@ -154,9 +154,9 @@ impl StreamTableJoin {
 
 #[cfg(test)]
 mod tests {
-    use super::super::chunks::{MAX_CHUNKS, MIN_COMPACTION};
     use super::super::test_util::*;
     use super::super::*;
+    use crate::ops::chunks::{MAX_CHUNKS, MIN_COMPACTION};
     use crate::state::OperatorState;
     use sluice_state::{MemoryStore, StateStore};
 

@@ -3,8 +3,8 @@
 use datafusion::arrow::row::RowConverter;
 use sluice_state::WriteBatch;
 
-use super::chunks::{Chunks, Output, RowRef};
 use super::{decode_row, join_keys, key_converter, JoinSpec, JoinType, Side};
+use crate::ops::chunks::{finish_input, Chunks, Output, RowRef};
 use crate::state::{KeyedState, OperatorState};
 use crate::{Batch, ChangeKind, DataflowError};
 
@@ -144,11 +144,7 @@ impl TableTableJoin {
                 out.push(left, right, time, change, i);
             }
         }
-        let [left, right] = &self.chunks;
-        let result = out.finish(&self.spec, left, right, batch)?;
-        if !kept {
-            self.chunks[s].pop_unused(chunk);
-        }
+        let result = finish_input(out, &self.spec, &mut self.chunks, (s, chunk, kept), batch)?;
         self.compact()?;
         Ok(result)
     }
@@ -291,7 +287,7 @@ mod tests {
         }
         for c in &j.chunks {
             assert!(
-                c.rows() < 2 * 200 + super::super::chunks::MIN_COMPACTION,
+                c.rows() < 2 * 200 + crate::ops::chunks::MIN_COMPACTION,
                 "{}",
                 c.rows()
             );
