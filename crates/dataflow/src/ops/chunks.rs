@@ -19,6 +19,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
 
 use crate::ops::join::JoinSpec;
+use crate::state::KeyedState;
 use crate::{Batch, ChangeKind, DataflowError};
 
 /// Where a row is: (chunk, row in the chunk).
@@ -188,6 +189,34 @@ impl Chunks {
         self.batches = vec![compacted];
         Ok(())
     }
+}
+
+/// The row `rows` holds for `key` (one current row per key, as a table keeps them), read back
+/// from the store into a one-row chunk of `chunks` if it is not in memory.
+pub(crate) fn current_row(
+    rows: &mut KeyedState<RowRef>,
+    chunks: &mut Chunks,
+    key: &[u8],
+) -> Result<Option<RowRef>, DataflowError> {
+    Ok(rows
+        .peek_or_load(key, |bytes| {
+            let row = crate::ops::join::decode_row(bytes)?;
+            Ok((chunks.push_rows(std::iter::once(row.as_slice()))?, 0))
+        })?
+        .copied())
+}
+
+/// Compacts `chunks` against the one reference per key that `rows` holds.
+pub(crate) fn compact_keyed(
+    chunks: &mut Chunks,
+    rows: &mut KeyedState<RowRef>,
+) -> Result<(), DataflowError> {
+    chunks.compact(|f| {
+        rows.retain(|_, r| {
+            f(r);
+            true
+        })
+    })
 }
 
 /// The rows of one side of an output batch: references into that side's chunks, or nulls.

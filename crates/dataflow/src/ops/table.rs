@@ -6,11 +6,10 @@ use datafusion::arrow::array::{Array, ArrayRef, Int64Array, Int8Array};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{RowConverter, SortField};
-use sluice_functions::aggregate::state_codec;
 use sluice_state::WriteBatch;
 use tracing::debug;
 
-use crate::ops::chunks::{Chunks, Gather, RowRef};
+use crate::ops::chunks::{compact_keyed, current_row, Chunks, Gather, RowRef};
 use crate::state::{KeyedState, OperatorState};
 use crate::{Batch, ChangeKind, DataflowError, Operator};
 
@@ -60,30 +59,6 @@ impl TableUpsert {
     pub fn cached(&self) -> usize {
         self.rows.cached()
     }
-
-    /// The current row of `key`, read back from the store into a one-row chunk if need be.
-    fn current(&mut self, key: &[u8]) -> Result<Option<RowRef>, DataflowError> {
-        let chunks = &mut self.chunks;
-        Ok(self
-            .rows
-            .peek_or_load(key, |bytes| {
-                let row = state_codec::decode(bytes)
-                    .map_err(|e| DataflowError::StateFormat(e.to_string()))?;
-                Ok((chunks.push_rows(std::iter::once(row.as_slice()))?, 0))
-            })?
-            .copied())
-    }
-
-    /// Compacts the chunks once most of their rows are no longer current.
-    fn compact(&mut self) -> Result<(), DataflowError> {
-        let rows = &mut self.rows;
-        self.chunks.compact(|f| {
-            rows.retain(|_, r| {
-                f(r);
-                true
-            })
-        })
-    }
 }
 
 impl Operator for TableUpsert {
@@ -127,7 +102,7 @@ impl Operator for TableUpsert {
             }
             let key_row = keys.row(i);
             let key = key_row.as_ref();
-            let old = self.current(key)?;
+            let old = current_row(&mut self.rows, &mut self.chunks, key)?;
             if batch.change(i) == ChangeKind::Delete {
                 if let Some(old) = old {
                     self.rows.remove(key);
@@ -191,7 +166,7 @@ impl Operator for TableUpsert {
         if !kept {
             self.chunks.pop_unused(chunk);
         }
-        self.compact()?;
+        compact_keyed(&mut self.chunks, &mut self.rows)?;
         Ok(out)
     }
 
@@ -204,7 +179,7 @@ impl Operator for TableUpsert {
         let chunks = &self.chunks;
         self.rows.checkpoint(batch, |r| chunks.encode(*r))?;
         // Evicted entries leave their rows behind in the chunks.
-        self.compact()
+        compact_keyed(&mut self.chunks, &mut self.rows)
     }
 }
 
@@ -311,6 +286,17 @@ mod tests {
         );
     }
 
+    /// The V column's first two values.
+    fn first_two_values(b: &Batch) -> (i64, i64) {
+        let v = b
+            .data
+            .column(1)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        (v.value(0), v.value(1))
+    }
+
     #[test]
     fn many_updates_keep_few_rows_and_survive_eviction() {
         use sluice_state::{MemoryStore, StateStore};
@@ -331,14 +317,8 @@ mod tests {
         for round in 1..=40i64 {
             let b = batch(&key_refs, &vec![Some(round); 500], &vec![false; 500]);
             let out = t.process_batch(b).unwrap();
-            let v = out[0]
-                .data
-                .column(1)
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .unwrap();
             // Each key: the retraction of the previous value, then the new one.
-            assert_eq!((v.value(0), v.value(1)), (round - 1, round));
+            assert_eq!(first_two_values(&out[0]), (round - 1, round));
             let mut wb = WriteBatch::new();
             t.on_checkpoint(&mut wb).unwrap();
             store.commit(wb).unwrap();
@@ -351,13 +331,7 @@ mod tests {
         // After a restart, a tombstone retracts the last value.
         let mut t = open();
         let out = t.process_batch(batch(&["k7"], &[None], &[true])).unwrap();
-        let v = out[0]
-            .data
-            .column(1)
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .unwrap();
-        assert_eq!((v.value(0), v.value(1)), (40, 40));
+        assert_eq!(first_two_values(&out[0]), (40, 40));
         assert_eq!(out[0].change(1), ChangeKind::Delete);
     }
 }

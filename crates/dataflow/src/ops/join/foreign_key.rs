@@ -7,7 +7,7 @@ use datafusion::common::ScalarValue;
 use sluice_state::WriteBatch;
 
 use super::{decode_row, join_keys, key_converter, JoinSpec, JoinType, Side};
-use crate::ops::chunks::{finish_input, Chunks, Output, RowRef};
+use crate::ops::chunks::{compact_keyed, current_row, finish_input, Chunks, Output, RowRef};
 use crate::state::{KeyedState, OperatorState};
 use crate::{Batch, ChangeKind, DataflowError};
 
@@ -37,11 +37,6 @@ fn decode_left(chunks: &mut Chunks, bytes: &[u8]) -> Result<LeftRow, DataflowErr
     let fk = bytes.get(4..4 + n).ok_or_else(bad)?.to_vec();
     let row = decode_row(&bytes[4 + n..])?;
     Ok((fk, (chunks.push_rows(std::iter::once(row.as_slice()))?, 0)))
-}
-
-fn decode_right(chunks: &mut Chunks, bytes: &[u8]) -> Result<RowRef, DataflowError> {
-    let row = decode_row(bytes)?;
-    Ok((chunks.push_rows(std::iter::once(row.as_slice()))?, 0))
 }
 
 /// Index entry of a left row under its foreign key: the key's length, the key, the left key.
@@ -129,11 +124,7 @@ impl ForeignKeyJoin {
     }
 
     fn right_row(&mut self, fk: &[u8]) -> Result<Option<RowRef>, DataflowError> {
-        let chunks = &mut self.chunks[1];
-        Ok(self
-            .right
-            .peek_or_load(fk, |bytes| decode_right(chunks, bytes))?
-            .copied())
+        current_row(&mut self.right, &mut self.chunks[1], fk)
     }
 
     /// Changes of one table (upserts, and `Delete` tombstones).
@@ -259,12 +250,7 @@ impl ForeignKeyJoin {
                 true
             })
         })?;
-        rc.compact(|f| {
-            right.retain(|_, r| {
-                f(r);
-                true
-            })
-        })
+        compact_keyed(rc, right)
     }
 }
 

@@ -8,8 +8,8 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::RowConverter;
 use sluice_state::WriteBatch;
 
-use super::{decode_row, join_keys, key_converter, JoinSpec, JoinType, Side};
-use crate::ops::chunks::{Chunks, Gather, RowRef};
+use super::{join_keys, key_converter, JoinSpec, JoinType, Side};
+use crate::ops::chunks::{compact_keyed, current_row, Chunks, Gather, RowRef};
 use crate::state::{KeyedState, OperatorState};
 use crate::{Batch, ChangeKind, DataflowError};
 
@@ -87,13 +87,7 @@ impl StreamTableJoin {
 
     /// Rewrites the chunks to hold only the rows the cache points to, once most are stale.
     fn compact(&mut self) -> Result<(), DataflowError> {
-        let rows = &mut self.rows;
-        self.chunks.compact(|f| {
-            rows.retain(|_, r| {
-                f(r);
-                true
-            })
-        })
+        compact_keyed(&mut self.chunks, &mut self.rows)
     }
 
     /// Joins stream rows with the table as it is now.
@@ -109,14 +103,7 @@ impl StreamTableJoin {
             let hit = if keys.is_null(i) {
                 None
             } else {
-                let chunks = &mut self.chunks;
-                self.rows
-                    .peek_or_load(rows.row(i).as_ref(), |bytes| {
-                        // Read back from the store: joins as a one-row chunk.
-                        let row = decode_row(bytes)?;
-                        Ok((chunks.push_rows(std::iter::once(row.as_slice()))?, 0))
-                    })?
-                    .copied()
+                current_row(&mut self.rows, &mut self.chunks, rows.row(i).as_ref())?
             };
             let kept = hit.is_some() || (left_outer && !keys.is_null(i));
             keep.push(kept);

@@ -3,8 +3,8 @@
 use datafusion::arrow::row::RowConverter;
 use sluice_state::WriteBatch;
 
-use super::{decode_row, join_keys, key_converter, JoinSpec, JoinType, Side};
-use crate::ops::chunks::{finish_input, Chunks, Output, RowRef};
+use super::{join_keys, key_converter, JoinSpec, JoinType, Side};
+use crate::ops::chunks::{compact_keyed, current_row, finish_input, Chunks, Output, RowRef};
 use crate::state::{KeyedState, OperatorState};
 use crate::{Batch, ChangeKind, DataflowError};
 
@@ -35,20 +35,6 @@ pub struct TableTableJoin {
     chunks: [Chunks; 2],
     rows: [KeyedState<RowRef>; 2],
     rowtime: [Option<usize>; 2],
-}
-
-/// The row of `key` on one side, read back from the store into a one-row chunk if need be.
-fn current(
-    rows: &mut KeyedState<RowRef>,
-    chunks: &mut Chunks,
-    key: &[u8],
-) -> Result<Option<RowRef>, DataflowError> {
-    Ok(rows
-        .peek_or_load(key, |bytes| {
-            let row = decode_row(bytes)?;
-            Ok((chunks.push_rows(std::iter::once(row.as_slice()))?, 0))
-        })?
-        .copied())
 }
 
 impl TableTableJoin {
@@ -105,7 +91,7 @@ impl TableTableJoin {
             let key_row = keys.row(i);
             let key = key_row.as_ref();
             let ts = record_times.as_ref().map(|t| t.value(i)).unwrap_or(0);
-            let old = current(&mut self.rows[s], &mut self.chunks[s], key)?;
+            let old = current_row(&mut self.rows[s], &mut self.chunks[s], key)?;
             let new = if batch.change(i) == ChangeKind::Delete {
                 self.rows[s].remove(key);
                 None
@@ -115,7 +101,7 @@ impl TableTableJoin {
                 kept = true;
                 Some(row)
             };
-            let other = current(&mut self.rows[o], &mut self.chunks[o], key)?;
+            let other = current_row(&mut self.rows[o], &mut self.chunks[o], key)?;
             let time = match other {
                 Some(r) => ts.max(self.chunks[o].time(r, self.rowtime[o])),
                 None => ts,
@@ -152,12 +138,7 @@ impl TableTableJoin {
     /// Compacts each side's chunks once most of their rows are no longer referenced.
     fn compact(&mut self) -> Result<(), DataflowError> {
         for (chunks, rows) in self.chunks.iter_mut().zip(self.rows.iter_mut()) {
-            chunks.compact(|f| {
-                rows.retain(|_, r| {
-                    f(r);
-                    true
-                })
-            })?;
+            compact_keyed(chunks, rows)?;
         }
         Ok(())
     }
