@@ -234,7 +234,12 @@ fn check_windows(
                 rcols.sort();
                 lcols == keys(left) && rcols == keys(right)
             });
-            if a.size_ms != b.size_ms || !on_keys {
+            // Windows of another kind or size make another key format, which ksqlDB reaches
+            // only by a repartition: refused, unless the key format uses the schema registry
+            // (ksqlDB then repartitions both sides anyway; time windows meet on their start).
+            let same_windows = a.kind.eq_ignore_ascii_case(&b.kind) && a.size_ms == b.size_ms;
+            let forced = left.key_format.kind.uses_schema_registry();
+            if !(same_windows || forced) || !on_keys {
                 return Err(PlanError::Invalid(
                     "Implicit repartitioning of windowed sources is not supported. See https://github.com/confluentinc/ksql/issues/4385.".into(),
                 ));
@@ -1123,6 +1128,7 @@ pub fn plan(
         key_types.push(lt);
     }
     let windowed = left.window.is_some() && right.window.is_some();
+    let window_end_keyed = windowed && left.window.as_ref().is_some_and(|w| w.is_session());
     Ok(PlannedJoin {
         left_source: left.name.clone(),
         right,
@@ -1133,6 +1139,7 @@ pub fn plan(
             right_keys,
             key_types,
             windowed,
+            window_end_keyed,
             output: join_output_schema(&left_schema, &right_schema),
             left_schema,
             right_schema,

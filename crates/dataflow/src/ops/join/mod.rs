@@ -158,8 +158,12 @@ pub struct JoinSpec {
     /// The types each pair of keys is compared as.
     pub key_types: Vec<DataType>,
     /// Both sides are windowed sources: rows meet only within the same window (the window
-    /// bounds are part of the join key, as in ksqlDB's windowed keys).
+    /// start is part of the join key, as in ksqlDB's windowed keys).
     pub windowed: bool,
+    /// Session windows: their end is part of the key too (Kafka Streams' session keys carry
+    /// both bounds, time-window keys only the start, so time windows of different sizes that
+    /// start together meet).
+    pub window_end_keyed: bool,
     pub left_schema: SchemaRef,
     pub right_schema: SchemaRef,
     /// The joined rows: the left side's columns, the right side's, then [`JOIN_ROWTIME`].
@@ -296,7 +300,12 @@ pub(crate) fn join_keys(
         columns.push(keys);
     }
     if spec.windowed {
-        for bound in [sluice_catalog::WINDOWSTART, sluice_catalog::WINDOWEND] {
+        let bounds = if spec.window_end_keyed {
+            &[sluice_catalog::WINDOWSTART, sluice_catalog::WINDOWEND][..]
+        } else {
+            &[sluice_catalog::WINDOWSTART][..]
+        };
+        for bound in bounds {
             let c = batch.column_by_name(bound).ok_or_else(|| {
                 DataflowError::Plan(format!("a windowed join input has no {bound}"))
             })?;
@@ -310,10 +319,10 @@ pub(crate) fn join_keys(
 pub(crate) fn key_converter(spec: &JoinSpec) -> Result<RowConverter, DataflowError> {
     let mut fields: Vec<SortField> = spec.key_types.iter().cloned().map(SortField::new).collect();
     if spec.windowed {
-        fields.extend([
-            SortField::new(DataType::Int64),
-            SortField::new(DataType::Int64),
-        ]);
+        fields.push(SortField::new(DataType::Int64));
+        if spec.window_end_keyed {
+            fields.push(SortField::new(DataType::Int64));
+        }
     }
     Ok(RowConverter::new(fields)?)
 }
@@ -366,6 +375,7 @@ pub(crate) mod test_util {
             right_keys: vec![Arc::new(Column::new("K", 0))],
             key_types: vec![DataType::Int64],
             windowed: false,
+            window_end_keyed: false,
             output: join_output_schema(&l, &r),
             left_schema: l,
             right_schema: r,

@@ -598,4 +598,74 @@ mod tests {
             vec![(s("a"), None, 0, false), (None, s("b"), 1, false)]
         );
     }
+
+    #[test]
+    fn windowed_sources_meet_on_the_window_start_unless_session_windows() {
+        use datafusion::arrow::array::{Int64Array, StringArray};
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+        use datafusion::arrow::record_batch::RecordBatch;
+        use sluice_catalog::{ROWTIME, WINDOWEND, WINDOWSTART};
+        use std::sync::Arc;
+
+        let side = |v: &str| {
+            Arc::new(Schema::new(vec![
+                Field::new("K", DataType::Int64, true),
+                Field::new(v, DataType::Utf8, true),
+                Field::new(ROWTIME, DataType::Int64, true),
+                Field::new(WINDOWSTART, DataType::Int64, true),
+                Field::new(WINDOWEND, DataType::Int64, true),
+            ]))
+        };
+        // (value, window start, window end), key 1 at time 0.
+        let rows = |schema: &SchemaRef, rows: &[(&str, i64, i64)]| Batch {
+            data: RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(Int64Array::from(vec![1i64; rows.len()])),
+                    Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+                    Arc::new(Int64Array::from(vec![0i64; rows.len()])),
+                    Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
+                    Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2))),
+                ],
+            )
+            .unwrap(),
+            changes: None,
+            origin: None,
+        };
+        // (left value, right value) of each joined row.
+        let show = |b: &Option<Batch>| -> Vec<(String, String)> {
+            let Some(b) = b else { return Vec::new() };
+            let text = |c: usize, i: usize| {
+                let a = b
+                    .data
+                    .column(c)
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .unwrap();
+                a.value(i).to_string()
+            };
+            (0..b.num_rows())
+                .map(|i| (text(1, i), text(6, i)))
+                .collect()
+        };
+        let pair = vec![("a".to_string(), "x".to_string())];
+        for (end_keyed, expected) in [(false, pair), (true, vec![])] {
+            let (l, r) = (side("LV"), side("RV"));
+            let mut spec = spec(window(60_000, None), JoinType::Inner);
+            spec.left_schema = l.clone();
+            spec.right_schema = r.clone();
+            spec.output = join_output_schema(&l, &r);
+            spec.windowed = true;
+            spec.window_end_keyed = end_keyed;
+            let mut j = JoinOp::new(spec).unwrap();
+            // A 5-second hopping window [0, 5000) and a 2-second tumbling one [0, 2000) start
+            // together; [1000, 6000) starts elsewhere.
+            j.process(Side::Left, &rows(&l, &[("a", 0, 5000), ("b", 1000, 6000)]))
+                .unwrap();
+            let out = j
+                .process(Side::Right, &rows(&r, &[("x", 0, 2000)]))
+                .unwrap();
+            assert_eq!(show(&out), expected, "window end keyed: {end_keyed}");
+        }
+    }
 }
