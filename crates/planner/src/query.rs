@@ -343,15 +343,17 @@ impl Planner {
             .iter()
             .any(|i| matches!(i, datafusion::sql::sqlparser::ast::SelectItem::Wildcard(_)));
         apply_projection_rules(select, catalog)?;
-        let join_key = if sources.len() > 1 && grouped {
+        let join_key = if sources.len() > 1 {
             // The groups key an aggregation's result: its projection stays as written (a
             // grouped column of a null-padded side is not the join key).
-            let mut probe = select.clone();
-            Some(crate::join::choose_key(
-                &mut probe, &sources, catalog, star,
-            )?)
-        } else if sources.len() > 1 {
-            Some(crate::join::choose_key(select, &sources, catalog, star)?)
+            let mut probe;
+            let target = if grouped {
+                probe = select.clone();
+                &mut probe
+            } else {
+                &mut *select
+            };
+            Some(crate::join::choose_key(target, &sources, catalog, star)?)
         } else {
             None
         };
@@ -579,16 +581,15 @@ fn scanned_source(plan: &LogicalPlan) -> Result<String, PlanError> {
 }
 
 impl Lowering<'_> {
-    /// A windowed aggregation over joins: assigns the joined rows their windows (at the join
-    /// result's time), then puts the window bounds where the planner's plan has them (after
+    /// A windowed aggregation over joins: assigns the joined rows their windows of `size` and
+    /// `advance` ms (at the join result's time), then puts the window bounds where the planner's plan has them (after
     /// the leftmost source's columns, where its scan had them), keeping the join's time last.
     fn assign_window_after_joins(
         &mut self,
-        kind: &WindowKind,
+        (size, advance): (i64, i64),
         join: &datafusion::logical_expr::Join,
         planned: &crate::join::PlannedJoin,
     ) -> Result<(), PlanError> {
-        let (size, advance) = window_size_advance(kind);
         let joined = &planned.spec.output;
         let n = joined.fields().len();
         self.ops
@@ -1053,8 +1054,8 @@ impl Lowering<'_> {
                         .push(OpSpec::TableUpsert(planned.spec.output.clone(), keys));
                 }
                 if self.join_depth == 0 {
-                    if let Some(kind) = self.window.as_ref().map(|w| w.kind.clone()) {
-                        self.assign_window_after_joins(&kind, j, &planned)?;
+                    if let Some(w) = self.window.as_ref().map(|w| window_size_advance(&w.kind)) {
+                        self.assign_window_after_joins(w, j, &planned)?;
                     }
                 }
                 self.joins.push(planned);

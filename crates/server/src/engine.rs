@@ -552,18 +552,7 @@ impl Engine {
         let (key_format, value_format) = formats(p, None)?;
         // Formats not in the WITH clause come from the session's
         // `ksql.persistence.default.format.key` / `.value` (KAFKA for keys by default).
-        let default_format = |prop: &str| -> Result<Option<Format>> {
-            match props.get(prop) {
-                None => Ok(None),
-                Some(name) => {
-                    let kind: FormatKind =
-                        name.parse().map_err(|e: sluice_formats::FormatError| {
-                            EngineError::Invalid(format!("Invalid value for {prop}: {e}"))
-                        })?;
-                    Ok(Some(Format::new(kind)))
-                }
-            }
-        };
+        let default_format = |prop: &str| session_default_format(props, prop);
         let value_format = match value_format {
             Some(f) => f,
             None => default_format("ksql.persistence.default.format.value")?.ok_or_else(|| {
@@ -972,15 +961,7 @@ impl Engine {
             .map(str::to_string)
             .unwrap_or_else(|| name.clone());
         let (key_format, value_format) = formats(p, Some(&plan.source))?;
-        let default_key_kind: Option<FormatKind> =
-            match props.get("ksql.persistence.default.format.key") {
-                None => None,
-                Some(name) => Some(name.parse().map_err(|e: sluice_formats::FormatError| {
-                    EngineError::Invalid(format!(
-                        "Invalid value for ksql.persistence.default.format.key: {e}"
-                    ))
-                })?),
-            };
+        let default_key = session_default_format(props, "ksql.persistence.default.format.key")?;
         if layout.key_fields.is_empty() && key_format.is_some() && p.get_str("KEY_FORMAT").is_some()
         {
             return Err(EngineError::Invalid(
@@ -1002,9 +983,9 @@ impl Engine {
                     .iter()
                     .map(|j| &j.right.key_format)
                     .find(|f| f.kind != sluice_formats::FormatKind::None);
-                match (joined, default_key_kind) {
+                match (joined, default_key) {
                     (Some(f), _) => inherited(f),
-                    (None, Some(kind)) => Format::new(kind),
+                    (None, Some(f)) => f,
                     (None, None) => Format::new(sluice_formats::FormatKind::Kafka),
                 }
             } else {
@@ -1822,6 +1803,19 @@ impl Engine {
 
 fn tokio_stream_from(mut rx: mpsc::Receiver<Result<RecordBatch>>) -> crate::result::RowStream {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
+}
+
+/// The format a session property such as `ksql.persistence.default.format.key` names, if set.
+fn session_default_format(props: &BTreeMap<String, String>, prop: &str) -> Result<Option<Format>> {
+    match props.get(prop) {
+        None => Ok(None),
+        Some(name) => {
+            let kind: FormatKind = name.parse().map_err(|e: sluice_formats::FormatError| {
+                EngineError::Invalid(format!("Invalid value for {prop}: {e}"))
+            })?;
+            Ok(Some(Format::new(kind)))
+        }
+    }
 }
 
 /// ksqlDB's co-partitioning check, made before a query over a join starts: the two inputs of

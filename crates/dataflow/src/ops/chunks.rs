@@ -1,10 +1,10 @@
 //! Keyed rows kept in the Arrow batches they arrived in (join sides, a table's current rows),
 //! and the gathering of output rows from them.
 //!
-//! A join side's (or a table's) rows are not copied out of their input batch: the batch is kept whole as a
-//! *chunk* and the join's keyed state holds [`RowRef`]s (chunk, row) into it. Output columns
-//! are gathered from the chunks with Arrow's `interleave` kernel, one call per column for a
-//! whole input batch ([`Output`]). Rows read back from the store (after a restart or an
+//! A join side's (or a table's) rows are not copied out of their input batch: the batch is
+//! kept whole as a *chunk* and the operator's keyed state holds [`RowRef`]s (chunk, row) into
+//! it. Output columns are gathered from the chunks with Arrow's `interleave` kernel, one call
+//! per column for a whole input batch ([`Gather`], [`Output`] for joins). Rows read back from the store (after a restart or an
 //! eviction) become small chunks of their own. Once most rows in the chunks are no longer
 //! referenced (replaced, deleted, expired or evicted), the live ones are copied into one chunk
 //! and every reference is rewritten ([`Chunks::compact`]).
@@ -36,7 +36,7 @@ pub(crate) const MAX_CHUNKS: usize = 1024;
 /// Chunks averaging fewer rows than this count as small.
 const SMALL_CHUNK: usize = 64;
 
-/// One join side's rows, as Arrow batches.
+/// One join side's (or a table's) rows, as Arrow batches.
 pub(crate) struct Chunks {
     schema: SchemaRef,
     batches: Vec<RecordBatch>,

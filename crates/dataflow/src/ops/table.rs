@@ -1,8 +1,8 @@
 //! A source table: upserts per primary key, tombstones delete.
 
-use std::sync::Arc;
-
-use datafusion::arrow::array::{Array, ArrayRef, Int64Array, Int8Array};
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Int8Array, UInt32Array};
+use datafusion::arrow::compute::kernels::zip::zip;
+use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{RowConverter, SortField};
@@ -83,15 +83,12 @@ impl Operator for TableUpsert {
         let mut kept = false;
         let mut rows = Gather::default();
         let mut kinds: Vec<i8> = Vec::new();
-        // The input row each output row derives from (for `Batch::origin`), and whether it is
-        // a tombstone's `Delete` (it gets the tombstone's time).
+        // The input row each output row derives from (for `Batch::origin`).
         let mut from: Vec<u32> = Vec::new();
-        let mut tombstone: Vec<bool> = Vec::new();
         let mut push = |r: RowRef, kind: ChangeKind, i: usize| {
             rows.push(Some(r));
             kinds.push(kind as i8);
             from.push(i as u32);
-            tombstone.push(kind == ChangeKind::Delete);
         };
         for i in 0..n {
             // A null key is a record without key bytes: every key column null. A multi-column
@@ -126,35 +123,18 @@ impl Operator for TableUpsert {
         if !kinds.is_empty() {
             let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
             rows.columns(&self.chunks, &self.schema, 0, &mut columns)?;
+            let from = UInt32Array::from(from);
             // A tombstone's `Delete` carries the old row with the tombstone's time.
-            if let Some(rt) = self.rowtime {
-                if tombstone.iter().any(|t| *t) {
-                    let times = batch
-                        .data
-                        .column(rt)
-                        .as_any()
-                        .downcast_ref::<Int64Array>()
-                        .ok_or_else(|| DataflowError::Plan("ROWTIME is not BIGINT".into()))?;
-                    let old = columns[rt]
-                        .as_any()
-                        .downcast_ref::<Int64Array>()
-                        .ok_or_else(|| DataflowError::Plan("ROWTIME is not BIGINT".into()))?;
-                    let fixed: Int64Array = (0..old.len())
-                        .map(|j| {
-                            if tombstone[j] {
-                                times
-                                    .is_valid(from[j] as usize)
-                                    .then(|| times.value(from[j] as usize))
-                            } else {
-                                old.is_valid(j).then(|| old.value(j))
-                            }
-                        })
-                        .collect();
-                    columns[rt] = Arc::new(fixed);
-                }
+            let deletes: BooleanArray = kinds
+                .iter()
+                .map(|k| Some(*k == ChangeKind::Delete as i8))
+                .collect();
+            if let Some(rt) = self.rowtime.filter(|_| deletes.true_count() > 0) {
+                let tombstone_times = take(batch.data.column(rt), &from, None)?;
+                columns[rt] = zip(&deletes, &tombstone_times, &columns[rt])?;
             }
             let origin = match &batch.origin {
-                Some(o) => Some(o.take(&datafusion::arrow::array::UInt32Array::from(from))?),
+                Some(o) => Some(o.take(&from)?),
                 None => None,
             };
             out.push(Batch {
