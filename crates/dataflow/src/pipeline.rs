@@ -81,14 +81,27 @@ impl Pipeline {
     }
 
     /// Open every operator over `store`; operator `i` keeps its keys under the prefix byte
-    /// `i + 1` (`0x00` and `0xf0..` are left to the task).
+    /// `i + 1` (`0x00` and `0xe0..` are left to the task: its partition prefix, joins,
+    /// materialized rows).
     pub fn open(&mut self, store: Arc<dyn StateStore>) -> Result<(), DataflowError> {
+        self.open_under(store, &[])
+    }
+
+    /// [`Pipeline::open`] with every operator's prefix placed under `base` (a query runs one
+    /// task per input partition over one store, each task under its own base).
+    pub fn open_under(
+        &mut self,
+        store: Arc<dyn StateStore>,
+        base: &[u8],
+    ) -> Result<(), DataflowError> {
         for (i, op) in self.ops.iter_mut().enumerate() {
             let prefix = u8::try_from(i + 1)
                 .ok()
-                .filter(|p| *p < 0xf0)
+                .filter(|p| *p < 0xe0)
                 .ok_or_else(|| DataflowError::Plan("too many operators in one query".into()))?;
-            op.open(OperatorState::new(store.clone(), vec![prefix]))?;
+            let mut full = base.to_vec();
+            full.push(prefix);
+            op.open(OperatorState::new(store.clone(), full))?;
         }
         Ok(())
     }

@@ -45,6 +45,13 @@ pub struct PlannedJoin {
     /// The source joined to the query's source.
     pub right: Arc<SourceDef>,
     pub spec: JoinSpec,
+    /// Both sides are joined on their (single) key column, of the same type and key format
+    /// (not a schema registry's), unwindowed: rows that meet are in the same partition of co-partitioned topics, so the
+    /// join can run as one task per partition. Otherwise (a stream joined on a value column,
+    /// a foreign-key join, ...) rows that meet may be in different partitions: ksqlDB
+    /// repartitions the stream side first; Sluice runs the query as one task over all
+    /// partitions instead.
+    pub copartitioned: bool,
 }
 
 fn kind_name(d: &SourceDef) -> &'static str {
@@ -1129,8 +1136,21 @@ pub fn plan(
     }
     let windowed = left.window.is_some() && right.window.is_some();
     let window_end_keyed = windowed && left.window.as_ref().is_some_and(|w| w.is_session());
+    let copartitioned = !matches!(kind, JoinKind::ForeignKey { .. })
+        && pairs.len() == 1
+        && single_key(&left).is_some()
+        && single_key(&right).is_some()
+        && on_primary_key(&left, &lefts)
+        && on_primary_key(&right, &rights)
+        && left.key_columns().map(|c| &c.ty).eq(right.key_columns().map(|c| &c.ty))
+        // Same key bytes for the same key (schema-registry keys carry their schema's id).
+        && left.key_format == right.key_format
+        && !left.key_format.kind.uses_schema_registry()
+        && left.window.is_none()
+        && right.window.is_none();
     Ok(PlannedJoin {
         left_source: left.name.clone(),
+        copartitioned,
         right,
         spec: JoinSpec {
             kind,

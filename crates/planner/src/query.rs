@@ -178,6 +178,15 @@ impl QueryPlan {
         ))
     }
 
+    /// Whether `part` of the plan runs as one task per input partition (Kafka Streams'
+    /// model: task `p` reads partition `p` of every input, with its own state and changelog
+    /// partition). True unless a join's inputs are not co-partitioned on its key (see
+    /// [`crate::join::PlannedJoin::copartitioned`]); those run as one task over all partitions.
+    /// The part after a repartition topic always reads it per partition.
+    pub fn per_partition(&self, part: PlanPart) -> bool {
+        part == PlanPart::AfterRepartition || self.joins.iter().all(|j| j.copartitioned)
+    }
+
     /// Whether the result is a table (an aggregation, or a query over a table).
     pub fn is_table(&self) -> bool {
         self.grouping.is_some() || self.source.kind == SourceKind::Table

@@ -221,7 +221,9 @@ async fn deliveries(pending: Vec<DeliveryFuture>, topic: &str) -> Result<Vec<(i3
 }
 
 /// The offset after the last of `messages`, per partition.
-pub fn next_positions(messages: &[OwnedMessage]) -> HashMap<(String, i32), i64> {
+pub fn next_positions<'a>(
+    messages: impl IntoIterator<Item = &'a OwnedMessage>,
+) -> HashMap<(String, i32), i64> {
     // Borrowed keys while scanning: one topic name allocated per partition, not per record.
     let mut next: HashMap<(&str, i32), i64> = HashMap::new();
     for m in messages {

@@ -8,9 +8,11 @@
 //! that has delivered nothing vouches for nothing, and one with nothing more to read (the
 //! consumer's position is at its high watermark, as of its last fetches) and nothing waiting
 //! holds nothing back. A record is released once every
-//! assigned partition of every input vouches for its time. (One task reads all partitions of
-//! its inputs, so the rule covers all of them: going by an input's newest record alone would
-//! let a lagging partition's older records arrive after newer ones of the other input.) A
+//! assigned partition of every input vouches for its time. (A task of a query whose inputs are
+//! co-partitioned reads partition `p` of each, as a Kafka Streams task does; a join that is
+//! not co-partitioned runs as one task over all partitions, so the rule covers all of them:
+//! going by an input's newest record alone would let a lagging partition's older records
+//! arrive after newer ones of the other input.) A
 //! partition that lags without delivering holds the others back for at most [`MAX_IDLE`]
 //! (2 s). Ties go to tables first (so a table update and a stream record with the same
 //! timestamp meet in the updated row), then to the input that comes first in FROM. Each
@@ -72,6 +74,9 @@ impl Input {
 pub struct JoinInput {
     inputs: Vec<Input>,
     idle_since: Option<Instant>,
+    /// The partition of every input this task reads (a query that runs a task per partition),
+    /// or `None`: all of them.
+    partition: Option<i32>,
 }
 
 fn ts(m: &OwnedMessage) -> i64 {
@@ -92,7 +97,14 @@ impl JoinInput {
                 })
                 .collect(),
             idle_since: None,
+            partition: None,
         }
+    }
+
+    /// The same, for the task that reads partition `partition` of every input.
+    pub fn for_partition(mut self, partition: Option<i32>) -> Self {
+        self.partition = partition;
+        self
     }
 
     /// Every input's topic, in FROM order.
@@ -118,7 +130,15 @@ impl JoinInput {
 
     /// The records that can be processed now, in processing order, with their input's index.
     pub fn ready(&mut self, consumer: &SluiceConsumer) -> Vec<(usize, OwnedMessage)> {
-        self.ready_with(|topic| sluice_kafka::assigned_progress(consumer, topic))
+        let only = self.partition;
+        self.ready_with(|topic| {
+            sluice_kafka::assigned_progress(consumer, topic).map(|mut progress| {
+                if let Some(p) = only {
+                    progress.retain(|(q, _)| *q == p);
+                }
+                progress
+            })
+        })
     }
 
     /// [`JoinInput::ready`] with the assigned partitions of a topic, and whether each is read

@@ -1,11 +1,16 @@
 //! Running queries: persistent ones (CSAS / INSERT INTO ... SELECT, writing to a topic) and
 //! transient ones (push queries, writing to a client).
 //!
-//! Each query is one task today: a consumer in the query's own group reads the source topic,
-//! batches are decoded, pushed through the pipeline and written out, and only after the output
-//! is acknowledged are the operators' state and the input positions committed (at-least-once on
-//! outputs, exactly-once on state: see [`crate::task_state`] for the commit protocol). Transient
-//! (push) queries keep their state in memory and commit nothing.
+//! A persistent query (each part of a split one) runs as one task per input partition, as
+//! Kafka Streams runs it: a consumer in the query's own group reads the input topics, and each
+//! record goes to the task of its partition (partition `p` of every co-partitioned input),
+//! which has its own operators, its own keys in the query's store and its own changelog
+//! partition. A join whose inputs are not co-partitioned on its key runs as one task over all
+//! partitions, and so does a push query. Batches are decoded, pushed through each task's
+//! operators and written out, and only after the output is acknowledged are the tasks' state
+//! and the input positions committed (at-least-once on outputs, exactly-once on state: see
+//! [`crate::task_state`] for the commit protocol). Transient (push) queries keep their state
+//! in memory and commit nothing.
 
 use sluice_registry::SchemaRegistry;
 use std::collections::{BTreeMap, HashMap};
@@ -154,10 +159,11 @@ pub(crate) struct JoinTask {
 }
 
 impl JoinTask {
+    /// `state`: the store and the task's prefix in it, when the state is kept.
     pub(crate) fn new(
         plan: &QueryPlan,
         source: &SourceDef,
-        state: Option<&TaskState>,
+        state: Option<(&TaskState, &[u8])>,
         registry: Option<&Arc<dyn SchemaRegistry>>,
     ) -> std::result::Result<Self, DataflowError> {
         let mut ops = Vec::with_capacity(plan.joins.len());
@@ -165,11 +171,10 @@ impl JoinTask {
         let mut topics = vec![(source.topic.clone(), source.kind == SourceKind::Table)];
         for (k, j) in plan.joins.iter().enumerate() {
             let mut op = JoinOp::new(j.spec.clone())?;
-            if let Some(st) = state {
-                op.open(OperatorState::new(
-                    Arc::new(st.store().clone()),
-                    vec![JOIN_PREFIX + k as u8],
-                ))?;
+            if let Some((st, base)) = state {
+                let mut prefix = base.to_vec();
+                prefix.push(JOIN_PREFIX + k as u8);
+                op.open(OperatorState::new(Arc::new(st.store().clone()), prefix))?;
             }
             ops.push(op);
             decoders.push(SourceDecoder::new(&j.right, registry)?);
@@ -243,6 +248,20 @@ impl JoinTask {
     pub(crate) fn topics(&self) -> impl Iterator<Item = &str> {
         self.input.topics()
     }
+
+    /// The same, reading only partition `partition` of each input (`None`: all).
+    fn for_partition(mut self, partition: Option<i32>) -> Self {
+        self.input = self.input.for_partition(partition);
+        self
+    }
+}
+
+/// One task of a query: the operators that process one partition of its inputs (partition
+/// `p` of each), or all partitions for a query that runs as one task.
+pub(crate) struct PartitionTask {
+    pipeline: Pipeline,
+    decoder: Decoder,
+    join: Option<JoinTask>,
 }
 
 /// A join's output as the next join's left input: its result time becomes the row's ROWTIME
@@ -329,12 +348,24 @@ impl QueryTask {
         {
             lead.stop_with(stop.clone());
         }
-        let mut pipeline = match self.plan.pipeline_part(self.part) {
-            Ok(p) => p,
-            Err(e) => {
-                self.fail(e.into()).await;
-                return;
-            }
+        let topic = match &self.input {
+            Input::Source => self.source.topic.clone(),
+            Input::Repartition { topic } => topic.clone(),
+        };
+        // A persistent query runs a task per input partition when its inputs are
+        // co-partitioned; a push query (state in memory) is one task.
+        let per_partition = self.state.is_some() && self.plan.per_partition(self.part);
+        let partitions = match (&self.state, per_partition) {
+            (Some(spec), true) => match spec.admin.describe_topic(&topic).await {
+                Ok(Some(t)) => t.partitions.max(1),
+                Ok(None) => 1,
+                Err(e) => {
+                    warn!(query_id = %self.id, topic, error = %e, "cannot read the input's partitions");
+                    self.fail(e.into()).await;
+                    return;
+                }
+            },
+            _ => 1,
         };
         let mut transactions = None;
         if let Some(producer) = self.transactional.take() {
@@ -348,7 +379,7 @@ impl QueryTask {
         }
         let mut state = None;
         if let Some(spec) = self.state.take() {
-            match open_state(spec, &mut pipeline, &self.consumer).await {
+            match open_state(spec, partitions, &self.consumer).await {
                 Ok(s) => state = Some(s),
                 Err(e) => {
                     warn!(query_id = %self.id, error = %e, "cannot open the query's state");
@@ -360,79 +391,37 @@ impl QueryTask {
             warn!(query_id = %self.id, "exactly-once processing needs the query's state store");
             return;
         }
-        let topic = match &self.input {
-            Input::Source => self.source.topic.clone(),
-            Input::Repartition { topic } => topic.clone(),
-        };
-        // A join also reads the topics of the sources it joins.
-        // (The second task of a split query reads joined rows from the repartition topic.)
-        let mut join = if self.plan.joins.is_empty() || self.part == PlanPart::AfterRepartition {
-            None
-        } else {
-            match JoinTask::new(
-                &self.plan,
-                &self.source,
-                state.as_ref(),
-                self.registry.as_ref(),
-            ) {
-                Ok(j) => Some(j),
+        let mut tasks: BTreeMap<i32, PartitionTask> = BTreeMap::new();
+        for p in 0..partitions {
+            match self.new_task(p, per_partition, state.as_ref()) {
+                Ok(t) => {
+                    tasks.insert(p, t);
+                }
                 Err(e) => {
-                    self.fail(e.into()).await;
+                    self.fail(e).await;
                     return;
                 }
             }
+        }
+        let topics: Vec<String> = match &tasks.values().next().and_then(|t| t.join.as_ref()) {
+            // A join also reads the topics of the sources it joins.
+            Some(j) => j.topics().map(str::to_string).collect(),
+            None => vec![topic.clone()],
         };
-        let topics: Vec<&str> = match &join {
-            Some(j) => j.input.topics().collect(),
-            None => vec![topic.as_str()],
-        };
-        if let Err(e) = self.consumer.subscribe(&topics) {
+        let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+        if let Err(e) = self.consumer.subscribe(&topic_refs) {
             warn!(query_id = %self.id, error = %e, "cannot subscribe");
             self.fail(EngineError::Kafka(e.to_string())).await;
             return;
         }
-        let mut decoder =
-            match &self.input {
-                Input::Source => match SourceDecoder::new(&self.source, self.registry.as_ref()) {
-                    // PARTITION BY and plain projections forward a stream's records without a
-                    // value (re-keyed, and as records without a value) unless a WHERE drops them, as
-                    // ksqlDB does.
-                    Ok(d)
-                        if self.plan.joins.is_empty()
-                            && (self.plan.partitioning.is_some()
-                                || (self.plan.grouping.is_none()
-                                    && !self.plan.ops.iter().any(|o| {
-                                        matches!(o, sluice_planner::OpSpec::Filter(_))
-                                    })
-                                    && !matches!(self.output, Output::Client { .. }))) =>
-                    {
-                        Decoder::Source(d.with_stream_tombstones())
-                    }
-                    Ok(d) => Decoder::Source(d),
-                    Err(e) => {
-                        self.fail(e.into()).await;
-                        return;
-                    }
-                },
-                Input::Repartition { .. } => {
-                    let mut d = RepartitionDecoder::new();
-                    if let Some(st) = &state {
-                        if let Err(e) = d.open(st.store()) {
-                            warn!(query_id = %self.id, error = %e, "cannot open the query's state");
-                            return;
-                        }
-                    }
-                    Decoder::Repartition(d)
-                }
-            };
         let mut emitted: u64 = 0;
-        info!(query_id = %self.id, source = %self.source.name, "query started");
+        info!(query_id = %self.id, source = %self.source.name, tasks = partitions, "query started");
         loop {
             // A join task also wakes up without new records: a waiting input may be released
             // once the other is known to be read, or has idled long enough.
-            let wait = join
-                .as_ref()
-                .is_some_and(|j| j.input.is_waiting())
+            let wait = tasks
+                .values()
+                .any(|t| t.join.as_ref().is_some_and(|j| j.input.is_waiting()))
                 .then_some(JOIN_POLL);
             // Only the wait for a first record is cut short by the poll interval or a stop
             // (see `io::read_batch`: a batch dropped half-read would be lost).
@@ -467,19 +456,49 @@ impl QueryTask {
                     .collect(),
                 None => messages,
             };
-            // Which input each record came from (join tasks only).
-            let (messages, sides): (Vec<_>, Vec<usize>) = match join.as_mut() {
-                None => (messages, Vec::new()),
-                Some(j) => {
-                    j.input.push(messages);
-                    j.input
-                        .ready(&self.consumer)
-                        .into_iter()
-                        .map(|(side, m)| (m, side))
-                        .unzip()
+            // Each record to its task, in arrival order.
+            let mut routed: BTreeMap<i32, Vec<rdkafka::message::OwnedMessage>> = BTreeMap::new();
+            for m in messages {
+                let task = if per_partition { m.partition() } else { 0 };
+                routed.entry(task).or_default().push(m);
+            }
+            for &p in routed.keys() {
+                if !tasks.contains_key(&p) {
+                    // A partition added to the input after the query started.
+                    match self.new_task(p, per_partition, state.as_ref()) {
+                        Ok(t) => {
+                            tasks.insert(p, t);
+                        }
+                        Err(e) => {
+                            self.fail(e).await;
+                            return;
+                        }
+                    }
                 }
-            };
-            if messages.is_empty() {
+            }
+            // What each task processes now (a join task: the records its inputs release, with
+            // the input each came from).
+            let mut work: Vec<(i32, Vec<rdkafka::message::OwnedMessage>, Vec<usize>)> = Vec::new();
+            for (&p, task) in tasks.iter_mut() {
+                let new = routed.remove(&p).unwrap_or_default();
+                match task.join.as_mut() {
+                    None if new.is_empty() => {}
+                    None => work.push((p, new, Vec::new())),
+                    Some(j) => {
+                        j.input.push(new);
+                        let (ready, sides): (Vec<_>, Vec<usize>) = j
+                            .input
+                            .ready(&self.consumer)
+                            .into_iter()
+                            .map(|(side, m)| (m, side))
+                            .unzip();
+                        if !ready.is_empty() {
+                            work.push((p, ready, sides));
+                        }
+                    }
+                }
+            }
+            if work.is_empty() {
                 continue;
             }
             if let Some(t) = &transactions {
@@ -488,14 +507,13 @@ impl QueryTask {
                     return;
                 }
             }
-            let positions = io::next_positions(&messages);
+            let all: Vec<&rdkafka::message::OwnedMessage> =
+                work.iter().flat_map(|(_, m, _)| m.iter()).collect();
+            let positions = io::next_positions(all.iter().copied());
             let outcome = self
                 .process(
-                    &mut decoder,
-                    &mut pipeline,
-                    &messages,
-                    &sides,
-                    join.as_mut(),
+                    &mut tasks,
+                    &work,
                     &positions,
                     &mut emitted,
                     state.as_mut(),
@@ -514,9 +532,9 @@ impl QueryTask {
                 Input::Source => {
                     self.metrics
                         .records_in
-                        .fetch_add(messages.len() as u64, Ordering::Relaxed);
+                        .fetch_add(all.len() as u64, Ordering::Relaxed);
                     let mut consumed = self.metrics.consumed.lock().expect("consumed lock");
-                    for m in &messages {
+                    for m in &all {
                         *consumed.entry(m.topic().to_string()).or_default() += 1;
                     }
                     &self.metrics.positions
@@ -546,32 +564,156 @@ impl QueryTask {
         info!(query_id = %self.id, "query stopped");
     }
 
-    /// Returns false when the query should end.
-    #[allow(clippy::too_many_arguments)]
-    async fn process(
-        &mut self,
-        decoder: &mut Decoder,
-        pipeline: &mut Pipeline,
-        messages: &[rdkafka::message::OwnedMessage],
-        sides: &[usize],
-        mut join: Option<&mut JoinTask>,
-        positions: &HashMap<(String, i32), i64>,
-        emitted: &mut u64,
-        state: Option<&mut TaskState>,
-        transactions: Option<&Transactions>,
-    ) -> Result<bool> {
-        let outputs = match join.as_deref_mut() {
-            None => {
-                let raw = io::raw_records(messages, decoder.needs_headers());
-                let (batch, errors) = decoder.decode(&raw)?;
-                self.report(&errors, &self.source.topic);
-                match batch {
-                    Some(b) => self.run_pipeline(pipeline, b)?,
-                    None => Vec::new(),
+    /// The task for input partition `p` (all partitions, unless `per_partition`): fresh
+    /// operators, restored from `state` under the task's prefix.
+    fn new_task(
+        &self,
+        p: i32,
+        per_partition: bool,
+        state: Option<&TaskState>,
+    ) -> Result<PartitionTask> {
+        let base = crate::task_state::task_prefix(p);
+        let mut pipeline = self.plan.pipeline_part(self.part)?;
+        if let Some(st) = state {
+            pipeline.open_under(Arc::new(st.store().clone()), &base)?;
+        }
+        let decoder = match &self.input {
+            Input::Source => {
+                let d = SourceDecoder::new(&self.source, self.registry.as_ref())?;
+                // PARTITION BY and plain projections forward a stream's records without a
+                // value (re-keyed, and as records without a value) unless a WHERE drops them,
+                // as ksqlDB does.
+                if self.plan.joins.is_empty()
+                    && (self.plan.partitioning.is_some()
+                        || (self.plan.grouping.is_none()
+                            && !self
+                                .plan
+                                .ops
+                                .iter()
+                                .any(|o| matches!(o, sluice_planner::OpSpec::Filter(_)))
+                            && !matches!(self.output, Output::Client { .. })))
+                {
+                    Decoder::Source(d.with_stream_tombstones())
+                } else {
+                    Decoder::Source(d)
                 }
             }
-            Some(join) => self.run_join(decoder, pipeline, join, messages, sides)?,
+            Input::Repartition { .. } => {
+                let mut d = RepartitionDecoder::new();
+                if let Some(st) = state {
+                    d.open(st.store())?;
+                }
+                Decoder::Repartition(d)
+            }
         };
+        // A join also reads the topics of the sources it joins. (The second task of a split
+        // query reads joined rows from the repartition topic.)
+        let join = if self.plan.joins.is_empty() || self.part == PlanPart::AfterRepartition {
+            None
+        } else {
+            let j = JoinTask::new(
+                &self.plan,
+                &self.source,
+                state.map(|s| (s, base.as_slice())),
+                self.registry.as_ref(),
+            )?;
+            Some(j.for_partition(per_partition.then_some(p)))
+        };
+        Ok(PartitionTask {
+            pipeline,
+            decoder,
+            join,
+        })
+    }
+
+    /// Processes each task's records, writes the outputs, and commits (see
+    /// [`crate::task_state`]): every task's state and positions to its changelog partition,
+    /// then to the store, then the input positions of all to the consumer group. Returns
+    /// false when the query should end.
+    async fn process(
+        &mut self,
+        tasks: &mut BTreeMap<i32, PartitionTask>,
+        work: &[(i32, Vec<rdkafka::message::OwnedMessage>, Vec<usize>)],
+        positions: &HashMap<(String, i32), i64>,
+        emitted: &mut u64,
+        mut state: Option<&mut TaskState>,
+        transactions: Option<&Transactions>,
+    ) -> Result<bool> {
+        let mut keep_going = true;
+        let mut commits = Vec::new();
+        for (p, messages, sides) in work {
+            let task = tasks.get_mut(p).expect("a task per routed partition");
+            let outputs = match task.join.as_mut() {
+                None => {
+                    let raw = io::raw_records(messages, task.decoder.needs_headers());
+                    let (batch, errors) = task.decoder.decode(&raw)?;
+                    self.report(&errors, &self.source.topic);
+                    match batch {
+                        Some(b) => self.run_pipeline(&mut task.pipeline, b)?,
+                        None => Vec::new(),
+                    }
+                }
+                Some(join) => join.process_runs(
+                    &mut task.decoder,
+                    messages,
+                    sides,
+                    |errors, topic| self.report(errors, topic),
+                    |b| self.run_pipeline(&mut task.pipeline, b),
+                )?,
+            };
+            keep_going &= self.write_outputs(outputs, emitted).await?;
+            if let Some(state) = state.as_deref_mut() {
+                // Task `p`'s changes and positions go to its changelog partition now (inside
+                // the transaction under exactly-once); the store commits below.
+                let mut batch = sluice_state::WriteBatch::new();
+                task.pipeline.checkpoint(&mut batch)?;
+                if let Decoder::Repartition(d) = &mut task.decoder {
+                    d.checkpoint(&mut batch);
+                }
+                if let Some(j) = task.join.as_mut() {
+                    for op in &mut j.ops {
+                        op.checkpoint(&mut batch)?;
+                    }
+                }
+                // Rows of the result this task's records changed (tasks run one at a time).
+                if let Some(m) = &self.materialize {
+                    m.checkpoint(&mut batch);
+                }
+                for ((topic, partition), next) in io::next_positions(messages.iter()) {
+                    batch.set_position(topic, partition, next);
+                }
+                state.write_changelog(*p, &mut batch).await?;
+                commits.push(batch);
+            }
+            if !keep_going {
+                break;
+            }
+        }
+        if let Some(state) = state {
+            match transactions {
+                // Outputs, changelog and input offsets become visible together; the local
+                // store follows (a crash before it is caught up from the changelog).
+                Some(t) => {
+                    t.commit(positions, &self.consumer).await?;
+                    for batch in commits {
+                        state.commit_local(batch)?;
+                    }
+                }
+                None => {
+                    for batch in commits {
+                        state.commit_local(batch)?;
+                    }
+                    io::commit_positions(&self.consumer, positions)?;
+                }
+            }
+        }
+        debug!(query_id = %self.id, tasks = work.len(), "batch done");
+        Ok(keep_going)
+    }
+
+    /// Writes a task's output batches where the query's output goes. Returns false when the
+    /// query should end (LIMIT reached or client gone).
+    async fn write_outputs(&mut self, outputs: Vec<Batch>, emitted: &mut u64) -> Result<bool> {
         let mut keep_going = true;
         match &mut self.output {
             Output::Topic {
@@ -644,38 +786,6 @@ impl QueryTask {
                 }
             }
         }
-        if let Some(state) = state {
-            let mut batch = sluice_state::WriteBatch::new();
-            pipeline.checkpoint(&mut batch)?;
-            if let Decoder::Repartition(d) = decoder {
-                d.checkpoint(&mut batch);
-            }
-            if let Some(j) = join.as_deref_mut() {
-                for op in &mut j.ops {
-                    op.checkpoint(&mut batch)?;
-                }
-            }
-            if let Some(m) = &self.materialize {
-                m.checkpoint(&mut batch);
-            }
-            for ((topic, partition), next) in positions {
-                batch.set_position(topic.clone(), *partition, *next);
-            }
-            state.write_changelog(&mut batch).await?;
-            match transactions {
-                // Outputs, changelog and input offsets become visible together; the local
-                // store follows (a crash before it is caught up from the changelog).
-                Some(t) => {
-                    t.commit(positions, &self.consumer).await?;
-                    state.commit_local(batch)?;
-                }
-                None => {
-                    state.commit_local(batch)?;
-                    io::commit_positions(&self.consumer, positions)?;
-                }
-            }
-        }
-        debug!(query_id = %self.id, records = messages.len(), "batch done");
         Ok(keep_going)
     }
 
@@ -725,24 +835,6 @@ impl QueryTask {
         }
     }
 
-    /// A join task's batch, in processing order (see [`JoinTask::process_runs`]).
-    fn run_join(
-        &self,
-        decoder: &mut Decoder,
-        pipeline: &mut Pipeline,
-        join: &mut JoinTask,
-        messages: &[rdkafka::message::OwnedMessage],
-        sides: &[usize],
-    ) -> Result<Vec<Batch>> {
-        join.process_runs(
-            decoder,
-            messages,
-            sides,
-            |errors, topic| self.report(errors, topic),
-            |b| self.run_pipeline(pipeline, b),
-        )
-    }
-
     async fn fail(&self, e: EngineError) {
         if let Output::Client { tx, .. } = &self.output {
             let _ = tx.send(Err(e)).await;
@@ -750,22 +842,22 @@ impl QueryTask {
     }
 }
 
-/// Opens the task's state, restores its operators from it, and makes sure the consumer group
-/// starts no later than the state's positions.
+/// Opens the state of `partitions` tasks (restoring it from the changelog if need be), and
+/// makes sure the consumer group starts no later than the state's positions.
 async fn open_state(
     spec: StateSpec,
-    pipeline: &mut Pipeline,
+    partitions: i32,
     consumer: &SluiceConsumer,
 ) -> Result<TaskState> {
     let state = TaskState::open(
         spec.store,
         spec.changelog,
+        partitions,
         &spec.kafka,
         spec.admin,
         spec.producer,
     )
     .await?;
-    pipeline.open(Arc::new(state.store().clone()))?;
     // The group's committed offsets may be missing (the group commit failed after the state
     // commit): start the group where the state is. Offsets the group has that are ahead of the
     // state cannot occur (the state commits first); behind ones are skipped record by record.

@@ -28,13 +28,17 @@ use tracing::{debug, info, warn};
 
 use crate::error::{EngineError, Result};
 
-/// Changelog partition a task writes (one task per query today; one per input partition later).
-const CHANGELOG_PARTITION: i32 = 0;
-
-/// The state of one query task.
+/// The state of a query's tasks (of one part of a split query): one store, in which task `p`
+/// (reading partition `p` of its inputs) keeps its operators' keys under [`task_prefix`]`(p)`
+/// and writes its changes to partition `p` of the changelog, as a Kafka Streams task writes
+/// its store's changelog partition. Input positions are per partition, so each task's are its
+/// own; so is its changelog position. (Materialized rows are keyed by the result's key, which
+/// belongs to one task.)
 pub struct TaskState {
     store: SledStore,
     changelog: String,
+    /// Partitions of the changelog: one per task.
+    partitions: i32,
     admin: Arc<dyn TopicAdmin>,
     /// Whether the changelog topic is known to exist (created at the first write).
     changelog_ready: bool,
@@ -43,21 +47,28 @@ pub struct TaskState {
 }
 
 impl TaskState {
-    /// Opens `store`, catching it up from `changelog` when the topic holds batches the store
-    /// has not seen.
+    /// Opens `store` for `partitions` tasks, catching it up from `changelog` when the topic
+    /// holds batches the store has not seen (every partition from its own position).
     pub async fn open(
         store: SledStore,
         changelog: String,
+        partitions: i32,
         kafka: &KafkaConfig,
         admin: Arc<dyn TopicAdmin>,
         producer: SluiceProducer,
     ) -> Result<Self> {
         let changelog_ready = restore(&store, &changelog, kafka).await?;
         let positions = store.positions().map_err(state_error)?;
-        debug!(store = store.name(), ?positions, "task state opened");
+        debug!(
+            store = store.name(),
+            ?positions,
+            partitions,
+            "task state opened"
+        );
         Ok(Self {
             store,
             changelog,
+            partitions: partitions.max(1),
             admin,
             changelog_ready,
             producer,
@@ -84,34 +95,55 @@ impl TaskState {
             .collect()
     }
 
-    /// Steps 3 and 4 of the commit protocol: changelog, then sled.
-    pub async fn commit(&mut self, mut batch: WriteBatch) -> Result<()> {
-        self.write_changelog(&mut batch).await?;
+    /// Steps 3 and 4 of the commit protocol for task `task`: changelog, then sled.
+    pub async fn commit(&mut self, task: i32, mut batch: WriteBatch) -> Result<()> {
+        self.write_changelog(task, &mut batch).await?;
         self.commit_local(batch)
     }
 
-    /// Step 3: `batch`'s writes and a commit marker to the changelog (through the task's
-    /// producer, so inside its transaction under exactly-once); records the changelog position
-    /// after them in `batch`.
-    pub async fn write_changelog(&mut self, batch: &mut WriteBatch) -> Result<()> {
+    /// Step 3: task `task`'s `batch` (its writes and a commit marker) to its partition of the
+    /// changelog (through the task's producer, so inside its transaction under exactly-once);
+    /// records the changelog position after them in `batch`.
+    pub async fn write_changelog(&mut self, task: i32, batch: &mut WriteBatch) -> Result<()> {
         if batch.write_count() > 0 {
             if !self.changelog_ready {
-                // Compacted, as Kafka Streams' changelogs are: the newest value of each key (and
-                // the newest commit marker) is all a restore needs.
-                let config = [("cleanup.policy".to_string(), "compact".to_string())];
-                match self
-                    .admin
-                    .create_topic(&self.changelog, 1, -1, &config)
-                    .await
-                {
-                    Ok(()) | Err(KafkaError::TopicAlreadyExists { .. }) => {}
-                    Err(e) => return Err(e.into()),
-                }
-                self.changelog_ready = true;
+                self.create_changelog().await?;
             }
-            let next = write_changelog(&self.producer, &self.changelog, batch).await?;
-            batch.set_position(self.changelog.clone(), CHANGELOG_PARTITION, next);
+            let next = write_changelog(&self.producer, &self.changelog, task, batch).await?;
+            batch.set_position(self.changelog.clone(), task, next);
         }
+        Ok(())
+    }
+
+    /// Creates the changelog with a partition per task; an existing one must have as many.
+    async fn create_changelog(&mut self) -> Result<()> {
+        // Compacted, as Kafka Streams' changelogs are: the newest value of each key (and the
+        // newest commit marker) is all a restore needs.
+        let config = [("cleanup.policy".to_string(), "compact".to_string())];
+        match self
+            .admin
+            .create_topic(&self.changelog, self.partitions, -1, &config)
+            .await
+        {
+            Ok(()) => {}
+            Err(KafkaError::TopicAlreadyExists { .. }) => {
+                let have = self
+                    .admin
+                    .describe_topic(&self.changelog)
+                    .await?
+                    .map(|t| t.partitions)
+                    .unwrap_or(self.partitions);
+                if have < self.partitions {
+                    return Err(EngineError::Internal(format!(
+                        "the changelog topic {} has {have} partitions, but the query runs {} \
+                         tasks (one per input partition); the query's state cannot be kept",
+                        self.changelog, self.partitions
+                    )));
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.changelog_ready = true;
         Ok(())
     }
 
@@ -128,17 +160,27 @@ fn state_error(e: sluice_state::StateError) -> EngineError {
     EngineError::Internal(format!("state store: {e}"))
 }
 
-/// Produces `batch`'s changelog records in order and returns the offset after the marker.
+/// The prefix under which task `p` keeps its operators' keys in the query's store: `0x00`
+/// (free in the operators' one-byte layout) and the partition.
+pub fn task_prefix(p: i32) -> Vec<u8> {
+    let mut prefix = vec![0x00];
+    prefix.extend_from_slice(&p.to_be_bytes());
+    prefix
+}
+
+/// Produces `batch`'s changelog records in order to `partition` and returns the offset after
+/// the marker.
 async fn write_changelog(
     producer: &SluiceProducer,
     topic: &str,
+    partition: i32,
     batch: &WriteBatch,
 ) -> Result<i64> {
     let records = batch_records(batch);
     let mut pending = Vec::with_capacity(records.len());
     for (key, value) in &records {
         let mut rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
-            .partition(CHANGELOG_PARTITION)
+            .partition(partition)
             .key(key.as_slice());
         if let Some(v) = value {
             rec = rec.payload(v.as_slice());
@@ -148,52 +190,58 @@ async fn write_changelog(
     crate::io::await_deliveries(pending, topic).await
 }
 
-/// Replays the changelog into `store` from the store's changelog position. Returns whether the
-/// changelog topic exists.
+/// Replays the changelog into `store`, each partition from the store's position in it.
+/// Returns whether the changelog topic exists.
 async fn restore(store: &SledStore, changelog: &str, kafka: &KafkaConfig) -> Result<bool> {
-    let from = store
-        .positions()
-        .map_err(state_error)?
-        .get(&(changelog.to_string(), CHANGELOG_PARTITION))
-        .copied()
-        .unwrap_or(0);
+    let positions = store.positions().map_err(state_error)?;
+    let from = |p: i32| {
+        positions
+            .get(&(changelog.to_string(), p))
+            .copied()
+            .unwrap_or(0)
+    };
     let mut reader = match TopicReader::open(kafka, changelog).await {
         Ok(r) => r,
         Err(KafkaError::UnknownTopic { .. }) => return Ok(false),
         Err(e) => return Err(e.into()),
     };
-    let high = reader
-        .watermarks()
-        .get(&CHANGELOG_PARTITION)
-        .map(|w| w.1)
-        .unwrap_or(0);
-    if high < from {
-        warn!(
-            store = store.name(),
-            changelog,
-            high,
-            from,
-            "the changelog is shorter than the local store; keeping the store"
-        );
+    let mut behind = false;
+    for (&p, &(_, high)) in reader.watermarks() {
+        if high < from(p) {
+            warn!(
+                store = store.name(),
+                changelog,
+                partition = p,
+                high,
+                from = from(p),
+                "the changelog is shorter than the local store; keeping the store"
+            );
+        }
+        behind |= high > from(p);
+    }
+    if !behind {
         return Ok(true);
     }
-    if high == from {
-        return Ok(true);
-    }
-    let mut restorer = Restorer::new();
+    // Markers close batches per partition: one restorer each.
+    let mut restorers: BTreeMap<i32, Restorer> = BTreeMap::new();
     let mut batches = 0u64;
     while let Some(records) = reader.next_batch().await? {
         for r in records {
-            if r.partition != CHANGELOG_PARTITION || r.offset < from {
+            if r.offset < from(r.partition) {
                 continue;
             }
-            let batch = restorer
+            let batch = restorers
+                .entry(r.partition)
+                .or_default()
                 .push(r.key.as_deref().unwrap_or_default(), r.value.as_deref())
                 .map_err(|e| {
-                    EngineError::Internal(format!("changelog {changelog} offset {}: {e}", r.offset))
+                    EngineError::Internal(format!(
+                        "changelog {changelog} partition {} offset {}: {e}",
+                        r.partition, r.offset
+                    ))
                 })?;
             if let Some(mut batch) = batch {
-                batch.set_position(changelog.to_string(), CHANGELOG_PARTITION, r.offset + 1);
+                batch.set_position(changelog.to_string(), r.partition, r.offset + 1);
                 store.commit(batch).map_err(state_error)?;
                 batches += 1;
             }
@@ -203,10 +251,8 @@ async fn restore(store: &SledStore, changelog: &str, kafka: &KafkaConfig) -> Res
     info!(
         store = store.name(),
         changelog,
-        from,
-        to = high,
         batches,
-        discarded = restorer.incomplete(),
+        discarded = restorers.values().map(Restorer::incomplete).sum::<usize>(),
         "restored state from the changelog"
     );
     Ok(true)
