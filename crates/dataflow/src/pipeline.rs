@@ -84,15 +84,17 @@ impl Pipeline {
     /// `i + 1` (`0x00` and `0xe0..` are left to the task: its partition prefix, joins,
     /// materialized rows).
     pub fn open(&mut self, store: Arc<dyn StateStore>) -> Result<(), DataflowError> {
-        self.open_under(store, &[])
+        self.open_under(store, &[], crate::state::DEFAULT_CACHE_ENTRIES)
     }
 
     /// [`Pipeline::open`] with every operator's prefix placed under `base` (a query runs one
-    /// task per input partition over one store, each task under its own base).
+    /// task per input partition over one store, each task under its own base), each keyed
+    /// state keeping about `cache_entries` entries in memory.
     pub fn open_under(
         &mut self,
         store: Arc<dyn StateStore>,
         base: &[u8],
+        cache_entries: usize,
     ) -> Result<(), DataflowError> {
         for (i, op) in self.ops.iter_mut().enumerate() {
             let prefix = u8::try_from(i + 1)
@@ -101,7 +103,7 @@ impl Pipeline {
                 .ok_or_else(|| DataflowError::Plan("too many operators in one query".into()))?;
             let mut full = base.to_vec();
             full.push(prefix);
-            op.open(OperatorState::new(store.clone(), full))?;
+            op.open(OperatorState::new(store.clone(), full).with_cache_entries(cache_entries))?;
         }
         Ok(())
     }

@@ -19,12 +19,24 @@ use crate::DataflowError;
 pub struct OperatorState {
     store: Arc<dyn StateStore>,
     prefix: Vec<u8>,
+    cache_entries: usize,
 }
 
 impl OperatorState {
     /// The view of `store` under `prefix`.
     pub fn new(store: Arc<dyn StateStore>, prefix: Vec<u8>) -> Self {
-        Self { store, prefix }
+        Self {
+            store,
+            prefix,
+            cache_entries: DEFAULT_CACHE_ENTRIES,
+        }
+    }
+
+    /// How many entries each [`KeyedState`] opened over this view keeps in memory (a query
+    /// that runs several tasks shares [`DEFAULT_CACHE_ENTRIES`] between them).
+    pub fn with_cache_entries(mut self, entries: usize) -> Self {
+        self.cache_entries = entries.max(1);
+        self
     }
 
     fn full_key(&self, key: &[u8]) -> Vec<u8> {
@@ -97,6 +109,8 @@ pub struct KeyedState<V> {
     removed: HashSet<Vec<u8>>,
     tick: u64,
     capacity: usize,
+    /// Set by [`KeyedState::set_capacity`]; otherwise the store's view decides.
+    capacity_set: bool,
 }
 
 impl<V> KeyedState<V> {
@@ -109,17 +123,22 @@ impl<V> KeyedState<V> {
             removed: HashSet::new(),
             tick: 0,
             capacity: DEFAULT_CACHE_ENTRIES,
+            capacity_set: false,
         }
     }
 
-    /// Back the cache with `state`.
+    /// Back the cache with `state` (which also sets its capacity, unless set already).
     pub fn open(&mut self, state: OperatorState) {
+        if !self.capacity_set {
+            self.capacity = state.cache_entries;
+        }
         self.state = Some(state);
     }
 
     /// Keep at most about `capacity` entries in memory.
     pub fn set_capacity(&mut self, capacity: usize) {
         self.capacity = capacity.max(1);
+        self.capacity_set = true;
     }
 
     fn store_key(&self, key: &[u8]) -> Vec<u8> {
@@ -385,6 +404,30 @@ mod tests {
             let v = cache.get_or_load(&k.to_be_bytes(), decode).unwrap();
             assert_eq!(v.copied(), Some(3), "key {k}");
         }
+    }
+
+    /// A query's tasks share the cache: the view they are opened over sizes it, unless the
+    /// operator sized it itself.
+    #[test]
+    fn the_view_sets_the_capacity_unless_the_operator_did() {
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+        let fill = |cache: &mut KeyedState<u64>| {
+            for k in 0..100u32 {
+                cache.insert(k.to_be_bytes().to_vec(), 1);
+            }
+            let mut b = WriteBatch::new();
+            cache.checkpoint(&mut b, encode).unwrap();
+            store.commit(b).unwrap();
+        };
+        let mut shared: KeyedState<u64> = KeyedState::new(b'g');
+        shared.open(OperatorState::new(store.clone(), vec![1]).with_cache_entries(10));
+        fill(&mut shared);
+        assert!(shared.cached() <= 10, "{}", shared.cached());
+        let mut own: KeyedState<u64> = KeyedState::new(b'h');
+        own.set_capacity(50);
+        own.open(OperatorState::new(store.clone(), vec![2]).with_cache_entries(10));
+        fill(&mut own);
+        assert!((11..=50).contains(&own.cached()), "{}", own.cached());
     }
 
     #[test]

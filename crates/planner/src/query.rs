@@ -241,6 +241,15 @@ impl QueryPlan {
         if let Some(n) = self.limit {
             lines.push(format!("Limit: {n}"));
         }
+        lines.push(
+            if self.per_partition(PlanPart::Whole) {
+                "Tasks: one per input partition (persistent queries)"
+            } else {
+                "Tasks: one over all input partitions (the join's inputs are not co-partitioned \
+                 on its key)"
+            }
+            .to_string(),
+        );
         lines
     }
 }

@@ -27,7 +27,7 @@ use sluice_dataflow::ops::{JoinOp, JoinSide};
 use sluice_dataflow::repartition::{RepartitionDecoder, RepartitionEncoder};
 use sluice_dataflow::sink::SinkEncoder;
 use sluice_dataflow::source::{RawRecord, RecordError, SourceDecoder};
-use sluice_dataflow::state::OperatorState;
+use sluice_dataflow::state::{OperatorState, DEFAULT_CACHE_ENTRIES};
 use sluice_dataflow::{Batch, DataflowError, Pipeline};
 use sluice_kafka::{SluiceConsumer, SluiceProducer};
 use sluice_planner::{PlanPart, QueryPlan};
@@ -54,6 +54,9 @@ pub struct StateSpec {
 const MAX_BATCH: usize = 4096;
 /// How long to wait for more records once one has arrived.
 const LINGER: Duration = Duration::from_millis(5);
+/// Entries each keyed state of a task keeps in memory at least, however many tasks share
+/// [`DEFAULT_CACHE_ENTRIES`].
+const MIN_CACHE_ENTRIES: usize = 10_000;
 /// How often a join task with waiting records looks again at its inputs.
 const JOIN_POLL: Duration = Duration::from_millis(20);
 
@@ -159,11 +162,12 @@ pub(crate) struct JoinTask {
 }
 
 impl JoinTask {
-    /// `state`: the store and the task's prefix in it, when the state is kept.
+    /// `state`: the store, the task's prefix in it and its keyed states' cache size, when
+    /// the state is kept.
     pub(crate) fn new(
         plan: &QueryPlan,
         source: &SourceDef,
-        state: Option<(&TaskState, &[u8])>,
+        state: Option<(&TaskState, &[u8], usize)>,
         registry: Option<&Arc<dyn SchemaRegistry>>,
     ) -> std::result::Result<Self, DataflowError> {
         let mut ops = Vec::with_capacity(plan.joins.len());
@@ -171,10 +175,13 @@ impl JoinTask {
         let mut topics = vec![(source.topic.clone(), source.kind == SourceKind::Table)];
         for (k, j) in plan.joins.iter().enumerate() {
             let mut op = JoinOp::new(j.spec.clone())?;
-            if let Some((st, base)) = state {
+            if let Some((st, base, cache_entries)) = state {
                 let mut prefix = base.to_vec();
                 prefix.push(JOIN_PREFIX + k as u8);
-                op.open(OperatorState::new(Arc::new(st.store().clone()), prefix))?;
+                op.open(
+                    OperatorState::new(Arc::new(st.store().clone()), prefix)
+                        .with_cache_entries(cache_entries),
+                )?;
             }
             ops.push(op);
             decoders.push(SourceDecoder::new(&j.right, registry)?);
@@ -392,8 +399,10 @@ impl QueryTask {
             return;
         }
         let mut tasks: BTreeMap<i32, PartitionTask> = BTreeMap::new();
+        // The tasks share the memory one task would have for its keyed state.
+        let cache_entries = (DEFAULT_CACHE_ENTRIES / partitions as usize).max(MIN_CACHE_ENTRIES);
         for p in 0..partitions {
-            match self.new_task(p, per_partition, state.as_ref()) {
+            match self.new_task(p, per_partition, cache_entries, state.as_ref()) {
                 Ok(t) => {
                     tasks.insert(p, t);
                 }
@@ -465,7 +474,7 @@ impl QueryTask {
             for &p in routed.keys() {
                 if !tasks.contains_key(&p) {
                     // A partition added to the input after the query started.
-                    match self.new_task(p, per_partition, state.as_ref()) {
+                    match self.new_task(p, per_partition, cache_entries, state.as_ref()) {
                         Ok(t) => {
                             tasks.insert(p, t);
                         }
@@ -570,12 +579,13 @@ impl QueryTask {
         &self,
         p: i32,
         per_partition: bool,
+        cache_entries: usize,
         state: Option<&TaskState>,
     ) -> Result<PartitionTask> {
         let base = crate::task_state::task_prefix(p);
         let mut pipeline = self.plan.pipeline_part(self.part)?;
         if let Some(st) = state {
-            pipeline.open_under(Arc::new(st.store().clone()), &base)?;
+            pipeline.open_under(Arc::new(st.store().clone()), &base, cache_entries)?;
         }
         let decoder = match &self.input {
             Input::Source => {
@@ -614,7 +624,7 @@ impl QueryTask {
             let j = JoinTask::new(
                 &self.plan,
                 &self.source,
-                state.map(|s| (s, base.as_slice())),
+                state.map(|s| (s, base.as_slice(), cache_entries)),
                 self.registry.as_ref(),
             )?;
             Some(j.for_partition(per_partition.then_some(p)))

@@ -588,5 +588,11 @@ async fn stream_table_join_enriches_orders_with_platinum_customers() {
             .any(|l| l.contains("StreamTableJoin: LEFT JOIN")),
         "{text:?}"
     );
+    // Joined on a value column of the stream: not co-partitioned, so one task.
+    assert!(
+        text.iter()
+            .any(|l| l.starts_with("Tasks: one over all input partitions")),
+        "{text:?}"
+    );
     server.shutdown().await;
 }
