@@ -600,3 +600,56 @@ mod tests {
         assert_eq!(errors[0].offset, 7);
     }
 }
+
+/// Places the rows of a join input that is re-keyed before the join (ksqlDB's
+/// `-Join-*-repartition` topics): each row goes to the partition Kafka's default partitioner
+/// gives its join key written in the key format of the inputs read as they are, so it meets
+/// their rows in the same partition. The records themselves cross unchanged (the join task
+/// decodes them with the input's own formats); only their partition is decided here.
+pub struct KeyPlacer {
+    key: Arc<dyn PhysicalExpr>,
+    encoder: sluice_formats::Encoder,
+    partitions: i32,
+}
+
+impl KeyPlacer {
+    /// Rows placed by `key` (of type `key_type`) written in `key_format`, among `partitions`.
+    pub fn new(
+        key: Arc<dyn PhysicalExpr>,
+        key_type: DataType,
+        key_format: &sluice_formats::Format,
+        partitions: i32,
+    ) -> Result<Self, DataflowError> {
+        let field = Arc::new(Field::new("K", key_type, true));
+        Ok(Self {
+            key,
+            encoder: sluice_formats::Encoder::new(
+                key_format,
+                vec![field].into(),
+                sluice_formats::Part::Key,
+            )?,
+            partitions: partitions.max(1),
+        })
+    }
+
+    /// The partition count rows are spread over.
+    pub fn partitions(&self) -> i32 {
+        self.partitions
+    }
+
+    /// The partition of each row of `batch`; `None` for a row whose key is null (it meets
+    /// nothing, and stays where it is).
+    pub fn place(&mut self, batch: &Batch) -> Result<Vec<Option<i32>>, DataflowError> {
+        let n = batch.num_rows();
+        let key = self.key.evaluate(&batch.data)?.into_array(n)?;
+        let bytes = self.encoder.encode_rows(&[key.clone()], n)?;
+        Ok(bytes
+            .into_iter()
+            .enumerate()
+            .map(|(i, b)| match b {
+                Some(b) if !key.is_null(i) => Some(partition_for(murmur2(&b), self.partitions)),
+                _ => None,
+            })
+            .collect())
+    }
+}

@@ -45,13 +45,32 @@ pub struct PlannedJoin {
     /// The source joined to the query's source.
     pub right: Arc<SourceDef>,
     pub spec: JoinSpec,
-    /// Both sides are joined on their (single) key column, of the same type and key format
-    /// (not a schema registry's), unwindowed: rows that meet are in the same partition of co-partitioned topics, so the
-    /// join can run as one task per partition. Otherwise (a stream joined on a value column,
-    /// a foreign-key join, ...) rows that meet may be in different partitions: ksqlDB
-    /// repartitions the stream side first; Sluice runs the query as one task over all
-    /// partitions instead.
-    pub copartitioned: bool,
+    /// How the left side's ON expression relates to its source's key (for partitioning).
+    pub left_side: SideKey,
+    /// The same for the right side.
+    pub right_side: SideKey,
+}
+
+/// One side of a single-equality join, as far as partitioning goes: rows that meet must be in
+/// the same partition, so each side must be partitioned by its ON expression.
+#[derive(Debug, Clone)]
+pub struct SideKey {
+    /// The source the side's ON expression reads (for the left side of a later join, the
+    /// joined source that column belongs to).
+    pub source: String,
+    /// The ON expression is this plain column of that source (`None`: an expression, or a
+    /// join on several equalities).
+    pub column: Option<String>,
+    /// ... and that column is the source's only key column: its topic is partitioned by it.
+    pub on_key: bool,
+    /// The source is a stream (a stream may be repartitioned; a table never is).
+    pub stream: bool,
+    /// The source's key format (the bytes its partitioner hashed).
+    pub key_format: sluice_formats::Format,
+    /// The source is windowed (its keys carry window bounds).
+    pub windowed: bool,
+    /// A foreign-key join (never partitioned: the right table is read whole).
+    pub foreign_key: bool,
 }
 
 fn kind_name(d: &SourceDef) -> &'static str {
@@ -1136,21 +1155,31 @@ pub fn plan(
     }
     let windowed = left.window.is_some() && right.window.is_some();
     let window_end_keyed = windowed && left.window.as_ref().is_some_and(|w| w.is_session());
-    let copartitioned = !matches!(kind, JoinKind::ForeignKey { .. })
-        && pairs.len() == 1
-        && single_key(&left).is_some()
-        && single_key(&right).is_some()
-        && on_primary_key(&left, &lefts)
-        && on_primary_key(&right, &rights)
-        && left.key_columns().map(|c| &c.ty).eq(right.key_columns().map(|c| &c.ty))
-        // Same key bytes for the same key (schema-registry keys carry their schema's id).
-        && left.key_format == right.key_format
-        && !left.key_format.kind.uses_schema_registry()
-        && left.window.is_none()
-        && right.window.is_none();
+    let side = |d: &SourceDef, exprs: &[&LExpr], stream: bool| {
+        let column = match exprs {
+            [LExpr::Column(c)] => Some(c.name.clone()),
+            _ => None,
+        };
+        SideKey {
+            source: d.name.clone(),
+            on_key: column.is_some() && single_key(d).is_some() && on_primary_key(d, exprs),
+            column,
+            stream,
+            key_format: d.key_format.clone(),
+            windowed: d.window.is_some(),
+            foreign_key: matches!(kind, JoinKind::ForeignKey { .. }),
+        }
+    };
+    let left_stream = catalog
+        .require(&left.name)
+        .map(|d| d.kind == SourceKind::Stream)
+        .unwrap_or(false);
+    let left_side = side(&left, &lefts, left_stream);
+    let right_side = side(&right, &rights, right.kind == SourceKind::Stream);
     Ok(PlannedJoin {
         left_source: left.name.clone(),
-        copartitioned,
+        left_side,
+        right_side,
         right,
         spec: JoinSpec {
             kind,
@@ -1164,5 +1193,116 @@ pub fn plan(
             left_schema,
             right_schema,
         },
+    })
+}
+
+/// A join input re-keyed through a repartition topic before the join, as ksqlDB re-keys a
+/// stream that is not joined on its key (`-Join-left-repartition` / `-Join-right-repartition`).
+#[derive(Debug, Clone)]
+pub struct JoinRepartition {
+    /// The input: 0 the query's source, `i` the `i`-th join's right side.
+    pub input: usize,
+    /// Its ON expression, over its decoded rows.
+    pub key: Arc<dyn PhysicalExpr>,
+    /// The step in the topic's name: `Join-left`, `Join-right`, `Join-right-<i>` for the
+    /// right side of a later join.
+    pub name: String,
+}
+
+/// How a query over joins runs as tasks per partition: the inputs re-keyed first, and how
+/// their rows are placed. Rows that meet must be in the same partition of every input, so a
+/// re-keyed row goes to the partition Kafka's default partitioner gives its join key written
+/// in `key_format` (the key format of the inputs read as they are: their topics were placed
+/// that way).
+#[derive(Debug, Clone)]
+pub struct JoinPartitioning {
+    pub repartitions: Vec<JoinRepartition>,
+    pub key_type: datafusion::arrow::datatypes::DataType,
+    pub key_format: sluice_formats::Format,
+}
+
+/// The partitioning of `joins` (left to right), or `None` when they must run as one task over
+/// all partitions: a foreign-key join (the right table is read whole), windowed sources, ON
+/// clauses with several equalities, a table not joined on its key, a later join whose left
+/// ON column is not the one its source is partitioned by, or inputs read as they are whose
+/// key formats differ (or use a schema registry, whose keys carry their schema's id).
+pub fn partitioning(joins: &[PlannedJoin]) -> Option<JoinPartitioning> {
+    use std::collections::HashMap;
+    let first = joins.first()?;
+    let key_type = first.spec.key_types.first()?.clone();
+    if joins.iter().any(|j| {
+        j.spec.left_keys.len() != 1
+            || j.spec.key_types[0] != key_type
+            || j.left_side.foreign_key
+            || j.left_side.windowed
+            || j.right_side.windowed
+    }) {
+        return None;
+    }
+    // The column each source's rows are partitioned by, once read (its key column, or the
+    // ON column it is re-keyed by).
+    let mut by: HashMap<String, Option<String>> = HashMap::new();
+    let mut repartitions = Vec::new();
+    let mut formats = Vec::new();
+    let mut place = |by: &mut HashMap<String, Option<String>>,
+                     input: usize,
+                     side: &SideKey,
+                     key: &Arc<dyn PhysicalExpr>|
+     -> Option<()> {
+        if side.on_key {
+            formats.push(side.key_format.clone());
+        } else if side.stream {
+            repartitions.push(JoinRepartition {
+                input,
+                key: key.clone(),
+                name: match input {
+                    0 => "Join-left".to_string(),
+                    1 => "Join-right".to_string(),
+                    i => format!("Join-right-{i}"),
+                },
+            });
+        } else {
+            return None;
+        }
+        by.insert(side.source.clone(), side.column.clone());
+        Some(())
+    };
+    place(&mut by, 0, &first.left_side, &first.spec.left_keys[0])?;
+    for (k, j) in joins.iter().enumerate() {
+        if k > 0 {
+            // The left side is the joins before: partitioned by the column its rows came by.
+            let left = &j.left_side;
+            if left.column.is_none() || by.get(&left.source) != Some(&left.column) {
+                return None;
+            }
+        }
+        place(&mut by, k + 1, &j.right_side, &j.spec.right_keys[0])?;
+    }
+    let key_format = match formats.split_first() {
+        Some((f, rest)) => {
+            if rest.iter().any(|g| g != f) || f.kind.uses_schema_registry() {
+                return None;
+            }
+            f.clone()
+        }
+        // Every input is re-keyed: any one way to write the key does (KAFKA where it can).
+        None => {
+            let field = Arc::new(datafusion::arrow::datatypes::Field::new(
+                "K",
+                key_type.clone(),
+                true,
+            ));
+            let kafka = sluice_formats::Format::new(sluice_formats::FormatKind::Kafka);
+            if kafka.validate(&[field], sluice_formats::Part::Key).is_ok() {
+                kafka
+            } else {
+                sluice_formats::Format::new(sluice_formats::FormatKind::Json)
+            }
+        }
+    };
+    Some(JoinPartitioning {
+        repartitions,
+        key_type,
+        key_format,
     })
 }

@@ -114,6 +114,9 @@ pub enum PlanPart {
     BeforeRepartition,
     /// Those after it.
     AfterRepartition,
+    /// None: the re-keying of join input `i` (its records cross to a `-Join-*-repartition`
+    /// topic as they are, placed by their join key; see [`crate::join::JoinRepartition`]).
+    JoinFront(usize),
 }
 
 /// A planned continuous query.
@@ -167,6 +170,7 @@ impl QueryPlan {
     pub fn pipeline_part(&self, part: PlanPart) -> Result<Pipeline, PlanError> {
         let at = self.repartition.as_ref().map(|r| r.at);
         let ops = match (part, at) {
+            (PlanPart::JoinFront(_), _) => &[][..],
             (PlanPart::Whole, _) | (_, None) => &self.ops[..],
             (PlanPart::BeforeRepartition, Some(at)) => &self.ops[..at],
             (PlanPart::AfterRepartition, Some(at)) => &self.ops[at..],
@@ -180,11 +184,21 @@ impl QueryPlan {
 
     /// Whether `part` of the plan runs as one task per input partition (Kafka Streams'
     /// model: task `p` reads partition `p` of every input, with its own state and changelog
-    /// partition). True unless a join's inputs are not co-partitioned on its key (see
-    /// [`crate::join::PlannedJoin::copartitioned`]); those run as one task over all partitions.
-    /// The part after a repartition topic always reads it per partition.
+    /// partition). True unless the joins cannot be partitioned (see
+    /// [`crate::join::partitioning`]); those run as one task over all partitions. The part
+    /// after a repartition topic always reads it per partition.
     pub fn per_partition(&self, part: PlanPart) -> bool {
-        part == PlanPart::AfterRepartition || self.joins.iter().all(|j| j.copartitioned)
+        matches!(part, PlanPart::AfterRepartition | PlanPart::JoinFront(_))
+            || self.joins.is_empty()
+            || crate::join::partitioning(&self.joins).is_some()
+    }
+
+    /// The join inputs re-keyed through repartition topics before the joins (persistent
+    /// queries whose joins run per partition).
+    pub fn join_repartitions(&self) -> Vec<crate::join::JoinRepartition> {
+        crate::join::partitioning(&self.joins)
+            .map(|p| p.repartitions)
+            .unwrap_or_default()
     }
 
     /// Whether the result is a table (an aggregation, or a query over a table).
@@ -241,12 +255,18 @@ impl QueryPlan {
         if let Some(n) = self.limit {
             lines.push(format!("Limit: {n}"));
         }
+        for r in self.join_repartitions() {
+            lines.push(format!(
+                "Repartition: input {} by {} through topic <query>-{}-repartition (persistent \
+                 queries)",
+                r.input, r.key, r.name
+            ));
+        }
         lines.push(
             if self.per_partition(PlanPart::Whole) {
                 "Tasks: one per input partition (persistent queries)"
             } else {
-                "Tasks: one over all input partitions (the join's inputs are not co-partitioned \
-                 on its key)"
+                "Tasks: one over all input partitions (the joins cannot be partitioned)"
             }
             .to_string(),
         );

@@ -14,7 +14,7 @@ use sluice_catalog::{
     types, Catalog, ColumnDef, ColumnRole, SourceDef, SourceKind, TimestampSpec, WindowInfo,
     ROWTIME,
 };
-use sluice_dataflow::repartition::RepartitionEncoder;
+use sluice_dataflow::repartition::{KeyPlacer, RepartitionEncoder};
 use sluice_dataflow::sink::{SinkEncoder, WindowedKey};
 use sluice_dataflow::Batch;
 use sluice_formats::{Format, FormatKind, FormatOptions, NullableRepresentation, Part};
@@ -1161,20 +1161,41 @@ impl Engine {
         )
     }
 
-    /// A terminated query's state goes: its tasks' stores, their changelog topics, and its
-    /// repartition topic.
+    /// A terminated query's state goes: its tasks' stores (the query's, and those of the tasks
+    /// named after it: a split query's first task, re-keyed join inputs), and its internal
+    /// topics (changelogs, repartition topics).
     async fn drop_query_state(&self, query_id: &str) {
-        let front = format!("{query_id}-{FRONT_TASK}");
-        let mut topics = Vec::new();
-        for store in [query_id, front.as_str()] {
-            if self.deps.state.store_names().iter().any(|n| n == store) {
-                if let Err(e) = self.deps.state.drop_store(store) {
+        let task_prefix = format!("{query_id}-");
+        for store in self.deps.state.store_names() {
+            if store == query_id || store.starts_with(&task_prefix) {
+                if let Err(e) = self.deps.state.drop_store(&store) {
                     warn!(query_id, store, error = %e, "could not drop a state store");
                 }
             }
-            topics.push(self.changelog_topic(store));
         }
-        topics.push(self.repartition_topic(query_id, sluice_planner::GROUP_BY_REPARTITION));
+        let topic_prefix = format!("_confluent-ksql-{}query_{query_id}-", self.deps.service_id);
+        let mut topics: Vec<String> = match self.deps.admin.list_topics().await {
+            Ok(all) => all
+                .into_iter()
+                .map(|t| t.name)
+                .filter(|n| n.starts_with(&topic_prefix))
+                .collect(),
+            Err(e) => {
+                debug!(query_id, error = %e, "could not list the query's internal topics");
+                Vec::new()
+            }
+        };
+        // Listed or not, the names every query may have.
+        let front = format!("{query_id}-{FRONT_TASK}");
+        for t in [
+            self.changelog_topic(query_id),
+            self.changelog_topic(&front),
+            self.repartition_topic(query_id, sluice_planner::GROUP_BY_REPARTITION),
+        ] {
+            if !topics.contains(&t) {
+                topics.push(t);
+            }
+        }
         for topic in topics {
             match self.deps.admin.delete_topic(&topic).await {
                 Ok(()) | Err(KafkaError::UnknownTopic { .. }) => {}
@@ -1284,6 +1305,40 @@ impl Engine {
             encoder,
             producer,
         };
+        // Join inputs re-keyed before the joins: a task each, writing the input's records to
+        // its `-Join-*-repartition` topic; the joins read that topic instead.
+        let join_topics: BTreeMap<usize, String> = plan
+            .join_repartitions()
+            .iter()
+            .map(|r| (r.input, self.repartition_topic(query_id, &r.name)))
+            .collect();
+        let mut join_fronts = Vec::new();
+        if let Some(partitioning) = sluice_planner::join::partitioning(&plan.joins) {
+            for r in partitioning.repartitions {
+                let def = match r.input {
+                    0 => plan.source.clone(),
+                    i => plan.joins[i - 1].right.clone(),
+                };
+                let id = format!("{query_id}-{}", r.name);
+                let tx = transactional(&id)?;
+                let producer = tx.clone().unwrap_or_else(|| self.producer.clone());
+                join_fronts.push(JoinFront {
+                    topic: join_topics[&r.input].clone(),
+                    consumer: self
+                        .deps
+                        .kafka
+                        .consumer(&format!("{group}-{}", r.name), reset)?,
+                    state: state_spec(&id, &producer)?,
+                    id,
+                    def,
+                    repartition: r,
+                    key_type: partitioning.key_type.clone(),
+                    key_format: partitioning.key_format.clone(),
+                    producer,
+                    transactional: tx,
+                });
+            }
+        }
         let handle = match plan.repartition.clone().zip(repartition_topic) {
             None => {
                 let transactional = transactional(query_id)?;
@@ -1295,16 +1350,36 @@ impl Engine {
                     source: plan.source.clone(),
                     part: PlanPart::Whole,
                     input: Input::Source,
+                    join_topics: join_topics.clone(),
                     consumer: self.deps.kafka.consumer(&group, reset)?,
                     output: sink_output(producer.clone()),
                     metrics: metrics.clone(),
                     state: Some(state_spec(query_id, &producer)?),
                     transactional,
                     materialize,
-                    plan,
+                    plan: plan.clone(),
                     registry: self.deps.registry.clone(),
                 };
-                tokio::spawn(task.run(stop_rx))
+                let admin = self.deps.admin.clone();
+                let registry = self.deps.registry.clone();
+                let query_id = query_id.to_string();
+                let metrics = metrics.clone();
+                tokio::spawn(async move {
+                    let fronts = match start_join_fronts(
+                        &admin,
+                        &plan,
+                        join_fronts,
+                        &metrics,
+                        registry,
+                        &query_id,
+                    )
+                    .await
+                    {
+                        Some(f) => f,
+                        None => return,
+                    };
+                    run_together(fronts.into_iter().chain([task]).collect(), stop_rx).await;
+                })
             }
             Some((r, topic)) => {
                 // Two tasks joined by the repartition topic: the first reads the source and
@@ -1321,6 +1396,7 @@ impl Engine {
                     input: Input::Repartition {
                         topic: topic.clone(),
                     },
+                    join_topics: BTreeMap::new(),
                     // Everything written to the repartition topic is for this task.
                     consumer: self
                         .deps
@@ -1357,11 +1433,25 @@ impl Engine {
                             return;
                         }
                     };
+                    let fronts = match start_join_fronts(
+                        &admin,
+                        &plan,
+                        join_fronts,
+                        &back.metrics,
+                        back.registry.clone(),
+                        &query_id,
+                    )
+                    .await
+                    {
+                        Some(f) => f,
+                        None => return,
+                    };
                     let front = QueryTask {
                         id: front_id,
                         source: plan.source.clone(),
                         part: PlanPart::BeforeRepartition,
                         input: Input::Source,
+                        join_topics,
                         consumer: front_consumer,
                         output: Output::Repartition {
                             topic,
@@ -1376,26 +1466,7 @@ impl Engine {
                         registry: back.registry.clone(),
                         plan,
                     };
-                    // The query runs while both run: when one ends, the other is stopped.
-                    let both = Arc::new(watch::channel(false).0);
-                    let spawn = |task: QueryTask| {
-                        let both = both.clone();
-                        let rx = both.subscribe();
-                        tokio::spawn(async move {
-                            task.run(rx).await;
-                            both.send_replace(true);
-                        })
-                    };
-                    let mut ended = both.subscribe();
-                    let (front, back) = (spawn(front), spawn(back));
-                    let mut outer = stop_rx;
-                    tokio::select! {
-                        _ = outer.changed() => {}
-                        _ = ended.changed() => {}
-                    }
-                    both.send_replace(true);
-                    let _ = front.await;
-                    let _ = back.await;
+                    run_together(fronts.into_iter().chain([front, back]).collect(), stop_rx).await;
                 })
             }
         };
@@ -1527,6 +1598,7 @@ impl Engine {
             // A push query is one task: its state lives in memory, nothing to repartition.
             part: PlanPart::Whole,
             input: Input::Source,
+            join_topics: BTreeMap::new(),
             output: Output::Client {
                 tx,
                 limit: plan.limit,
@@ -1859,15 +1931,110 @@ async fn check_copartitioned(admin: &Arc<dyn TopicAdmin>, plan: &QueryPlan) -> R
 /// this suffix (its state store, changelog topic and transactional id).
 const FRONT_TASK: &str = "source";
 
-/// Creates a split query's repartition topic, with as many partitions as its source topic, and
-/// returns its partition count.
-async fn repartition_partitions(
+/// What a task re-keying a join input needs, before its repartition topic exists.
+struct JoinFront {
+    id: String,
+    def: Arc<SourceDef>,
+    repartition: sluice_planner::join::JoinRepartition,
+    key_type: datafusion::arrow::datatypes::DataType,
+    key_format: sluice_formats::Format,
+    topic: String,
+    consumer: SluiceConsumer,
+    producer: SluiceProducer,
+    transactional: Option<SluiceProducer>,
+    state: StateSpec,
+}
+
+/// Creates the repartition topics of a query's re-keyed join inputs (as many partitions as
+/// the input's topic) and the tasks that write them. `None` (logged) when a topic cannot be
+/// made.
+async fn start_join_fronts(
     admin: &Arc<dyn TopicAdmin>,
     plan: &QueryPlan,
+    fronts: Vec<JoinFront>,
+    metrics: &Arc<QueryMetrics>,
+    registry: Option<Arc<dyn SchemaRegistry>>,
+    query_id: &str,
+) -> Option<Vec<QueryTask>> {
+    let mut tasks = Vec::with_capacity(fronts.len());
+    for f in fronts {
+        let partitions = match create_internal_topic(admin, &f.def.topic, &f.topic).await {
+            Ok(p) => p,
+            Err(e) => {
+                warn!(query_id, topic = f.topic, error = %e, "cannot create the repartition topic");
+                return None;
+            }
+        };
+        let placer = match KeyPlacer::new(
+            f.repartition.key.clone(),
+            f.key_type,
+            &f.key_format,
+            partitions,
+        ) {
+            Ok(p) => p,
+            Err(e) => {
+                warn!(query_id, error = %e, "cannot plan the join's repartition");
+                return None;
+            }
+        };
+        tasks.push(QueryTask {
+            id: f.id,
+            source: f.def,
+            part: PlanPart::JoinFront(f.repartition.input),
+            input: Input::Source,
+            join_topics: BTreeMap::new(),
+            consumer: f.consumer,
+            output: Output::Republish {
+                topic: f.topic,
+                placer,
+                producer: f.producer,
+            },
+            metrics: metrics.clone(),
+            state: Some(f.state),
+            transactional: f.transactional,
+            materialize: None,
+            registry: registry.clone(),
+            plan: plan.clone(),
+        });
+    }
+    Some(tasks)
+}
+
+/// Runs a query's tasks; the query runs while all run: when one ends (or `stop` turns), the
+/// others are stopped.
+async fn run_together(tasks: Vec<QueryTask>, mut stop: watch::Receiver<bool>) {
+    let all = Arc::new(watch::channel(false).0);
+    let mut ended = all.subscribe();
+    let handles: Vec<_> = tasks
+        .into_iter()
+        .map(|task| {
+            let all = all.clone();
+            let rx = all.subscribe();
+            tokio::spawn(async move {
+                task.run(rx).await;
+                all.send_replace(true);
+            })
+        })
+        .collect();
+    tokio::select! {
+        _ = stop.changed() => {}
+        _ = ended.changed() => {}
+    }
+    all.send_replace(true);
+    for h in handles {
+        let _ = h.await;
+    }
+}
+
+/// Creates an internal topic with as many partitions as `like` (a source's topic), and
+/// returns its partition count.
+async fn create_internal_topic(
+    admin: &Arc<dyn TopicAdmin>,
+    like: &str,
     topic: &str,
 ) -> std::result::Result<i32, KafkaError> {
     let partitions = admin
-        .describe_topic(&plan.source.topic)
+        .describe_topic(like)
         .await?
         .map(|t| t.partitions)
         .unwrap_or(1)
@@ -1881,6 +2048,16 @@ async fn repartition_partitions(
         .await?
         .map(|t| t.partitions)
         .unwrap_or(partitions))
+}
+
+/// Creates a split query's repartition topic, with as many partitions as its source topic, and
+/// returns its partition count.
+async fn repartition_partitions(
+    admin: &Arc<dyn TopicAdmin>,
+    plan: &QueryPlan,
+    topic: &str,
+) -> std::result::Result<i32, KafkaError> {
+    create_internal_topic(admin, &plan.source.topic, topic).await
 }
 
 const CREATE_SOURCE_PROPERTIES: &[&str] = &[

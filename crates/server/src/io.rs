@@ -192,6 +192,33 @@ pub async fn produce_partitioned(
     deliveries(pending, topic).await
 }
 
+/// Produces each record as it was read (key, value, headers, timestamp) to the partition given
+/// with it, and waits until all are acknowledged (a join input's repartition topic).
+pub async fn republish(
+    producer: &SluiceProducer,
+    topic: &str,
+    records: &[(i32, &OwnedMessage)],
+) -> Result<()> {
+    let mut pending = Vec::with_capacity(records.len());
+    for (partition, m) in records {
+        let mut rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).partition(*partition);
+        if let Some(k) = m.key() {
+            rec = rec.key(k);
+        }
+        if let Some(v) = m.payload() {
+            rec = rec.payload(v);
+        }
+        if let Some(ts) = m.timestamp().to_millis() {
+            rec = rec.timestamp(ts);
+        }
+        if let Some(h) = m.headers() {
+            rec = rec.headers(h.as_borrowed().detach());
+        }
+        pending.push(enqueue(producer, rec, topic).await?);
+    }
+    deliveries(pending, topic).await.map(|_| ())
+}
+
 /// Waits for every delivery of records sent to `topic`; returns the offset after the last one
 /// (0 when there were none). Fails on the first record the broker did not take.
 pub async fn await_deliveries(pending: Vec<DeliveryFuture>, topic: &str) -> Result<i64> {

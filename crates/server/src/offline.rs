@@ -77,7 +77,13 @@ impl OfflineQuery {
         let join = if plan.joins.is_empty() {
             None
         } else {
-            Some(JoinTask::new(plan, &plan.source, None, registry)?)
+            Some(JoinTask::new(
+                plan,
+                &plan.source,
+                None,
+                registry,
+                &Default::default(),
+            )?)
         };
         let topics = match &join {
             Some(j) => j.topics().map(str::to_string).collect(),

@@ -20,11 +20,11 @@ use std::time::Duration;
 
 use datafusion::arrow::record_batch::RecordBatch;
 use rdkafka::consumer::Consumer;
-use rdkafka::message::Message;
+use rdkafka::message::{Message, OwnedMessage};
 use sluice_catalog::SourceDef;
 use sluice_catalog::SourceKind;
 use sluice_dataflow::ops::{JoinOp, JoinSide};
-use sluice_dataflow::repartition::{RepartitionDecoder, RepartitionEncoder};
+use sluice_dataflow::repartition::{KeyPlacer, RepartitionDecoder, RepartitionEncoder};
 use sluice_dataflow::sink::SinkEncoder;
 use sluice_dataflow::source::{RawRecord, RecordError, SourceDecoder};
 use sluice_dataflow::state::{OperatorState, DEFAULT_CACHE_ENTRIES};
@@ -133,6 +133,13 @@ pub enum Output {
         tx: mpsc::Sender<Result<RecordBatch>>,
         limit: Option<u64>,
     },
+    /// A join input's repartition topic (the task re-keying that input): the records as they
+    /// were read, each to the partition of its join key.
+    Republish {
+        topic: String,
+        placer: KeyPlacer,
+        producer: SluiceProducer,
+    },
     /// The query's repartition topic (the first task of a split query).
     Repartition {
         topic: String,
@@ -164,15 +171,18 @@ pub(crate) struct JoinTask {
 impl JoinTask {
     /// `state`: the store, the task's prefix in it and its keyed states' cache size, when
     /// the state is kept.
+    /// `join_topics`: inputs read from their repartition topic (input index → topic).
     pub(crate) fn new(
         plan: &QueryPlan,
         source: &SourceDef,
         state: Option<(&TaskState, &[u8], usize)>,
         registry: Option<&Arc<dyn SchemaRegistry>>,
+        join_topics: &BTreeMap<usize, String>,
     ) -> std::result::Result<Self, DataflowError> {
         let mut ops = Vec::with_capacity(plan.joins.len());
         let mut decoders = Vec::with_capacity(plan.joins.len());
-        let mut topics = vec![(source.topic.clone(), source.kind == SourceKind::Table)];
+        let topic = |i: usize, own: &str| join_topics.get(&i).cloned().unwrap_or(own.to_string());
+        let mut topics = vec![(topic(0, &source.topic), source.kind == SourceKind::Table)];
         for (k, j) in plan.joins.iter().enumerate() {
             let mut op = JoinOp::new(j.spec.clone())?;
             if let Some((st, base, cache_entries)) = state {
@@ -185,7 +195,10 @@ impl JoinTask {
             }
             ops.push(op);
             decoders.push(SourceDecoder::new(&j.right, registry)?);
-            topics.push((j.right.topic.clone(), j.right.kind == SourceKind::Table));
+            topics.push((
+                topic(k + 1, &j.right.topic),
+                j.right.kind == SourceKind::Table,
+            ));
         }
         Ok(Self {
             ops,
@@ -331,6 +344,9 @@ pub struct QueryTask {
     /// The part of the plan this task runs, and what it reads.
     pub part: PlanPart,
     pub input: Input,
+    /// Join inputs read from their `-Join-*-repartition` topic instead of their source's
+    /// topic (input index → topic; see [`sluice_planner::join::JoinRepartition`]).
+    pub join_topics: BTreeMap<usize, String>,
     pub consumer: SluiceConsumer,
     pub output: Output,
     pub metrics: Arc<QueryMetrics>,
@@ -356,7 +372,11 @@ impl QueryTask {
             lead.stop_with(stop.clone());
         }
         let topic = match &self.input {
-            Input::Source => self.source.topic.clone(),
+            Input::Source => self
+                .join_topics
+                .get(&0)
+                .cloned()
+                .unwrap_or_else(|| self.source.topic.clone()),
             Input::Repartition { topic } => topic.clone(),
         };
         // A persistent query runs a task per input partition when its inputs are
@@ -417,6 +437,27 @@ impl QueryTask {
             Some(j) => j.topics().map(str::to_string).collect(),
             None => vec![topic.clone()],
         };
+        if !self.join_topics.is_empty() {
+            // Everything written to a join input's repartition topic is for this query: the
+            // group reads it from the start (whatever `auto.offset.reset` says for the
+            // sources), from where the state is once it has seen a partition.
+            let mut tpl = rdkafka::TopicPartitionList::new();
+            for t in self.join_topics.values() {
+                for p in 0..partitions {
+                    if state.as_ref().is_none_or(|s| s.position(t, p).is_none()) {
+                        let _ = tpl.add_partition_offset(t, p, rdkafka::Offset::Offset(0));
+                    }
+                }
+            }
+            if tpl.count() > 0 {
+                if let Err(e) = self
+                    .consumer
+                    .commit(&tpl, rdkafka::consumer::CommitMode::Sync)
+                {
+                    warn!(query_id = %self.id, error = %e, "cannot start the join's repartition topics from their beginning");
+                }
+            }
+        }
         let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
         if let Err(e) = self.consumer.subscribe(&topic_refs) {
             warn!(query_id = %self.id, error = %e, "cannot subscribe");
@@ -537,23 +578,25 @@ impl QueryTask {
 
             // Counted once processed: every record counted here has its output delivered.
             // (A split query counts its source records, read by its first task.)
-            let seen = match self.input {
+            // (Records of a join input's repartition topic were counted by the task that
+            // read them from the input's topic.)
+            let (seen, lag_topic) = match self.input {
                 Input::Source => {
-                    self.metrics
-                        .records_in
-                        .fetch_add(all.len() as u64, Ordering::Relaxed);
                     let mut consumed = self.metrics.consumed.lock().expect("consumed lock");
-                    for m in &all {
+                    let mut n = 0;
+                    for m in all.iter().filter(|m| !self.reads_internal(m.topic())) {
                         *consumed.entry(m.topic().to_string()).or_default() += 1;
+                        n += 1;
                     }
-                    &self.metrics.positions
+                    self.metrics.records_in.fetch_add(n, Ordering::Relaxed);
+                    (&self.metrics.positions, self.plan.source.topic.as_str())
                 }
-                Input::Repartition { .. } => &self.metrics.internal_positions,
+                Input::Repartition { .. } => (&self.metrics.internal_positions, topic.as_str()),
             };
             {
                 let mut seen = seen.lock().expect("positions lock");
                 for ((t, partition), next) in &positions {
-                    if *t != topic {
+                    if t != lag_topic {
                         continue; // a join's right side: lag is measured on the source
                     }
                     let e = seen.entry(*partition).or_insert(*next);
@@ -618,7 +661,11 @@ impl QueryTask {
         };
         // A join also reads the topics of the sources it joins. (The second task of a split
         // query reads joined rows from the repartition topic.)
-        let join = if self.plan.joins.is_empty() || self.part == PlanPart::AfterRepartition {
+        let join = if self.plan.joins.is_empty()
+            || matches!(
+                self.part,
+                PlanPart::AfterRepartition | PlanPart::JoinFront(_)
+            ) {
             None
         } else {
             let j = JoinTask::new(
@@ -626,6 +673,7 @@ impl QueryTask {
                 &self.source,
                 state.map(|s| (s, base.as_slice(), cache_entries)),
                 self.registry.as_ref(),
+                &self.join_topics,
             )?;
             Some(j.for_partition(per_partition.then_some(p)))
         };
@@ -659,6 +707,10 @@ impl QueryTask {
                     let (batch, errors) = task.decoder.decode(&raw)?;
                     self.report(&errors, &self.source.topic);
                     match batch {
+                        Some(b) if matches!(self.output, Output::Republish { .. }) => {
+                            self.republish(&b, messages).await?;
+                            Vec::new()
+                        }
                         Some(b) => self.run_pipeline(&mut task.pipeline, b)?,
                         None => Vec::new(),
                     }
@@ -719,6 +771,45 @@ impl QueryTask {
         }
         debug!(query_id = %self.id, tasks = work.len(), "batch done");
         Ok(keep_going)
+    }
+
+    /// Whether `topic` is one of the query's join repartition topics.
+    fn reads_internal(&self, topic: &str) -> bool {
+        self.join_topics.values().any(|t| t == topic)
+    }
+
+    /// A join input's records, as they were read, each to the partition of its join key in
+    /// the input's repartition topic (rows `b` decoded from `messages`; a record that could not
+    /// be decoded was reported and does not cross; one whose key is null stays in its
+    /// partition).
+    async fn republish(&mut self, b: &Batch, messages: &[OwnedMessage]) -> Result<()> {
+        let Output::Republish {
+            topic,
+            placer,
+            producer,
+        } = &mut self.output
+        else {
+            return Ok(());
+        };
+        let places = placer.place(b)?;
+        let origin = b.origin.as_ref().ok_or_else(|| {
+            EngineError::Internal("a join input's rows must know their records".into())
+        })?;
+        let by_position: HashMap<(i32, i64), &OwnedMessage> = messages
+            .iter()
+            .map(|m| ((m.partition(), m.offset()), m))
+            .collect();
+        let partitions = placer.partitions();
+        let records: Vec<(i32, &OwnedMessage)> = places
+            .iter()
+            .enumerate()
+            .filter_map(|(i, place)| {
+                let at = (origin.partition.value(i), origin.offset.value(i));
+                let m = by_position.get(&at)?;
+                Some((place.unwrap_or(at.0 % partitions), *m))
+            })
+            .collect();
+        io::republish(producer, topic, &records).await
     }
 
     /// Writes a task's output batches where the query's output goes. Returns false when the
@@ -795,6 +886,8 @@ impl QueryTask {
                     }
                 }
             }
+            // Written by `republish`.
+            Output::Republish { .. } => {}
         }
         Ok(keep_going)
     }
@@ -889,7 +982,9 @@ async fn open_state(
 async fn client_gone(output: &Output) {
     match output {
         Output::Client { tx, .. } => tx.closed().await,
-        Output::Topic { .. } | Output::Repartition { .. } => std::future::pending().await,
+        Output::Topic { .. } | Output::Repartition { .. } | Output::Republish { .. } => {
+            std::future::pending().await
+        }
     }
 }
 

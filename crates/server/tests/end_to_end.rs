@@ -588,10 +588,16 @@ async fn stream_table_join_enriches_orders_with_platinum_customers() {
             .any(|l| l.contains("StreamTableJoin: LEFT JOIN")),
         "{text:?}"
     );
-    // Joined on a value column of the stream: not co-partitioned, so one task.
+    // Joined on a value column of the stream: the stream is re-keyed first.
+    assert!(
+        text.iter().any(
+            |l| l.starts_with("Repartition: input 0 by") && l.contains("Join-left-repartition")
+        ),
+        "{text:?}"
+    );
     assert!(
         text.iter()
-            .any(|l| l.starts_with("Tasks: one over all input partitions")),
+            .any(|l| l.starts_with("Tasks: one per input partition")),
         "{text:?}"
     );
     server.shutdown().await;
