@@ -452,6 +452,41 @@ mod tests {
     use datafusion::physical_expr::expressions::Column;
     use sluice_catalog::ROWTIME;
 
+    /// A re-keyed join row goes where Kafka's partitioner puts a record whose key is the join
+    /// key written in the key format given: KAFKA's 4-byte INT, JSON's text.
+    #[test]
+    fn key_placer_hashes_the_key_as_the_format_writes_it() {
+        let schema = Arc::new(Schema::new(vec![Field::new("V", DataType::Int32, true)]));
+        let data = RecordBatch::try_new(
+            schema,
+            vec![Arc::new(Int32Array::from(vec![Some(42), None, Some(7)]))],
+        )
+        .unwrap();
+        let batch = Batch {
+            data,
+            changes: None,
+            origin: None,
+        };
+        let key: Arc<dyn PhysicalExpr> = Arc::new(Column::new("V", 0));
+        let kafka = sluice_formats::Format::new(sluice_formats::FormatKind::Kafka);
+        let mut placer = KeyPlacer::new(key.clone(), DataType::Int32, &kafka, 5).unwrap();
+        let places = placer.place(&batch).unwrap();
+        assert_eq!(
+            places,
+            vec![
+                Some(partition_for(murmur2(&42i32.to_be_bytes()), 5)),
+                None,
+                Some(partition_for(murmur2(&7i32.to_be_bytes()), 5)),
+            ]
+        );
+        let json = sluice_formats::Format::new(sluice_formats::FormatKind::Json);
+        let mut placer = KeyPlacer::new(key, DataType::Int32, &json, 5).unwrap();
+        assert_eq!(
+            placer.place(&batch).unwrap()[0],
+            Some(partition_for(murmur2(b"42"), 5))
+        );
+    }
+
     fn batch(keys: &[&str], offsets: &[i64]) -> Batch {
         let schema = Arc::new(Schema::new(vec![
             Field::new("K", DataType::Utf8, true),

@@ -69,3 +69,30 @@ pub fn assigned_progress(consumer: &SluiceConsumer, topic: &str) -> Option<Vec<(
     }
     Some(out)
 }
+
+/// The partitions of `topic` assigned to the consumer, each with the consumer's position in it
+/// (`None` before it has one).
+pub fn assigned_positions(
+    consumer: &SluiceConsumer,
+    topic: &str,
+) -> Option<Vec<(i32, Option<i64>)>> {
+    let (Ok(assignment), Ok(positions)) = (consumer.assignment(), consumer.position()) else {
+        return None;
+    };
+    Some(
+        assignment
+            .elements_for_topic(topic)
+            .into_iter()
+            .map(|e| {
+                let p = e.partition();
+                let position = positions
+                    .find_partition(topic, p)
+                    .and_then(|e| match e.offset() {
+                        Offset::Offset(o) => Some(o),
+                        _ => None,
+                    });
+                (p, position)
+            })
+            .collect(),
+    )
+}

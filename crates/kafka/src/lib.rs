@@ -56,7 +56,7 @@ pub use embedded::{
     EmbeddedBroker, EMBEDDED_INITIAL_REBALANCE_DELAY_MS, EMBEDDED_SESSION_TIMEOUT_MS,
 };
 pub use error::KafkaError;
-pub use lag::{assigned_progress, cached_watermarks, caught_up};
+pub use lag::{assigned_positions, assigned_progress, cached_watermarks, caught_up};
 pub use produce::{produce_batch, Delivered};
 pub use reader::{recv_batch, BatchOptions, MessageSource};
 pub use record::{KafkaRecord, ProduceRecord};

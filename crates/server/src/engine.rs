@@ -31,8 +31,9 @@ use tracing::{debug, info, warn};
 
 use crate::command_log::{Command, CommandLog};
 use crate::error::{EngineError, Result};
+use crate::join_input::Upstream;
 use crate::offline::OfflineQuery;
-use crate::queries::{Input, Output, QueryMetrics, QueryTask, StateSpec};
+use crate::queries::{Input, JoinTopic, Output, QueryMetrics, QueryTask, StateSpec};
 use crate::result::StatementResult;
 use crate::session::{starts_earliest, SessionProps};
 
@@ -1307,10 +1308,18 @@ impl Engine {
         };
         // Join inputs re-keyed before the joins: a task each, writing the input's records to
         // its `-Join-*-repartition` topic; the joins read that topic instead.
-        let join_topics: BTreeMap<usize, String> = plan
+        let join_topics: BTreeMap<usize, JoinTopic> = plan
             .join_repartitions()
             .iter()
-            .map(|r| (r.input, self.repartition_topic(query_id, &r.name)))
+            .map(|r| {
+                (
+                    r.input,
+                    JoinTopic {
+                        topic: self.repartition_topic(query_id, &r.name),
+                        upstream: Arc::new(Upstream::default()),
+                    },
+                )
+            })
             .collect();
         let mut join_fronts = Vec::new();
         if let Some(partitioning) = sluice_planner::join::partitioning(&plan.joins) {
@@ -1323,7 +1332,8 @@ impl Engine {
                 let tx = transactional(&id)?;
                 let producer = tx.clone().unwrap_or_else(|| self.producer.clone());
                 join_fronts.push(JoinFront {
-                    topic: join_topics[&r.input].clone(),
+                    topic: join_topics[&r.input].topic.clone(),
+                    upstream: join_topics[&r.input].upstream.clone(),
                     consumer: self
                         .deps
                         .kafka
@@ -1351,6 +1361,7 @@ impl Engine {
                     part: PlanPart::Whole,
                     input: Input::Source,
                     join_topics: join_topics.clone(),
+                    feeds: None,
                     consumer: self.deps.kafka.consumer(&group, reset)?,
                     output: sink_output(producer.clone()),
                     metrics: metrics.clone(),
@@ -1397,6 +1408,7 @@ impl Engine {
                         topic: topic.clone(),
                     },
                     join_topics: BTreeMap::new(),
+                    feeds: None,
                     // Everything written to the repartition topic is for this task.
                     consumer: self
                         .deps
@@ -1452,6 +1464,7 @@ impl Engine {
                         part: PlanPart::BeforeRepartition,
                         input: Input::Source,
                         join_topics,
+                        feeds: None,
                         consumer: front_consumer,
                         output: Output::Repartition {
                             topic,
@@ -1599,6 +1612,7 @@ impl Engine {
             part: PlanPart::Whole,
             input: Input::Source,
             join_topics: BTreeMap::new(),
+            feeds: None,
             output: Output::Client {
                 tx,
                 limit: plan.limit,
@@ -1939,6 +1953,7 @@ struct JoinFront {
     key_type: datafusion::arrow::datatypes::DataType,
     key_format: sluice_formats::Format,
     topic: String,
+    upstream: Arc<Upstream>,
     consumer: SluiceConsumer,
     producer: SluiceProducer,
     transactional: Option<SluiceProducer>,
@@ -1983,6 +1998,7 @@ async fn start_join_fronts(
             part: PlanPart::JoinFront(f.repartition.input),
             input: Input::Source,
             join_topics: BTreeMap::new(),
+            feeds: Some(f.upstream),
             consumer: f.consumer,
             output: Output::Republish {
                 topic: f.topic,

@@ -93,11 +93,15 @@ pub fn raw_records(messages: &[OwnedMessage], with_headers: bool) -> Vec<RawReco
         .map(|m| RawRecord {
             partition: m.partition(),
             offset: m.offset(),
-            timestamp: m.timestamp().to_millis(),
+            timestamp: record_time(m),
             key: m.key(),
             value: m.payload(),
             headers: match m.headers() {
-                Some(h) if with_headers => h.iter().map(|h| (h.key, h.value)).collect(),
+                Some(h) if with_headers => h
+                    .iter()
+                    .filter(|h| h.key != TIME_HEADER)
+                    .map(|h| (h.key, h.value))
+                    .collect(),
                 _ => Vec::new(),
             },
         })
@@ -192,13 +196,32 @@ pub async fn produce_partitioned(
     deliveries(pending, topic).await
 }
 
+/// The header that carries a re-keyed record's timestamp when it is 0 or less: librdkafka
+/// stamps a record produced with timestamp 0 with the current time, so such a record would
+/// otherwise cross a repartition topic with another time.
+pub const TIME_HEADER: &str = "__sluice_time";
+
+/// A record's timestamp (ms): [`TIME_HEADER`]'s when it has one, else Kafka's.
+pub fn record_time(m: &OwnedMessage) -> Option<i64> {
+    if let Some(h) = m.headers() {
+        for h in h.iter() {
+            if h.key == TIME_HEADER {
+                if let Some(b) = h.value.and_then(|v| <[u8; 8]>::try_from(v).ok()) {
+                    return Some(i64::from_be_bytes(b));
+                }
+            }
+        }
+    }
+    m.timestamp().to_millis()
+}
+
 /// Produces each record as it was read (key, value, headers, timestamp) to the partition given
 /// with it, and waits until all are acknowledged (a join input's repartition topic).
 pub async fn republish(
     producer: &SluiceProducer,
     topic: &str,
     records: &[(i32, &OwnedMessage)],
-) -> Result<()> {
+) -> Result<Vec<(i32, i64)>> {
     let mut pending = Vec::with_capacity(records.len());
     for (partition, m) in records {
         let mut rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).partition(*partition);
@@ -208,15 +231,28 @@ pub async fn republish(
         if let Some(v) = m.payload() {
             rec = rec.payload(v);
         }
-        if let Some(ts) = m.timestamp().to_millis() {
+        let time = record_time(m);
+        if let Some(ts) = time {
             rec = rec.timestamp(ts);
         }
-        if let Some(h) = m.headers() {
-            rec = rec.headers(h.as_borrowed().detach());
+        let mut headers = m.headers().map(|h| h.as_borrowed().detach());
+        if let Some(ts) = time.filter(|t| *t <= 0) {
+            let bytes = ts.to_be_bytes();
+            headers = Some(
+                headers
+                    .unwrap_or_default()
+                    .insert(rdkafka::message::Header {
+                        key: TIME_HEADER,
+                        value: Some(&bytes[..]),
+                    }),
+            );
+        }
+        if let Some(h) = headers {
+            rec = rec.headers(h);
         }
         pending.push(enqueue(producer, rec, topic).await?);
     }
-    deliveries(pending, topic).await.map(|_| ())
+    deliveries(pending, topic).await
 }
 
 /// Waits for every delivery of records sent to `topic`; returns the offset after the last one

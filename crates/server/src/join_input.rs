@@ -29,11 +29,56 @@ use sluice_kafka::SluiceConsumer;
 /// How long a lagging input may hold the others back.
 pub const MAX_IDLE: Duration = Duration::from_secs(2);
 
+/// The progress of the task that writes a re-keyed join input's repartition topic (in the same
+/// process). An empty partition of that topic says nothing about records the task has not
+/// written yet, so the join counts a partition as read to its end only when that task has
+/// read its own input to the end (as of its last fetches) and the join has read everything it
+/// wrote there.
+#[derive(Debug, Default)]
+pub struct Upstream {
+    caught_up: std::sync::atomic::AtomicBool,
+    /// The offset after the last record written, per partition.
+    written: std::sync::Mutex<BTreeMap<i32, i64>>,
+}
+
+impl Upstream {
+    /// Records landed at these (partition, offset)s.
+    pub fn wrote(&self, landed: &[(i32, i64)]) {
+        let mut written = self.written.lock().expect("written lock");
+        for &(p, o) in landed {
+            let e = written.entry(p).or_insert(0);
+            *e = (*e).max(o + 1);
+        }
+    }
+
+    /// Whether the writing task has read all of its input (as of its last fetches).
+    pub fn set_caught_up(&self, caught_up: bool) {
+        self.caught_up
+            .store(caught_up, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether a reader at `position` of `partition` has nothing more to read there, now or
+    /// from the writing task's input read so far.
+    fn read_all(&self, partition: i32, position: Option<i64>) -> bool {
+        self.caught_up.load(std::sync::atomic::Ordering::Acquire)
+            && position.unwrap_or(0)
+                >= self
+                    .written
+                    .lock()
+                    .expect("written lock")
+                    .get(&partition)
+                    .copied()
+                    .unwrap_or(0)
+    }
+}
+
 /// One input: its topic, whether it is a table, its waiting records per partition, and the
 /// newest timestamp each partition has delivered.
 struct Input {
     topic: String,
     table: bool,
+    /// For an input read from its repartition topic: the task writing it.
+    upstream: Option<std::sync::Arc<Upstream>>,
     buffers: BTreeMap<i32, VecDeque<OwnedMessage>>,
     newest: BTreeMap<i32, i64>,
 }
@@ -80,7 +125,7 @@ pub struct JoinInput {
 }
 
 fn ts(m: &OwnedMessage) -> i64 {
-    m.timestamp().to_millis().unwrap_or(0)
+    crate::io::record_time(m).unwrap_or(0)
 }
 
 impl JoinInput {
@@ -92,6 +137,7 @@ impl JoinInput {
                 .map(|(topic, table)| Input {
                     topic,
                     table,
+                    upstream: None,
                     buffers: BTreeMap::new(),
                     newest: BTreeMap::new(),
                 })
@@ -99,6 +145,12 @@ impl JoinInput {
             idle_since: None,
             partition: None,
         }
+    }
+
+    /// Input `i` is read from a repartition topic that `upstream` writes.
+    pub fn with_upstream(mut self, i: usize, upstream: std::sync::Arc<Upstream>) -> Self {
+        self.inputs[i].upstream = Some(upstream);
+        self
     }
 
     /// The same, for the task that reads partition `partition` of every input.
@@ -131,8 +183,21 @@ impl JoinInput {
     /// The records that can be processed now, in processing order, with their input's index.
     pub fn ready(&mut self, consumer: &SluiceConsumer) -> Vec<(usize, OwnedMessage)> {
         let only = self.partition;
+        let upstreams: Vec<(String, std::sync::Arc<Upstream>)> = self
+            .inputs
+            .iter()
+            .filter_map(|i| i.upstream.clone().map(|u| (i.topic.clone(), u)))
+            .collect();
         self.ready_with(|topic| {
-            sluice_kafka::assigned_progress(consumer, topic).map(|mut progress| {
+            let progress = match upstreams.iter().find(|(t, _)| t == topic) {
+                None => sluice_kafka::assigned_progress(consumer, topic),
+                Some((_, u)) => sluice_kafka::assigned_positions(consumer, topic).map(|ps| {
+                    ps.into_iter()
+                        .map(|(p, position)| (p, u.read_all(p, position)))
+                        .collect()
+                }),
+            };
+            progress.map(|mut progress| {
                 if let Some(p) = only {
                     progress.retain(|(q, _)| *q == p);
                 }

@@ -36,7 +36,7 @@ use tracing::{debug, info, warn};
 
 use crate::error::{EngineError, Result};
 use crate::io;
-use crate::join_input::JoinInput;
+use crate::join_input::{JoinInput, Upstream};
 use crate::materialized::Materialized;
 use crate::task_state::TaskState;
 use crate::transaction::Transactions;
@@ -177,11 +177,16 @@ impl JoinTask {
         source: &SourceDef,
         state: Option<(&TaskState, &[u8], usize)>,
         registry: Option<&Arc<dyn SchemaRegistry>>,
-        join_topics: &BTreeMap<usize, String>,
+        join_topics: &BTreeMap<usize, JoinTopic>,
     ) -> std::result::Result<Self, DataflowError> {
         let mut ops = Vec::with_capacity(plan.joins.len());
         let mut decoders = Vec::with_capacity(plan.joins.len());
-        let topic = |i: usize, own: &str| join_topics.get(&i).cloned().unwrap_or(own.to_string());
+        let topic = |i: usize, own: &str| {
+            join_topics
+                .get(&i)
+                .map(|t| t.topic.clone())
+                .unwrap_or(own.to_string())
+        };
         let mut topics = vec![(topic(0, &source.topic), source.kind == SourceKind::Table)];
         for (k, j) in plan.joins.iter().enumerate() {
             let mut op = JoinOp::new(j.spec.clone())?;
@@ -200,10 +205,14 @@ impl JoinTask {
                 j.right.kind == SourceKind::Table,
             ));
         }
+        let mut input = JoinInput::new(topics);
+        for (&i, t) in join_topics {
+            input = input.with_upstream(i, t.upstream.clone());
+        }
         Ok(Self {
             ops,
             decoders,
-            input: JoinInput::new(topics),
+            input,
         })
     }
 
@@ -276,6 +285,13 @@ impl JoinTask {
     }
 }
 
+/// A join input read from its repartition topic, and the task that writes it.
+#[derive(Clone)]
+pub struct JoinTopic {
+    pub topic: String,
+    pub upstream: Arc<Upstream>,
+}
+
 /// One task of a query: the operators that process one partition of its inputs (partition
 /// `p` of each), or all partitions for a query that runs as one task.
 pub(crate) struct PartitionTask {
@@ -346,7 +362,9 @@ pub struct QueryTask {
     pub input: Input,
     /// Join inputs read from their `-Join-*-repartition` topic instead of their source's
     /// topic (input index → topic; see [`sluice_planner::join::JoinRepartition`]).
-    pub join_topics: BTreeMap<usize, String>,
+    pub join_topics: BTreeMap<usize, JoinTopic>,
+    /// A task re-keying a join input: where it reports its progress to the join.
+    pub feeds: Option<Arc<Upstream>>,
     pub consumer: SluiceConsumer,
     pub output: Output,
     pub metrics: Arc<QueryMetrics>,
@@ -375,7 +393,7 @@ impl QueryTask {
             Input::Source => self
                 .join_topics
                 .get(&0)
-                .cloned()
+                .map(|t| t.topic.clone())
                 .unwrap_or_else(|| self.source.topic.clone()),
             Input::Repartition { topic } => topic.clone(),
         };
@@ -442,7 +460,7 @@ impl QueryTask {
             // group reads it from the start (whatever `auto.offset.reset` says for the
             // sources), from where the state is once it has seen a partition.
             let mut tpl = rdkafka::TopicPartitionList::new();
-            for t in self.join_topics.values() {
+            for t in self.join_topics.values().map(|t| &t.topic) {
                 for p in 0..partitions {
                     if state.as_ref().is_none_or(|s| s.position(t, p).is_none()) {
                         let _ = tpl.add_partition_offset(t, p, rdkafka::Offset::Offset(0));
@@ -469,10 +487,16 @@ impl QueryTask {
         loop {
             // A join task also wakes up without new records: a waiting input may be released
             // once the other is known to be read, or has idled long enough.
-            let wait = tasks
-                .values()
-                .any(|t| t.join.as_ref().is_some_and(|j| j.input.is_waiting()))
-                .then_some(JOIN_POLL);
+            // A task re-keying a join input tells the join whether it has written all it has
+            // read, and looks again every poll interval (see `join_input::Upstream`).
+            if let Some(u) = &self.feeds {
+                u.set_caught_up(sluice_kafka::caught_up(&self.consumer, &topic));
+            }
+            let wait = (self.feeds.is_some()
+                || tasks
+                    .values()
+                    .any(|t| t.join.as_ref().is_some_and(|j| j.input.is_waiting())))
+            .then_some(JOIN_POLL);
             // Only the wait for a first record is cut short by the poll interval or a stop
             // (see `io::read_batch`: a batch dropped half-read would be lost).
             let stopped = async {
@@ -494,6 +518,9 @@ impl QueryTask {
                     continue;
                 }
             };
+            if let (Some(u), false) = (&self.feeds, messages.is_empty()) {
+                u.set_caught_up(false);
+            }
             // Records the state already reflects (read again after a crash between the state
             // commit and the consumer group commit) are skipped.
             let messages: Vec<_> = match &state {
@@ -775,7 +802,7 @@ impl QueryTask {
 
     /// Whether `topic` is one of the query's join repartition topics.
     fn reads_internal(&self, topic: &str) -> bool {
-        self.join_topics.values().any(|t| t == topic)
+        self.join_topics.values().any(|t| t.topic == topic)
     }
 
     /// A join input's records, as they were read, each to the partition of its join key in
@@ -809,7 +836,11 @@ impl QueryTask {
                 Some((place.unwrap_or(at.0 % partitions), *m))
             })
             .collect();
-        io::republish(producer, topic, &records).await
+        let landed = io::republish(producer, topic, &records).await?;
+        if let Some(u) = &self.feeds {
+            u.wrote(&landed);
+        }
+        Ok(())
     }
 
     /// Writes a task's output batches where the query's output goes. Returns false when the
