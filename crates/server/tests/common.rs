@@ -98,10 +98,13 @@ pub async fn rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
         .collect()
 }
 
-/// A Kafka producer for test inputs.
+/// A Kafka producer for test inputs. It places keyed records as Kafka's Java clients do
+/// (murmur2 of the key bytes), which ksqlDB and Sluice assume of multi-partition topics
+/// (librdkafka's own default, `consistent_random`, hashes with CRC32).
 pub fn producer(bootstrap: &str) -> FutureProducer {
     ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
+        .set("partitioner", "murmur2_random")
         .set("message.timeout.ms", "10000")
         .create()
         .expect("producer")

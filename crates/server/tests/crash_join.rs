@@ -4,7 +4,9 @@
 //! after a kill), so the test compares the *set* of output records with the true join of the
 //! input: every expected record is there and nothing else is. A table row lost from the join's
 //! state shows up as an order enriched with a null tier (the join is a LEFT JOIN); a stream row
-//! lost from the window state, as a missing pair.
+//! lost from the window state, as a missing pair. The topics have 3 partitions, so the query
+//! runs a task per partition, and the orders (joined on a value column) cross the
+//! `-Join-left-repartition` topic first.
 //!
 //! Skipped unless `SLUICE_TANSU_BIN` names a tansu binary (`SLUICE_REQUIRE_TANSU` makes a
 //! missing binary a failure, as CI sets it). `SLUICE_CRASH_SEED` replays a run's kill times.
@@ -25,7 +27,7 @@ const KILLS: usize = 4;
 
 /// (key, value) of every distinct record of `topic`, values parsed as JSON.
 fn distinct(kafka: &str, topic: &str) -> BTreeSet<(String, String)> {
-    read_topic(kafka, topic, 1)
+    read_topic(kafka, topic, 3)
         .into_iter()
         .map(|(k, v)| {
             let v: serde_json::Value =
@@ -68,10 +70,10 @@ async fn sigkill_at_random_moments_keeps_join_state() {
     let (mut server, addr) = start_sluice(&kafka, data_dir.path()).await;
     let client = pg(&addr).await;
     for s in [
-        "CREATE TABLE cust (id VARCHAR PRIMARY KEY, tier VARCHAR) WITH (kafka_topic='cust', value_format='JSON', partitions=1)",
-        "CREATE STREAM orders (id VARCHAR KEY, cid VARCHAR, n BIGINT) WITH (kafka_topic='orders', value_format='JSON', partitions=1)",
-        "CREATE STREAM l (k VARCHAR KEY, n BIGINT) WITH (kafka_topic='l', value_format='JSON', partitions=1)",
-        "CREATE STREAM r (k VARCHAR KEY, m BIGINT) WITH (kafka_topic='r', value_format='JSON', partitions=1)",
+        "CREATE TABLE cust (id VARCHAR PRIMARY KEY, tier VARCHAR) WITH (kafka_topic='cust', value_format='JSON', partitions=3)",
+        "CREATE STREAM orders (id VARCHAR KEY, cid VARCHAR, n BIGINT) WITH (kafka_topic='orders', value_format='JSON', partitions=3)",
+        "CREATE STREAM l (k VARCHAR KEY, n BIGINT) WITH (kafka_topic='l', value_format='JSON', partitions=3)",
+        "CREATE STREAM r (k VARCHAR KEY, m BIGINT) WITH (kafka_topic='r', value_format='JSON', partitions=3)",
         "SET 'auto.offset.reset'='earliest'",
         "CREATE STREAM enriched AS SELECT o.cid, o.n, c.tier FROM orders o LEFT JOIN cust c ON o.cid = c.id EMIT CHANGES",
         "CREATE STREAM pairs AS SELECT l.k, l.n, r.m FROM l JOIN r WITHIN 5 MILLISECONDS ON l.k = r.k EMIT CHANGES",
