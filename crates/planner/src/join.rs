@@ -1223,9 +1223,9 @@ pub struct JoinPartitioning {
 
 /// The partitioning of `joins` (left to right), or `None` when they must run as one task over
 /// all partitions: a foreign-key join (the right table is read whole), windowed sources, ON
-/// clauses with several equalities, a table not joined on its key, a later join whose left
-/// ON column is not the one its source is partitioned by, or inputs read as they are whose
-/// key formats differ (or use a schema registry, whose keys carry their schema's id).
+/// clauses with several equalities, a table not joined on its key, tables with different key
+/// formats, a later join whose left ON column is not the one the rows so far are partitioned
+/// by, or schema-registry key formats (whose keys carry their schema's id).
 pub fn partitioning(joins: &[PlannedJoin]) -> Option<JoinPartitioning> {
     use std::collections::HashMap;
     let first = joins.first()?;
@@ -1239,18 +1239,57 @@ pub fn partitioning(joins: &[PlannedJoin]) -> Option<JoinPartitioning> {
     }) {
         return None;
     }
-    // The column each source's rows are partitioned by, once read (its key column, or the
-    // ON column it is re-keyed by).
+    // Every input with its side of the ON clause: 0 the first join's left, k + 1 join k's right.
+    let mut inputs: Vec<(usize, &SideKey, &Arc<dyn PhysicalExpr>)> =
+        vec![(0, &first.left_side, &first.spec.left_keys[0])];
+    for (k, j) in joins.iter().enumerate() {
+        inputs.push((k + 1, &j.right_side, &j.spec.right_keys[0]));
+    }
+    // The key format placing the rows: a table's (tables are never re-keyed; all tables must
+    // agree), else the first input's joined on its key, else KAFKA where it can write the key.
+    let tables: Vec<&SideKey> = inputs
+        .iter()
+        .map(|(_, side, _)| *side)
+        .filter(|side| !side.stream)
+        .collect();
+    let key_format = match (
+        tables.first(),
+        inputs.iter().find(|(_, side, _)| side.on_key),
+    ) {
+        (Some(t), _) => {
+            if tables.iter().any(|u| u.key_format != t.key_format) {
+                return None;
+            }
+            t.key_format.clone()
+        }
+        (None, Some((_, side, _))) => side.key_format.clone(),
+        (None, None) => {
+            let field = Arc::new(datafusion::arrow::datatypes::Field::new(
+                "K",
+                key_type.clone(),
+                true,
+            ));
+            let kafka = sluice_formats::Format::new(sluice_formats::FormatKind::Kafka);
+            if kafka.validate(&[field], sluice_formats::Part::Key).is_ok() {
+                kafka
+            } else {
+                sluice_formats::Format::new(sluice_formats::FormatKind::Json)
+            }
+        }
+    };
+    // Schema-registry keys carry their schema's id: equal keys of two topics need not be the
+    // same bytes, and a re-keyed row cannot be written like them without the registry.
+    if key_format.kind.uses_schema_registry() {
+        return None;
+    }
+    // An input is read as it is when it is joined on its key written in that format; a stream
+    // is re-keyed otherwise (also on its key, when its key format differs, as ksqlDB does).
+    // `by`: the column each source's rows are partitioned by once read.
     let mut by: HashMap<String, Option<String>> = HashMap::new();
     let mut repartitions = Vec::new();
-    let mut formats = Vec::new();
-    let mut place = |by: &mut HashMap<String, Option<String>>,
-                     input: usize,
-                     side: &SideKey,
-                     key: &Arc<dyn PhysicalExpr>|
-     -> Option<()> {
-        if side.on_key {
-            formats.push(side.key_format.clone());
+    for (input, side, key) in inputs {
+        if side.on_key && side.key_format == key_format {
+            // read as it is
         } else if side.stream {
             repartitions.push(JoinRepartition {
                 input,
@@ -1265,41 +1304,15 @@ pub fn partitioning(joins: &[PlannedJoin]) -> Option<JoinPartitioning> {
             return None;
         }
         by.insert(side.source.clone(), side.column.clone());
-        Some(())
-    };
-    place(&mut by, 0, &first.left_side, &first.spec.left_keys[0])?;
-    for (k, j) in joins.iter().enumerate() {
-        if k > 0 {
-            // The left side is the joins before: partitioned by the column its rows came by.
-            let left = &j.left_side;
-            if left.column.is_none() || by.get(&left.source) != Some(&left.column) {
-                return None;
-            }
-        }
-        place(&mut by, k + 1, &j.right_side, &j.spec.right_keys[0])?;
     }
-    let key_format = match formats.split_first() {
-        Some((f, rest)) => {
-            if rest.iter().any(|g| g != f) || f.kind.uses_schema_registry() {
-                return None;
-            }
-            f.clone()
+    // A later join's left side is the joins before it: partitioned by the column its rows
+    // came by, which its ON column must be.
+    for j in &joins[1..] {
+        let left = &j.left_side;
+        if left.column.is_none() || by.get(&left.source) != Some(&left.column) {
+            return None;
         }
-        // Every input is re-keyed: any one way to write the key does (KAFKA where it can).
-        None => {
-            let field = Arc::new(datafusion::arrow::datatypes::Field::new(
-                "K",
-                key_type.clone(),
-                true,
-            ));
-            let kafka = sluice_formats::Format::new(sluice_formats::FormatKind::Kafka);
-            if kafka.validate(&[field], sluice_formats::Part::Key).is_ok() {
-                kafka
-            } else {
-                sluice_formats::Format::new(sluice_formats::FormatKind::Json)
-            }
-        }
-    };
+    }
     Some(JoinPartitioning {
         repartitions,
         key_type,
