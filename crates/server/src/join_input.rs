@@ -30,15 +30,26 @@ use sluice_kafka::SluiceConsumer;
 pub const MAX_IDLE: Duration = Duration::from_secs(2);
 
 /// The progress of the task that writes a re-keyed join input's repartition topic (in the same
-/// process). An empty partition of that topic says nothing about records the task has not
-/// written yet, so the join counts a partition as read to its end only when that task has
-/// read its own input to the end (as of its last fetches) and the join has read everything it
-/// wrote there.
-#[derive(Debug, Default)]
+/// process). An empty partition of that topic says nothing about records that task has not
+/// written yet, so a partition of it vouches only for times the writing task has passed: its
+/// `vouch` is the smallest newest time it has read over its own input partitions (each read
+/// to its end counts as having passed every time), published once what it read is written.
+/// The join counts a partition of the topic as read once it has read every offset written
+/// there.
+#[derive(Debug)]
 pub struct Upstream {
-    caught_up: std::sync::atomic::AtomicBool,
+    vouch: std::sync::atomic::AtomicI64,
     /// The offset after the last record written, per partition.
     written: std::sync::Mutex<BTreeMap<i32, i64>>,
+}
+
+impl Default for Upstream {
+    fn default() -> Self {
+        Self {
+            vouch: std::sync::atomic::AtomicI64::new(i64::MIN),
+            written: std::sync::Mutex::new(BTreeMap::new()),
+        }
+    }
 }
 
 impl Upstream {
@@ -51,24 +62,25 @@ impl Upstream {
         }
     }
 
-    /// Whether the writing task has read all of its input (as of its last fetches).
-    pub fn set_caught_up(&self, caught_up: bool) {
-        self.caught_up
-            .store(caught_up, std::sync::atomic::Ordering::Release);
+    /// Every record the writing task will still write has a time of at least `time`.
+    pub fn set_vouch(&self, time: i64) {
+        self.vouch.store(time, std::sync::atomic::Ordering::Release);
     }
 
-    /// Whether a reader at `position` of `partition` has nothing more to read there, now or
-    /// from the writing task's input read so far.
+    fn vouch(&self) -> i64 {
+        self.vouch.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Whether a reader at `position` of `partition` has read all that was written there.
     fn read_all(&self, partition: i32, position: Option<i64>) -> bool {
-        self.caught_up.load(std::sync::atomic::Ordering::Acquire)
-            && position.unwrap_or(0)
-                >= self
-                    .written
-                    .lock()
-                    .expect("written lock")
-                    .get(&partition)
-                    .copied()
-                    .unwrap_or(0)
+        position.unwrap_or(0)
+            >= self
+                .written
+                .lock()
+                .expect("written lock")
+                .get(&partition)
+                .copied()
+                .unwrap_or(0)
     }
 }
 
@@ -91,13 +103,17 @@ impl Input {
         let progress = progress?;
         let mut bound = i64::MAX;
         let mut known = false;
+        // A re-keyed input: its partitions vouch for no more than its writer has passed.
+        let writer = self.upstream.as_ref().map_or(i64::MAX, |u| u.vouch());
         for &(p, done) in progress {
             known = true;
             let waiting = self.buffers.get(&p).is_some_and(|b| !b.is_empty());
             match self.newest.get(&p) {
                 // Read to its end with nothing waiting: it holds nothing back.
-                _ if done && !waiting => {}
-                Some(&t) => bound = bound.min(t),
+                _ if done && !waiting => bound = bound.min(writer),
+                Some(&t) => bound = bound.min(t.min(writer)),
+                // Records written there and not read yet: known to come, so no idling out.
+                None if self.upstream.is_some() => bound = i64::MIN,
                 None => return None,
             }
         }

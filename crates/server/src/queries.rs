@@ -483,14 +483,16 @@ impl QueryTask {
             return;
         }
         let mut emitted: u64 = 0;
+        // A task re-keying a join input: how far in time it has passed.
+        let mut clock = WriterClock::default();
         info!(query_id = %self.id, source = %self.source.name, tasks = partitions, "query started");
         loop {
             // A join task also wakes up without new records: a waiting input may be released
             // once the other is known to be read, or has idled long enough.
-            // A task re-keying a join input tells the join whether it has written all it has
-            // read, and looks again every poll interval (see `join_input::Upstream`).
+            // A task re-keying a join input tells the join how far in time it has written
+            // all it read, and looks again every poll interval (see `join_input::Upstream`).
             if let Some(u) = &self.feeds {
-                u.set_caught_up(sluice_kafka::caught_up(&self.consumer, &topic));
+                u.set_vouch(clock.vouch(&self.consumer, &topic, true));
             }
             let wait = (self.feeds.is_some()
                 || tasks
@@ -519,7 +521,10 @@ impl QueryTask {
                 }
             };
             if let (Some(u), false) = (&self.feeds, messages.is_empty()) {
-                u.set_caught_up(false);
+                // Until these are written, the task vouches only for the times it had read
+                // before them (each partition's records come in time order, nearly).
+                u.set_vouch(clock.vouch(&self.consumer, &topic, false));
+                clock.read(&messages);
             }
             // Records the state already reflects (read again after a crash between the state
             // commit and the consumer group commit) are skipped.
@@ -1007,6 +1012,61 @@ async fn open_state(
         }
     }
     Ok(state)
+}
+
+/// How long a partition of a re-keying task's input must have been read to its end before
+/// the task vouches for every time on it: the consumer's cached end of a partition lags the
+/// broker by up to a fetch, so a record just written there may not be known yet.
+const SETTLED: Duration = Duration::from_millis(200);
+
+/// How far in time a task re-keying a join input has passed (see `join_input::Upstream`).
+#[derive(Default)]
+struct WriterClock {
+    /// The newest time read per input partition.
+    read: BTreeMap<i32, i64>,
+    /// Since when each partition has been read to its end.
+    ended: BTreeMap<i32, std::time::Instant>,
+}
+
+impl WriterClock {
+    fn read(&mut self, messages: &[OwnedMessage]) {
+        for m in messages {
+            let t = io::record_time(m).unwrap_or(0);
+            let e = self.read.entry(m.partition()).or_insert(t);
+            *e = (*e).max(t);
+            self.ended.remove(&m.partition());
+        }
+    }
+
+    /// The smallest newest time read over the assigned partitions (`i64::MIN` for one not
+    /// read yet), where, with `written` (all that was read is written), a partition read to
+    /// its end for [`SETTLED`] has passed every time.
+    fn vouch(&mut self, consumer: &SluiceConsumer, topic: &str, written: bool) -> i64 {
+        let Some(parts) = sluice_kafka::assigned_progress(consumer, topic) else {
+            return i64::MIN;
+        };
+        if parts.is_empty() {
+            return i64::MIN;
+        }
+        let now = std::time::Instant::now();
+        let mut vouch = i64::MAX;
+        for (p, done) in parts {
+            let settled = if done {
+                let since = *self.ended.entry(p).or_insert(now);
+                now.duration_since(since) >= SETTLED
+            } else {
+                self.ended.remove(&p);
+                false
+            };
+            let t = match (settled && written, self.read.get(&p)) {
+                (true, _) => i64::MAX,
+                (false, Some(&t)) => t,
+                (false, None) => i64::MIN,
+            };
+            vouch = vouch.min(t);
+        }
+        vouch
+    }
 }
 
 /// Resolves when a client-bound query's receiver is gone; never for topic outputs.

@@ -4,9 +4,9 @@
 //! after a kill), so the test compares the *set* of output records with the true join of the
 //! input: every expected record is there and nothing else is. A table row lost from the join's
 //! state shows up as an order enriched with a null tier (the join is a LEFT JOIN); a stream row
-//! lost from the window state, as a missing pair. The topics have 3 partitions, so the query
-//! runs a task per partition, and the orders (joined on a value column) cross the
-//! `-Join-left-repartition` topic first.
+//! lost from the window state, as a missing pair. The topics have 3 partitions, so the
+//! stream-stream join runs a task per partition (the stream-table join, on a value column of
+//! the orders, runs as one task over all partitions).
 //!
 //! Skipped unless `SLUICE_TANSU_BIN` names a tansu binary (`SLUICE_REQUIRE_TANSU` makes a
 //! missing binary a failure, as CI sets it). `SLUICE_CRASH_SEED` replays a run's kill times.

@@ -72,8 +72,14 @@ fn records(q: &Query, events: &[Event], partitions: u32) -> Vec<OwnedMessage> {
     for e in events.iter().filter(|e| kinds.contains(&e.kind())) {
         let topic = topic_of(e.kind());
         let (key, p) = match e {
-            Event::Person(p) => (Some(p.id.to_be_bytes().to_vec()), p.id),
-            Event::Auction(a) => (Some(a.id.to_be_bytes().to_vec()), a.id),
+            Event::Person(p) => (
+                Some(p.id.to_be_bytes().to_vec()),
+                super::kafka_io::key_partition(p.id),
+            ),
+            Event::Auction(a) => (
+                Some(a.id.to_be_bytes().to_vec()),
+                super::kafka_io::key_partition(a.id),
+            ),
             Event::Bid(_) => {
                 next_bid_partition += 1;
                 (None, next_bid_partition - 1)

@@ -47,9 +47,10 @@ fn producer(bootstrap: &str, linger_ms: u32) -> Result<BaseProducer, KafkaError>
         .create()
 }
 
-/// Sends events to their topics: persons and auctions keyed by id (KAFKA BIGINT) in partition
-/// `id % partitions`, bids without key spread round robin; the record timestamp is the event
-/// time.
+/// Sends events to their topics: persons and auctions keyed by id (KAFKA BIGINT) in the
+/// partition Kafka's default (Java) partitioner gives the key (murmur2 of its bytes, which joins
+/// over several partitions rely on, as ksqlDB's do), bids without key spread round robin; the
+/// record timestamp is the event time.
 pub struct EventProducer {
     producer: BaseProducer,
     partitions: i32,
@@ -75,8 +76,8 @@ impl EventProducer {
         self.buf.clear();
         event.to_json(&mut self.buf);
         let (key, partition, slot) = match event {
-            Event::Person(p) => (Some(p.id.to_be_bytes()), p.id, 0),
-            Event::Auction(a) => (Some(a.id.to_be_bytes()), a.id, 1),
+            Event::Person(p) => (Some(p.id.to_be_bytes()), key_partition(p.id), 0),
+            Event::Auction(a) => (Some(a.id.to_be_bytes()), key_partition(a.id), 1),
             Event::Bid(_) => {
                 let p = self.next_bid_partition;
                 self.next_bid_partition = (p + 1) % self.partitions;
@@ -112,6 +113,12 @@ impl EventProducer {
     pub fn flush(&self) -> Result<(), KafkaError> {
         self.producer.flush(Duration::from_secs(120))
     }
+}
+
+/// A hash of a KAFKA BIGINT key as Kafka's default partitioner takes it (reduced modulo the
+/// partition count by the caller).
+pub fn key_partition(id: i64) -> i64 {
+    i64::from(sluice_dataflow::repartition::murmur2(&id.to_be_bytes()) & 0x7fff_ffff)
 }
 
 /// Number of partitions of `topic`, waiting up to `timeout` for it to exist.
