@@ -4,9 +4,10 @@
 //! after a kill), so the test compares the *set* of output records with the true join of the
 //! input: every expected record is there and nothing else is. A table row lost from the join's
 //! state shows up as an order enriched with a null tier (the join is a LEFT JOIN); a stream row
-//! lost from the window state, as a missing pair. The topics have 3 partitions, so the
-//! stream-stream join runs a task per partition (the stream-table join, on a value column of
-//! the orders, runs as one task over all partitions).
+//! lost from the window state, as a missing pair. The topics have 3 partitions: the
+//! stream-stream join runs a task per partition, its right side (joined on a value column)
+//! re-keyed through `-Join-right-repartition`; the stream-table join, on a value column of the
+//! orders, runs as one task over all partitions.
 //!
 //! Skipped unless `SLUICE_TANSU_BIN` names a tansu binary (`SLUICE_REQUIRE_TANSU` makes a
 //! missing binary a failure, as CI sets it). `SLUICE_CRASH_SEED` replays a run's kill times.
@@ -73,10 +74,10 @@ async fn sigkill_at_random_moments_keeps_join_state() {
         "CREATE TABLE cust (id VARCHAR PRIMARY KEY, tier VARCHAR) WITH (kafka_topic='cust', value_format='JSON', partitions=3)",
         "CREATE STREAM orders (id VARCHAR KEY, cid VARCHAR, n BIGINT) WITH (kafka_topic='orders', value_format='JSON', partitions=3)",
         "CREATE STREAM l (k VARCHAR KEY, n BIGINT) WITH (kafka_topic='l', value_format='JSON', partitions=3)",
-        "CREATE STREAM r (k VARCHAR KEY, m BIGINT) WITH (kafka_topic='r', value_format='JSON', partitions=3)",
+        "CREATE STREAM r (id VARCHAR KEY, k2 VARCHAR, m BIGINT) WITH (kafka_topic='r', value_format='JSON', partitions=3)",
         "SET 'auto.offset.reset'='earliest'",
         "CREATE STREAM enriched AS SELECT o.cid, o.n, c.tier FROM orders o LEFT JOIN cust c ON o.cid = c.id EMIT CHANGES",
-        "CREATE STREAM pairs AS SELECT l.k, l.n, r.m FROM l JOIN r WITHIN 5 MILLISECONDS ON l.k = r.k EMIT CHANGES",
+        "CREATE STREAM pairs AS SELECT l.k, l.n, r.m FROM l JOIN r WITHIN 5 MILLISECONDS ON l.k = r.k2 EMIT CHANGES",
     ] {
         client
             .simple_query(s)
@@ -113,7 +114,12 @@ async fn sigkill_at_random_moments_keeps_join_state() {
                     t,
                 ));
                 records.push(("l", k.clone(), format!("{{\"N\": {i}}}"), t));
-                records.push(("r", k, format!("{{\"M\": {i}}}"), t + 1));
+                records.push((
+                    "r",
+                    format!("r{i}"),
+                    format!("{{\"K2\": \"{k}\", \"M\": {i}}}"),
+                    t + 1,
+                ));
             }
             let sends = records.iter().map(|(topic, k, v, t)| {
                 p.send(
