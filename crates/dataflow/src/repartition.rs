@@ -677,7 +677,7 @@ impl KeyPlacer {
     pub fn place(&mut self, batch: &Batch) -> Result<Vec<Option<i32>>, DataflowError> {
         let n = batch.num_rows();
         let key = self.key.evaluate(&batch.data)?.into_array(n)?;
-        let bytes = self.encoder.encode_rows(&[key.clone()], n)?;
+        let bytes = self.encoder.encode_rows(std::slice::from_ref(&key), n)?;
         Ok(bytes
             .into_iter()
             .enumerate()

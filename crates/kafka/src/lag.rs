@@ -46,28 +46,16 @@ pub fn caught_up(consumer: &SluiceConsumer, topic: &str) -> bool {
 /// partition without cached watermarks counts as not caught up). `None` when the assignment
 /// or positions cannot be read.
 pub fn assigned_progress(consumer: &SluiceConsumer, topic: &str) -> Option<Vec<(i32, bool)>> {
-    let (Ok(assignment), Ok(positions)) = (consumer.assignment(), consumer.position()) else {
-        return None;
-    };
-    let mut out = Vec::new();
-    for e in assignment.elements_for_topic(topic) {
-        let p = e.partition();
-        let done = match cached_watermarks(consumer, topic, p) {
-            None => false,
-            Some((low, high)) => {
-                let position = positions
-                    .find_partition(topic, p)
-                    .and_then(|e| match e.offset() {
-                        Offset::Offset(o) => Some(o),
-                        _ => None,
-                    })
-                    .unwrap_or(low);
-                position >= high
-            }
-        };
-        out.push((p, done));
-    }
-    Some(out)
+    Some(
+        assigned_positions(consumer, topic)?
+            .into_iter()
+            .map(|(p, position)| {
+                let done = cached_watermarks(consumer, topic, p)
+                    .is_some_and(|(low, high)| position.unwrap_or(low) >= high);
+                (p, done)
+            })
+            .collect(),
+    )
 }
 
 /// The partitions of `topic` assigned to the consumer, each with the consumer's position in it

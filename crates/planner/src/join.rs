@@ -1162,7 +1162,8 @@ pub fn plan(
         };
         SideKey {
             source: d.name.clone(),
-            on_key: column.is_some() && single_key(d).is_some() && on_primary_key(d, exprs),
+            // One equality on the only key column.
+            on_key: exprs.len() == 1 && on_primary_key(d, exprs),
             column,
             stream,
             key_format: d.key_format.clone(),

@@ -114,9 +114,9 @@ pub enum PlanPart {
     BeforeRepartition,
     /// Those after it.
     AfterRepartition,
-    /// None: the re-keying of join input `i` (its records cross to a `-Join-*-repartition`
+    /// None: the re-keying of a join input (its records cross to a `-Join-*-repartition`
     /// topic as they are, placed by their join key; see [`crate::join::JoinRepartition`]).
-    JoinFront(usize),
+    JoinFront,
 }
 
 /// A planned continuous query.
@@ -170,7 +170,7 @@ impl QueryPlan {
     pub fn pipeline_part(&self, part: PlanPart) -> Result<Pipeline, PlanError> {
         let at = self.repartition.as_ref().map(|r| r.at);
         let ops = match (part, at) {
-            (PlanPart::JoinFront(_), _) => &[][..],
+            (PlanPart::JoinFront, _) => &[][..],
             (PlanPart::Whole, _) | (_, None) => &self.ops[..],
             (PlanPart::BeforeRepartition, Some(at)) => &self.ops[..at],
             (PlanPart::AfterRepartition, Some(at)) => &self.ops[at..],
@@ -188,17 +188,9 @@ impl QueryPlan {
     /// [`crate::join::partitioning`]); those run as one task over all partitions. The part
     /// after a repartition topic always reads it per partition.
     pub fn per_partition(&self, part: PlanPart) -> bool {
-        matches!(part, PlanPart::AfterRepartition | PlanPart::JoinFront(_))
+        matches!(part, PlanPart::AfterRepartition | PlanPart::JoinFront)
             || self.joins.is_empty()
             || crate::join::partitioning(&self.joins).is_some()
-    }
-
-    /// The join inputs re-keyed through repartition topics before the joins (persistent
-    /// queries whose joins run per partition).
-    pub fn join_repartitions(&self) -> Vec<crate::join::JoinRepartition> {
-        crate::join::partitioning(&self.joins)
-            .map(|p| p.repartitions)
-            .unwrap_or_default()
     }
 
     /// Whether the result is a table (an aggregation, or a query over a table).
@@ -255,7 +247,8 @@ impl QueryPlan {
         if let Some(n) = self.limit {
             lines.push(format!("Limit: {n}"));
         }
-        for r in self.join_repartitions() {
+        let partitioning = crate::join::partitioning(&self.joins);
+        for r in partitioning.iter().flat_map(|p| &p.repartitions) {
             lines.push(format!(
                 "Repartition: input {} by {} through topic <query>-{}-repartition (persistent \
                  queries)",
@@ -263,7 +256,7 @@ impl QueryPlan {
             ));
         }
         lines.push(
-            if self.per_partition(PlanPart::Whole) {
+            if self.joins.is_empty() || partitioning.is_some() {
                 "Tasks: one per input partition (persistent queries)"
             } else {
                 "Tasks: one over all input partitions (the joins cannot be partitioned)"

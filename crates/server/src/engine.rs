@@ -1308,22 +1308,15 @@ impl Engine {
         };
         // Join inputs re-keyed before the joins: a task each, writing the input's records to
         // its `-Join-*-repartition` topic; the joins read that topic instead.
-        let join_topics: BTreeMap<usize, JoinTopic> = plan
-            .join_repartitions()
-            .iter()
-            .map(|r| {
-                (
-                    r.input,
-                    JoinTopic {
-                        topic: self.repartition_topic(query_id, &r.name),
-                        upstream: Arc::new(Upstream::default()),
-                    },
-                )
-            })
-            .collect();
+        let mut join_topics: BTreeMap<usize, JoinTopic> = BTreeMap::new();
         let mut join_fronts = Vec::new();
         if let Some(partitioning) = sluice_planner::join::partitioning(&plan.joins) {
             for r in partitioning.repartitions {
+                let input = r.input;
+                let joined = JoinTopic {
+                    topic: self.repartition_topic(query_id, &r.name),
+                    upstream: Arc::new(Upstream::default()),
+                };
                 let def = match r.input {
                     0 => plan.source.clone(),
                     i => plan.joins[i - 1].right.clone(),
@@ -1332,8 +1325,8 @@ impl Engine {
                 let tx = transactional(&id)?;
                 let producer = tx.clone().unwrap_or_else(|| self.producer.clone());
                 join_fronts.push(JoinFront {
-                    topic: join_topics[&r.input].topic.clone(),
-                    upstream: join_topics[&r.input].upstream.clone(),
+                    topic: joined.topic.clone(),
+                    upstream: joined.upstream.clone(),
                     consumer: self
                         .deps
                         .kafka
@@ -1341,12 +1334,13 @@ impl Engine {
                     state: state_spec(&id, &producer)?,
                     id,
                     def,
-                    repartition: r,
                     key_type: partitioning.key_type.clone(),
                     key_format: partitioning.key_format.clone(),
                     producer,
                     transactional: tx,
+                    repartition: r,
                 });
+                join_topics.insert(input, joined);
             }
         }
         let handle = match plan.repartition.clone().zip(repartition_topic) {
@@ -1427,7 +1421,9 @@ impl Engine {
                 let admin = self.deps.admin.clone();
                 let query_id = query_id.to_string();
                 tokio::spawn(async move {
-                    let partitions = match repartition_partitions(&admin, &plan, &topic).await {
+                    let partitions = match create_internal_topic(&admin, &plan.source.topic, &topic)
+                        .await
+                    {
                         Ok(p) => p,
                         Err(e) => {
                             warn!(query_id, topic, error = %e, "cannot create the repartition topic");
@@ -1995,7 +1991,7 @@ async fn start_join_fronts(
         tasks.push(QueryTask {
             id: f.id,
             source: f.def,
-            part: PlanPart::JoinFront(f.repartition.input),
+            part: PlanPart::JoinFront,
             input: Input::Source,
             join_topics: BTreeMap::new(),
             feeds: Some(f.upstream),
@@ -2064,16 +2060,6 @@ async fn create_internal_topic(
         .await?
         .map(|t| t.partitions)
         .unwrap_or(partitions))
-}
-
-/// Creates a split query's repartition topic, with as many partitions as its source topic, and
-/// returns its partition count.
-async fn repartition_partitions(
-    admin: &Arc<dyn TopicAdmin>,
-    plan: &QueryPlan,
-    topic: &str,
-) -> std::result::Result<i32, KafkaError> {
-    create_internal_topic(admin, &plan.source.topic, topic).await
 }
 
 const CREATE_SOURCE_PROPERTIES: &[&str] = &[

@@ -439,16 +439,15 @@ impl QueryTask {
         let mut tasks: BTreeMap<i32, PartitionTask> = BTreeMap::new();
         // The tasks share the memory one task would have for its keyed state.
         let cache_entries = (DEFAULT_CACHE_ENTRIES / partitions as usize).max(MIN_CACHE_ENTRIES);
-        for p in 0..partitions {
-            match self.new_task(p, per_partition, cache_entries, state.as_ref()) {
-                Ok(t) => {
-                    tasks.insert(p, t);
-                }
-                Err(e) => {
-                    self.fail(e).await;
-                    return;
-                }
-            }
+        if let Err(e) = self.add_tasks(
+            &mut tasks,
+            0..partitions,
+            per_partition,
+            cache_entries,
+            state.as_ref(),
+        ) {
+            self.fail(e).await;
+            return;
         }
         let topics: Vec<String> = match &tasks.values().next().and_then(|t| t.join.as_ref()) {
             // A join also reads the topics of the sources it joins.
@@ -544,19 +543,16 @@ impl QueryTask {
                 let task = if per_partition { m.partition() } else { 0 };
                 routed.entry(task).or_default().push(m);
             }
-            for &p in routed.keys() {
-                if !tasks.contains_key(&p) {
-                    // A partition added to the input after the query started.
-                    match self.new_task(p, per_partition, cache_entries, state.as_ref()) {
-                        Ok(t) => {
-                            tasks.insert(p, t);
-                        }
-                        Err(e) => {
-                            self.fail(e).await;
-                            return;
-                        }
-                    }
-                }
+            // (A partition added to the input after the query started gets its task now.)
+            if let Err(e) = self.add_tasks(
+                &mut tasks,
+                routed.keys().copied(),
+                per_partition,
+                cache_entries,
+                state.as_ref(),
+            ) {
+                self.fail(e).await;
+                return;
             }
             // What each task processes now (a join task: the records its inputs release, with
             // the input each came from).
@@ -648,6 +644,24 @@ impl QueryTask {
         info!(query_id = %self.id, "query stopped");
     }
 
+    /// Adds the tasks of `partitions` that `tasks` lacks (see [`QueryTask::new_task`]).
+    fn add_tasks(
+        &self,
+        tasks: &mut BTreeMap<i32, PartitionTask>,
+        partitions: impl IntoIterator<Item = i32>,
+        per_partition: bool,
+        cache_entries: usize,
+        state: Option<&TaskState>,
+    ) -> Result<()> {
+        for p in partitions {
+            if !tasks.contains_key(&p) {
+                let task = self.new_task(p, per_partition, cache_entries, state)?;
+                tasks.insert(p, task);
+            }
+        }
+        Ok(())
+    }
+
     /// The task for input partition `p` (all partitions, unless `per_partition`): fresh
     /// operators, restored from `state` under the task's prefix.
     fn new_task(
@@ -694,10 +708,8 @@ impl QueryTask {
         // A join also reads the topics of the sources it joins. (The second task of a split
         // query reads joined rows from the repartition topic.)
         let join = if self.plan.joins.is_empty()
-            || matches!(
-                self.part,
-                PlanPart::AfterRepartition | PlanPart::JoinFront(_)
-            ) {
+            || matches!(self.part, PlanPart::AfterRepartition | PlanPart::JoinFront)
+        {
             None
         } else {
             let j = JoinTask::new(

@@ -95,12 +95,6 @@ impl TaskState {
             .collect()
     }
 
-    /// Steps 3 and 4 of the commit protocol for task `task`: changelog, then sled.
-    pub async fn commit(&mut self, task: i32, mut batch: WriteBatch) -> Result<()> {
-        self.write_changelog(task, &mut batch).await?;
-        self.commit_local(batch)
-    }
-
     /// Step 3: task `task`'s `batch` (its writes and a commit marker) to its partition of the
     /// changelog (through the task's producer, so inside its transaction under exactly-once);
     /// records the changelog position after them in `batch`.
@@ -193,13 +187,14 @@ async fn write_changelog(
 /// Replays the changelog into `store`, each partition from the store's position in it.
 /// Returns whether the changelog topic exists.
 async fn restore(store: &SledStore, changelog: &str, kafka: &KafkaConfig) -> Result<bool> {
-    let positions = store.positions().map_err(state_error)?;
-    let from = |p: i32| {
-        positions
-            .get(&(changelog.to_string(), p))
-            .copied()
-            .unwrap_or(0)
-    };
+    let positions: BTreeMap<i32, i64> = store
+        .positions()
+        .map_err(state_error)?
+        .iter()
+        .filter(|((topic, _), _)| topic == changelog)
+        .map(|((_, p), next)| (*p, *next))
+        .collect();
+    let from = |p: i32| positions.get(&p).copied().unwrap_or(0);
     let mut reader = match TopicReader::open(kafka, changelog).await {
         Ok(r) => r,
         Err(KafkaError::UnknownTopic { .. }) => return Ok(false),

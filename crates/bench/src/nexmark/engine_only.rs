@@ -74,11 +74,11 @@ fn records(q: &Query, events: &[Event], partitions: u32) -> Vec<OwnedMessage> {
         let (key, p) = match e {
             Event::Person(p) => (
                 Some(p.id.to_be_bytes().to_vec()),
-                super::kafka_io::key_partition(p.id),
+                super::kafka_io::key_partition(p.id, partitions as i32),
             ),
             Event::Auction(a) => (
                 Some(a.id.to_be_bytes().to_vec()),
-                super::kafka_io::key_partition(a.id),
+                super::kafka_io::key_partition(a.id, partitions as i32),
             ),
             Event::Bid(_) => {
                 next_bid_partition += 1;

@@ -76,8 +76,16 @@ impl EventProducer {
         self.buf.clear();
         event.to_json(&mut self.buf);
         let (key, partition, slot) = match event {
-            Event::Person(p) => (Some(p.id.to_be_bytes()), key_partition(p.id), 0),
-            Event::Auction(a) => (Some(a.id.to_be_bytes()), key_partition(a.id), 1),
+            Event::Person(p) => (
+                Some(p.id.to_be_bytes()),
+                key_partition(p.id, self.partitions),
+                0,
+            ),
+            Event::Auction(a) => (
+                Some(a.id.to_be_bytes()),
+                key_partition(a.id, self.partitions),
+                1,
+            ),
             Event::Bid(_) => {
                 let p = self.next_bid_partition;
                 self.next_bid_partition = (p + 1) % self.partitions;
@@ -115,10 +123,10 @@ impl EventProducer {
     }
 }
 
-/// A hash of a KAFKA BIGINT key as Kafka's default partitioner takes it (reduced modulo the
-/// partition count by the caller).
-pub fn key_partition(id: i64) -> i64 {
-    i64::from(sluice_dataflow::repartition::murmur2(&id.to_be_bytes()) & 0x7fff_ffff)
+/// The partition Kafka's default partitioner gives a KAFKA BIGINT key among `partitions`.
+pub fn key_partition(id: i64, partitions: i32) -> i64 {
+    use sluice_dataflow::repartition::{murmur2, partition_for};
+    i64::from(partition_for(murmur2(&id.to_be_bytes()), partitions))
 }
 
 /// Number of partitions of `topic`, waiting up to `timeout` for it to exist.
