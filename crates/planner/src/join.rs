@@ -1226,10 +1226,9 @@ pub struct JoinPartitioning {
 /// all partitions: a foreign-key join (the right table is read whole), windowed sources, ON
 /// clauses with several equalities, a table not joined on its key, tables with different key
 /// formats, a later join whose left ON column is not the one the rows so far are partitioned
-/// by, schema-registry key formats (whose keys carry their schema's id), or a stream that
-/// would be re-keyed to meet a table: the re-keying hop delays its rows behind the table's
-/// records, and under live input a table row newer than a stream row can still reach the join
-/// first (the Nexmark q3 run shows it), so such joins keep reading everything in one task.
+/// by, or schema-registry key formats (whose keys carry their schema's id). A stream re-keyed
+/// to meet a table reaches the join in time order (the re-keying task merges its input's
+/// partitions by time), so it still meets the table row of its time.
 pub fn partitioning(joins: &[PlannedJoin]) -> Option<JoinPartitioning> {
     use std::collections::HashMap;
     let first = joins.first()?;
@@ -1294,7 +1293,7 @@ pub fn partitioning(joins: &[PlannedJoin]) -> Option<JoinPartitioning> {
     for (input, side, key) in inputs {
         if side.on_key && side.key_format == key_format {
             // read as it is
-        } else if side.stream && tables.is_empty() {
+        } else if side.stream {
             repartitions.push(JoinRepartition {
                 input,
                 key: key.clone(),

@@ -186,11 +186,17 @@ impl QueryPlan {
     /// model: task `p` reads partition `p` of every input, with its own state and changelog
     /// partition). True unless the joins cannot be partitioned (see
     /// [`crate::join::partitioning`]); those run as one task over all partitions. The part
-    /// after a repartition topic always reads it per partition.
+    /// after a repartition topic always reads it per partition. The re-keying of a join input
+    /// is one task over its input's partitions: it has no state, and it writes their records
+    /// in time order, so each partition of its repartition topic receives them in time order
+    /// (the join orders its inputs by the records' times, partition by partition).
     pub fn per_partition(&self, part: PlanPart) -> bool {
-        matches!(part, PlanPart::AfterRepartition | PlanPart::JoinFront)
-            || self.joins.is_empty()
-            || crate::join::partitioning(&self.joins).is_some()
+        match part {
+            PlanPart::JoinFront => return false,
+            PlanPart::AfterRepartition => return true,
+            PlanPart::Whole | PlanPart::BeforeRepartition => {}
+        }
+        self.joins.is_empty() || crate::join::partitioning(&self.joins).is_some()
     }
 
     /// Whether the result is a table (an aggregation, or a query over a table).

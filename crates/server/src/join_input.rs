@@ -279,6 +279,15 @@ impl JoinInput {
         out
     }
 
+    /// The time of the oldest record waiting in each partition of input `i`.
+    pub fn oldest_waiting(&self, i: usize) -> BTreeMap<i32, i64> {
+        self.inputs[i]
+            .buffers
+            .iter()
+            .filter_map(|(p, b)| b.iter().map(ts).min().map(|t| (*p, t)))
+            .collect()
+    }
+
     /// Whether records are waiting.
     pub fn is_waiting(&self) -> bool {
         self.inputs

@@ -482,8 +482,14 @@ impl QueryTask {
             return;
         }
         let mut emitted: u64 = 0;
-        // A task re-keying a join input: how far in time it has passed.
+        // A task re-keying a join input: how far in time it has passed, and its input's
+        // records merged in time order across partitions (so that each partition of the
+        // repartition topic receives records in time order).
         let mut clock = WriterClock::default();
+        let mut in_order = self
+            .feeds
+            .is_some()
+            .then(|| JoinInput::new(vec![(topic.clone(), false)]));
         info!(query_id = %self.id, source = %self.source.name, tasks = partitions, "query started");
         loop {
             // A join task also wakes up without new records: a waiting input may be released
@@ -491,7 +497,7 @@ impl QueryTask {
             // A task re-keying a join input tells the join how far in time it has written
             // all it read, and looks again every poll interval (see `join_input::Upstream`).
             if let Some(u) = &self.feeds {
-                u.set_vouch(clock.vouch(&self.consumer, &topic, true));
+                u.set_vouch(clock.vouch(&self.consumer, &topic, true, &in_order));
             }
             let wait = (self.feeds.is_some()
                 || tasks
@@ -522,7 +528,7 @@ impl QueryTask {
             if let (Some(u), false) = (&self.feeds, messages.is_empty()) {
                 // Until these are written, the task vouches only for the times it had read
                 // before them (each partition's records come in time order, nearly).
-                u.set_vouch(clock.vouch(&self.consumer, &topic, false));
+                u.set_vouch(clock.vouch(&self.consumer, &topic, false, &in_order));
                 clock.read(&messages);
             }
             // Records the state already reflects (read again after a crash between the state
@@ -535,6 +541,18 @@ impl QueryTask {
                             .is_none_or(|p| m.offset() >= p)
                     })
                     .collect(),
+                None => messages,
+            };
+            // A re-keying task writes what its partitions have all passed, in time order.
+            let messages = match in_order.as_mut() {
+                Some(merge) => {
+                    merge.push(messages);
+                    merge
+                        .ready(&self.consumer)
+                        .into_iter()
+                        .map(|(_, m)| m)
+                        .collect()
+                }
                 None => messages,
             };
             // Each record to its task, in arrival order.
@@ -1051,9 +1069,21 @@ impl WriterClock {
     }
 
     /// The smallest newest time read over the assigned partitions (`i64::MIN` for one not
-    /// read yet), where, with `written` (all that was read is written), a partition read to
-    /// its end for [`SETTLED`] has passed every time.
-    fn vouch(&mut self, consumer: &SluiceConsumer, topic: &str, written: bool) -> i64 {
+    /// read yet), where, with `written` (all that was read and released by `in_order` is
+    /// written), a partition read to its end for [`SETTLED`] with nothing waiting has passed
+    /// every time; a partition with records waiting in `in_order` has passed no more than the
+    /// oldest of them.
+    fn vouch(
+        &mut self,
+        consumer: &SluiceConsumer,
+        topic: &str,
+        written: bool,
+        in_order: &Option<JoinInput>,
+    ) -> i64 {
+        let waiting = in_order
+            .as_ref()
+            .map(|o| o.oldest_waiting(0))
+            .unwrap_or_default();
         let Some(parts) = sluice_kafka::assigned_progress(consumer, topic) else {
             return i64::MIN;
         };
@@ -1070,10 +1100,11 @@ impl WriterClock {
                 self.ended.remove(&p);
                 false
             };
-            let t = match (settled && written, self.read.get(&p)) {
-                (true, _) => i64::MAX,
-                (false, Some(&t)) => t,
-                (false, None) => i64::MIN,
+            let t = match (waiting.get(&p), settled && written, self.read.get(&p)) {
+                (Some(&w), _, _) => w.saturating_sub(1),
+                (None, true, _) => i64::MAX,
+                (None, false, Some(&t)) => t,
+                (None, false, None) => i64::MIN,
             };
             vouch = vouch.min(t);
         }

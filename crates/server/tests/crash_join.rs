@@ -4,10 +4,10 @@
 //! after a kill), so the test compares the *set* of output records with the true join of the
 //! input: every expected record is there and nothing else is. A table row lost from the join's
 //! state shows up as an order enriched with a null tier (the join is a LEFT JOIN); a stream row
-//! lost from the window state, as a missing pair. The topics have 3 partitions: the
-//! stream-stream join runs a task per partition, its right side (joined on a value column)
-//! re-keyed through `-Join-right-repartition`; the stream-table join, on a value column of the
-//! orders, runs as one task over all partitions.
+//! lost from the window state, as a missing pair. The topics have 3 partitions and both joins
+//! run a task per partition: the stream-stream join's right side (joined on a value column) is
+//! re-keyed through `-Join-right-repartition`, and the stream-table join's orders (joined on a
+//! value column) through `-Join-left-repartition`.
 //!
 //! Skipped unless `SLUICE_TANSU_BIN` names a tansu binary (`SLUICE_REQUIRE_TANSU` makes a
 //! missing binary a failure, as CI sets it). `SLUICE_CRASH_SEED` replays a run's kill times.

@@ -588,8 +588,30 @@ async fn stream_table_join_enriches_orders_with_platinum_customers() {
             .any(|l| l.contains("StreamTableJoin: LEFT JOIN")),
         "{text:?}"
     );
-    // A stream joined with a table on a value column: one task over all partitions (it is
-    // not re-keyed to meet a table yet).
+    // A stream joined with a table on a value column is re-keyed by it (as ksqlDB does), so
+    // the query runs a task per partition.
+    assert!(
+        text.iter().any(|l| l.starts_with(
+            "Repartition: input 0 by CUSTOMER_ID@1 through topic <query>-Join-left-repartition"
+        )),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|l| l.starts_with("Tasks: one per input partition")),
+        "{text:?}"
+    );
+    // A join of streams on two equalities runs as one task over all partitions.
+    client
+        .simple_query("CREATE STREAM refunds (id INT KEY, customer_id VARCHAR) WITH (kafka_topic='refunds', value_format='JSON', partitions=1)")
+        .await
+        .unwrap();
+    let plan = rows(
+        &client,
+        "EXPLAIN SELECT * FROM orders o JOIN refunds r WITHIN 1 HOUR ON o.id = r.id AND o.customer_id = r.customer_id EMIT CHANGES",
+    )
+    .await;
+    let text: Vec<String> = plan.iter().filter_map(|r| r[0].clone()).collect();
     assert!(
         text.iter()
             .any(|l| l.starts_with("Tasks: one over all input partitions")),
