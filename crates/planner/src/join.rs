@@ -1177,6 +1177,20 @@ pub fn plan(
         .unwrap_or(false);
     let left_side = side(&left, &lefts, left_stream);
     let right_side = side(&right, &rights, right.kind == SourceKind::Stream);
+    // A stream joined on a value column is re-keyed by it, and ksqlDB refuses a key that holds
+    // a map there, naming the re-keyed column `<alias>_<column>` (left side first).
+    for (s, exprs, ty) in [
+        (&left_side, &lefts, key_types.first()),
+        (&right_side, &rights, key_types.first()),
+    ] {
+        if let ([LExpr::Column(c)], true, false, Some(ty)) = (&exprs[..], s.stream, s.on_key, ty) {
+            let name = match &c.relation {
+                Some(r) => format!("{}_{}", r.table(), c.name),
+                None => c.name.clone(),
+            };
+            crate::sink::check_no_map_key(&name, ty)?;
+        }
+    }
     Ok(PlannedJoin {
         left_source: left.name.clone(),
         left_side,

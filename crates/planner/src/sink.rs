@@ -28,6 +28,17 @@ pub fn plan_sink(plan: &QueryPlan, sink_name: &str) -> Result<SinkLayout, PlanEr
 
 /// ksqlDB refuses key columns whose type contains a map (their serialization is not stable).
 fn check_no_map_keys(layout: &SinkLayout) -> Result<(), PlanError> {
+    for f in layout.key_fields.iter() {
+        check_no_map_key(f.name(), f.data_type())?;
+    }
+    Ok(())
+}
+
+/// ksqlDB's error for a key column `name` whose type contains a map.
+pub(crate) fn check_no_map_key(
+    name: &str,
+    ty: &datafusion::arrow::datatypes::DataType,
+) -> Result<(), PlanError> {
     use datafusion::arrow::datatypes::DataType;
     fn has_map(t: &DataType) -> bool {
         match t {
@@ -37,14 +48,11 @@ fn check_no_map_keys(layout: &SinkLayout) -> Result<(), PlanError> {
             _ => false,
         }
     }
-    for f in layout.key_fields.iter() {
-        if has_map(f.data_type()) {
-            let ty = sluice_catalog::types::display_name(f.data_type());
-            return Err(PlanError::Invalid(format!(
-                "Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{}`. Column type: {ty}. See https://github.com/confluentinc/ksql/issues/6621 for more.",
-                f.name()
-            )));
-        }
+    if has_map(ty) {
+        let ty = sluice_catalog::types::display_name(ty);
+        return Err(PlanError::Invalid(format!(
+            "Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{name}`. Column type: {ty}. See https://github.com/confluentinc/ksql/issues/6621 for more."
+        )));
     }
     Ok(())
 }

@@ -623,18 +623,23 @@ impl QueryTask {
             }
 
             // Counted once processed: every record counted here has its output delivered.
-            // (A split query counts its source records, read by its first task.)
-            // (Records of a join input's repartition topic were counted by the task that
-            // read them from the input's topic.)
+            // (A split query counts its source records, read by its first task. A re-keyed
+            // join input's records count, under the input's topic, once the join has
+            // processed them from its repartition topic; the re-keying task counts those
+            // that do not cross.)
             let (seen, lag_topic) = match self.input {
                 Input::Source => {
-                    let mut consumed = self.metrics.consumed.lock().expect("consumed lock");
-                    let mut n = 0;
-                    for m in all.iter().filter(|m| !self.reads_internal(m.topic())) {
-                        *consumed.entry(m.topic().to_string()).or_default() += 1;
-                        n += 1;
+                    if self.feeds.is_none() {
+                        let mut consumed = self.metrics.consumed.lock().expect("consumed lock");
+                        for m in &all {
+                            *consumed
+                                .entry(self.input_topic(m.topic()).to_string())
+                                .or_default() += 1;
+                        }
+                        self.metrics
+                            .records_in
+                            .fetch_add(all.len() as u64, Ordering::Relaxed);
                     }
-                    self.metrics.records_in.fetch_add(n, Ordering::Relaxed);
                     (&self.metrics.positions, self.plan.source.topic.as_str())
                 }
                 Input::Repartition { .. } => (&self.metrics.internal_positions, topic.as_str()),
@@ -774,7 +779,12 @@ impl QueryTask {
                             Vec::new()
                         }
                         Some(b) => self.run_pipeline(&mut task.pipeline, b)?,
-                        None => Vec::new(),
+                        None => {
+                            if matches!(self.output, Output::Republish { .. }) {
+                                self.count_uncrossed(messages.len());
+                            }
+                            Vec::new()
+                        }
                     }
                 }
                 Some(join) => join.process_runs(
@@ -835,9 +845,18 @@ impl QueryTask {
         Ok(keep_going)
     }
 
-    /// Whether `topic` is one of the query's join repartition topics.
-    fn reads_internal(&self, topic: &str) -> bool {
-        self.join_topics.values().any(|t| t.topic == topic)
+    /// The input topic whose records `topic` carries: a join repartition topic carries its
+    /// re-keyed input's.
+    fn input_topic<'a>(&'a self, topic: &'a str) -> &'a str {
+        match self.join_topics.iter().find(|(_, t)| t.topic == topic) {
+            Some((0, _)) => &self.plan.source.topic,
+            Some((i, _)) => self
+                .plan
+                .joins
+                .get(i - 1)
+                .map_or(topic, |j| j.right.topic.as_str()),
+            None => topic,
+        }
     }
 
     /// A join input's records, as they were read, each to the partition of its join key in
@@ -875,7 +894,27 @@ impl QueryTask {
         if let Some(u) = &self.feeds {
             u.wrote(&landed);
         }
+        self.count_uncrossed(messages.len().saturating_sub(records.len()));
         Ok(())
+    }
+
+    /// A re-keying task is done with `n` records that do not cross (reported as
+    /// undecodable): they count as consumed now (the join counts the others once it has
+    /// processed them).
+    fn count_uncrossed(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        *self
+            .metrics
+            .consumed
+            .lock()
+            .expect("consumed lock")
+            .entry(self.source.topic.clone())
+            .or_default() += n as u64;
+        self.metrics
+            .records_in
+            .fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// Writes a task's output batches where the query's output goes. Returns false when the
