@@ -2000,6 +2000,7 @@ async fn start_join_fronts(
                 topic: f.topic,
                 placer,
                 producer: f.producer,
+                lead: admin.bounded_retention().map(crate::lead::LeadGuard::new),
             },
             metrics: metrics.clone(),
             state: Some(f.state),

@@ -41,6 +41,9 @@ pub struct Upstream {
     vouch: std::sync::atomic::AtomicI64,
     /// The offset after the last record written, per partition.
     written: std::sync::Mutex<BTreeMap<i32, i64>>,
+    /// The next offset the join will process, per partition (what the writing task's
+    /// [`crate::lead::LeadGuard`] waits on against a broker that drops unread records).
+    pub processed: std::sync::Mutex<BTreeMap<i32, i64>>,
 }
 
 impl Default for Upstream {
@@ -48,6 +51,7 @@ impl Default for Upstream {
         Self {
             vouch: std::sync::atomic::AtomicI64::new(i64::MIN),
             written: std::sync::Mutex::new(BTreeMap::new()),
+            processed: std::sync::Mutex::new(BTreeMap::new()),
         }
     }
 }

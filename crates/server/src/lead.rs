@@ -1,4 +1,5 @@
-//! Flow control between the two tasks of a query split at a repartition topic.
+//! Flow control between the two tasks of a query split at a repartition topic (and between a
+//! task re-keying a join input and the join reading its `-Join-*-repartition` topic).
 //!
 //! A broker that drops a partition's oldest records by size (the embedded mock cluster keeps
 //! about 5 MiB or 100 000 records per partition, whether read or not) would lose the rows of a

@@ -139,6 +139,9 @@ pub enum Output {
         topic: String,
         placer: KeyPlacer,
         producer: SluiceProducer,
+        /// Set when the broker drops unread records by size (see [`crate::lead`]): the join's
+        /// processed positions in the topic bound how far ahead this task writes.
+        lead: Option<crate::lead::LeadGuard>,
     },
     /// The query's repartition topic (the first task of a split query).
     Repartition {
@@ -384,6 +387,9 @@ impl QueryTask {
     /// Run until `stop` turns true, the client goes away, or LIMIT is reached.
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
         if let Output::Repartition {
+            lead: Some(lead), ..
+        }
+        | Output::Republish {
             lead: Some(lead), ..
         } = &mut self.output
         {
@@ -644,6 +650,16 @@ impl QueryTask {
                 }
                 Input::Repartition { .. } => (&self.metrics.internal_positions, topic.as_str()),
             };
+            // A re-keying task writing ahead of this join waits on what it has processed.
+            for jt in self.join_topics.values() {
+                let mut processed = jt.upstream.processed.lock().expect("positions lock");
+                for ((t, partition), next) in &positions {
+                    if *t == jt.topic {
+                        let e = processed.entry(*partition).or_insert(*next);
+                        *e = (*e).max(*next);
+                    }
+                }
+            }
             {
                 let mut seen = seen.lock().expect("positions lock");
                 for ((t, partition), next) in &positions {
@@ -868,6 +884,7 @@ impl QueryTask {
             topic,
             placer,
             producer,
+            lead,
         } = &mut self.output
         else {
             return Ok(());
@@ -890,9 +907,18 @@ impl QueryTask {
                 Some((place.unwrap_or(at.0 % partitions), *m))
             })
             .collect();
+        if let (Some(lead), Some(u)) = (lead.as_mut(), &self.feeds) {
+            lead.wait(&self.id, &u.processed).await;
+        }
         let landed = io::republish(producer, topic, &records).await?;
         if let Some(u) = &self.feeds {
             u.wrote(&landed);
+        }
+        if let Some(lead) = lead.as_mut() {
+            for ((_, m), (partition, offset)) in records.iter().zip(&landed) {
+                let bytes = m.key().map_or(0, <[u8]>::len) + m.payload().map_or(0, <[u8]>::len);
+                lead.wrote(*partition, *offset, bytes as u64);
+            }
         }
         self.count_uncrossed(messages.len().saturating_sub(records.len()));
         Ok(())
