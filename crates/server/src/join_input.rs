@@ -423,4 +423,31 @@ mod tests {
         assert_eq!(order, vec![(1, 0, 5), (0, 1, 5), (0, 0, 10)]);
         assert!(input.is_waiting());
     }
+
+    #[test]
+    fn one_input_merges_its_partitions_in_time_order_for_a_re_keying_task() {
+        // A re-keying task's input, read partition by partition (60 arrives before 40 and
+        // 45): its records are written in time order, and what still waits bounds its vouch.
+        let mut input = JoinInput::new(vec![("s".into(), false)]);
+        input.push(vec![
+            msg_in("s", 0, 0, 60),
+            msg_in("s", 1, 0, 45),
+            msg_in("s", 1, 1, 70),
+            msg_in("s", 2, 0, 40),
+        ]);
+        let reading = |topic: &str| -> Option<Vec<(i32, bool)>> {
+            assert_eq!(topic, "s");
+            Some(vec![(0, false), (1, false), (2, false)])
+        };
+        let times =
+            |v: Vec<(usize, OwnedMessage)>| -> Vec<i64> { v.iter().map(|(_, m)| ts(m)).collect() };
+        // Up to the oldest newest time over the partitions (40).
+        assert_eq!(times(input.ready_with(reading)), vec![40]);
+        assert_eq!(input.oldest_waiting(0), BTreeMap::from([(0, 60), (1, 45)]));
+        // Partition 2 is read to its end: up to 60, in time order.
+        let two_done =
+            |_: &str| -> Option<Vec<(i32, bool)>> { Some(vec![(0, false), (1, false), (2, true)]) };
+        assert_eq!(times(input.ready_with(two_done)), vec![45, 60]);
+        assert_eq!(input.oldest_waiting(0), BTreeMap::from([(1, 70)]));
+    }
 }
