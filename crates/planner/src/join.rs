@@ -1179,11 +1179,10 @@ pub fn plan(
     let right_side = side(&right, &rights, right.kind == SourceKind::Stream);
     // A stream joined on a value column is re-keyed by it, and ksqlDB refuses a key that holds
     // a map there, naming the re-keyed column `<alias>_<column>` (left side first).
-    for (s, exprs, ty) in [
-        (&left_side, &lefts, key_types.first()),
-        (&right_side, &rights, key_types.first()),
-    ] {
-        if let ([LExpr::Column(c)], true, false, Some(ty)) = (&exprs[..], s.stream, s.on_key, ty) {
+    for (s, exprs) in [(&left_side, &lefts), (&right_side, &rights)] {
+        if let ([LExpr::Column(c)], true, false, Some(ty)) =
+            (&exprs[..], s.stream, s.on_key, key_types.first())
+        {
             let name = match &c.relation {
                 Some(r) => format!("{}_{}", r.table(), c.name),
                 None => c.name.clone(),

@@ -66,6 +66,15 @@ impl Upstream {
         }
     }
 
+    /// The join has processed these partitions up to (not including) these offsets.
+    pub fn processed_to(&self, next: impl IntoIterator<Item = (i32, i64)>) {
+        let mut processed = self.processed.lock().expect("processed lock");
+        for (p, n) in next {
+            let e = processed.entry(p).or_insert(n);
+            *e = (*e).max(n);
+        }
+    }
+
     /// Every record the writing task will still write has a time of at least `time`.
     pub fn set_vouch(&self, time: i64) {
         self.vouch.store(time, std::sync::atomic::Ordering::Release);

@@ -488,22 +488,17 @@ impl QueryTask {
             return;
         }
         let mut emitted: u64 = 0;
-        // A task re-keying a join input: how far in time it has passed, and its input's
-        // records merged in time order across partitions (so that each partition of the
-        // repartition topic receives records in time order).
-        let mut clock = WriterClock::default();
-        let mut in_order = self
-            .feeds
-            .is_some()
-            .then(|| JoinInput::new(vec![(topic.clone(), false)]));
+        // A task re-keying a join input: its input merged in time order, and how far in time
+        // it has passed.
+        let mut rekeying = self.feeds.is_some().then(|| Rekeying::new(&topic));
         info!(query_id = %self.id, source = %self.source.name, tasks = partitions, "query started");
         loop {
             // A join task also wakes up without new records: a waiting input may be released
             // once the other is known to be read, or has idled long enough.
             // A task re-keying a join input tells the join how far in time it has written
             // all it read, and looks again every poll interval (see `join_input::Upstream`).
-            if let Some(u) = &self.feeds {
-                u.set_vouch(clock.vouch(&self.consumer, &topic, true, &in_order));
+            if let (Some(u), Some(r)) = (&self.feeds, rekeying.as_mut()) {
+                u.set_vouch(r.vouch(&self.consumer, &topic, true));
             }
             let wait = (self.feeds.is_some()
                 || tasks
@@ -531,11 +526,12 @@ impl QueryTask {
                     continue;
                 }
             };
-            if let (Some(u), false) = (&self.feeds, messages.is_empty()) {
+            if let (Some(u), Some(r), false) = (&self.feeds, rekeying.as_mut(), messages.is_empty())
+            {
                 // Until these are written, the task vouches only for the times it had read
                 // before them (each partition's records come in time order, nearly).
-                u.set_vouch(clock.vouch(&self.consumer, &topic, false, &in_order));
-                clock.read(&messages);
+                u.set_vouch(r.vouch(&self.consumer, &topic, false));
+                r.read(&messages);
             }
             // Records the state already reflects (read again after a crash between the state
             // commit and the consumer group commit) are skipped.
@@ -550,15 +546,8 @@ impl QueryTask {
                 None => messages,
             };
             // A re-keying task writes what its partitions have all passed, in time order.
-            let messages = match in_order.as_mut() {
-                Some(merge) => {
-                    merge.push(messages);
-                    merge
-                        .ready(&self.consumer)
-                        .into_iter()
-                        .map(|(_, m)| m)
-                        .collect()
-                }
+            let messages = match rekeying.as_mut() {
+                Some(r) => r.release(&self.consumer, messages),
                 None => messages,
             };
             // Each record to its task, in arrival order.
@@ -652,13 +641,12 @@ impl QueryTask {
             };
             // A re-keying task writing ahead of this join waits on what it has processed.
             for jt in self.join_topics.values() {
-                let mut processed = jt.upstream.processed.lock().expect("positions lock");
-                for ((t, partition), next) in &positions {
-                    if *t == jt.topic {
-                        let e = processed.entry(*partition).or_insert(*next);
-                        *e = (*e).max(*next);
-                    }
-                }
+                jt.upstream.processed_to(
+                    positions
+                        .iter()
+                        .filter(|((t, _), _)| *t == jt.topic)
+                        .map(|((_, p), next)| (*p, *next)),
+                );
             }
             {
                 let mut seen = seen.lock().expect("positions lock");
@@ -693,9 +681,8 @@ impl QueryTask {
         state: Option<&TaskState>,
     ) -> Result<()> {
         for p in partitions {
-            if !tasks.contains_key(&p) {
-                let task = self.new_task(p, per_partition, cache_entries, state)?;
-                tasks.insert(p, task);
+            if let std::collections::btree_map::Entry::Vacant(slot) = tasks.entry(p) {
+                slot.insert(self.new_task(p, per_partition, cache_entries, state)?);
             }
         }
         Ok(())
@@ -1114,16 +1101,40 @@ async fn open_state(
 /// broker by up to a fetch, so a record just written there may not be known yet.
 const SETTLED: Duration = Duration::from_millis(200);
 
-/// How far in time a task re-keying a join input has passed (see `join_input::Upstream`).
-#[derive(Default)]
-struct WriterClock {
+/// A task re-keying a join input: its input's records merged in time order across
+/// partitions (so that each partition of the repartition topic receives records in time
+/// order), and how far in time it has passed (see `join_input::Upstream`).
+struct Rekeying {
+    merge: JoinInput,
     /// The newest time read per input partition.
     read: BTreeMap<i32, i64>,
     /// Since when each partition has been read to its end.
     ended: BTreeMap<i32, std::time::Instant>,
 }
 
-impl WriterClock {
+impl Rekeying {
+    fn new(topic: &str) -> Self {
+        Self {
+            merge: JoinInput::new(vec![(topic.to_string(), false)]),
+            read: BTreeMap::new(),
+            ended: BTreeMap::new(),
+        }
+    }
+
+    /// Takes newly read records; returns those every partition has passed, in time order.
+    fn release(
+        &mut self,
+        consumer: &SluiceConsumer,
+        messages: Vec<OwnedMessage>,
+    ) -> Vec<OwnedMessage> {
+        self.merge.push(messages);
+        self.merge
+            .ready(consumer)
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect()
+    }
+
     fn read(&mut self, messages: &[OwnedMessage]) {
         for m in messages {
             let t = io::record_time(m).unwrap_or(0);
@@ -1134,21 +1145,12 @@ impl WriterClock {
     }
 
     /// The smallest newest time read over the assigned partitions (`i64::MIN` for one not
-    /// read yet), where, with `written` (all that was read and released by `in_order` is
-    /// written), a partition read to its end for [`SETTLED`] with nothing waiting has passed
-    /// every time; a partition with records waiting in `in_order` has passed no more than the
-    /// oldest of them.
-    fn vouch(
-        &mut self,
-        consumer: &SluiceConsumer,
-        topic: &str,
-        written: bool,
-        in_order: &Option<JoinInput>,
-    ) -> i64 {
-        let waiting = in_order
-            .as_ref()
-            .map(|o| o.oldest_waiting(0))
-            .unwrap_or_default();
+    /// read yet), where, with `written` (all that was read and released is written), a
+    /// partition read to its end for [`SETTLED`] with nothing waiting has passed every time;
+    /// a partition with records waiting in the merge has passed no more than the oldest of
+    /// them.
+    fn vouch(&mut self, consumer: &SluiceConsumer, topic: &str, written: bool) -> i64 {
+        let waiting = self.merge.oldest_waiting(0);
         let Some(parts) = sluice_kafka::assigned_progress(consumer, topic) else {
             return i64::MIN;
         };

@@ -488,6 +488,15 @@ async fn header_columns_read_record_headers() {
     server.shutdown().await;
 }
 
+/// The lines of `EXPLAIN <query>`.
+async fn explain(client: &tokio_postgres::Client, query: &str) -> Vec<String> {
+    rows(client, &format!("EXPLAIN {query}"))
+        .await
+        .into_iter()
+        .filter_map(|r| r[0].clone())
+        .collect()
+}
+
 /// Issue 5's enrichment query: orders (a stream) joined with customers (a table) on a non-key
 /// column of the orders, filtered on the table's columns. Only platinum customers' orders reach
 /// the output topic, keyed by the join key; a customer update is seen by later orders.
@@ -577,12 +586,11 @@ async fn stream_table_join_enriches_orders_with_platinum_customers() {
     );
 
     // EXPLAIN shows the join.
-    let plan = rows(
+    let text = explain(
         &client,
-        "EXPLAIN SELECT * FROM orders o LEFT JOIN customers c ON o.customer_id = c.id EMIT CHANGES",
+        "SELECT * FROM orders o LEFT JOIN customers c ON o.customer_id = c.id EMIT CHANGES",
     )
     .await;
-    let text: Vec<String> = plan.iter().filter_map(|r| r[0].clone()).collect();
     assert!(
         text.iter()
             .any(|l| l.contains("StreamTableJoin: LEFT JOIN")),
@@ -606,12 +614,11 @@ async fn stream_table_join_enriches_orders_with_platinum_customers() {
         .simple_query("CREATE STREAM refunds (id INT KEY, customer_id VARCHAR) WITH (kafka_topic='refunds', value_format='JSON', partitions=1)")
         .await
         .unwrap();
-    let plan = rows(
+    let text = explain(
         &client,
-        "EXPLAIN SELECT * FROM orders o JOIN refunds r WITHIN 1 HOUR ON o.id = r.id AND o.customer_id = r.customer_id EMIT CHANGES",
+        "SELECT * FROM orders o JOIN refunds r WITHIN 1 HOUR ON o.id = r.id AND o.customer_id = r.customer_id EMIT CHANGES",
     )
     .await;
-    let text: Vec<String> = plan.iter().filter_map(|r| r[0].clone()).collect();
     assert!(
         text.iter()
             .any(|l| l.starts_with("Tasks: one over all input partitions")),
