@@ -672,10 +672,10 @@ impl Harness {
                     .unwrap_or(0);
                 wanted.push((def.topic.clone(), partitions, consumed));
             }
-            // A split query has caught up when its second task has read its repartition topic.
-            if let Some(topic) = &metrics.internal_topic {
+            // A split query has caught up when its tasks have read its internal topics.
+            for topic in metrics.internal.keys() {
                 match sluice_kafka::topic_watermarks(&self.kafka, topic).await {
-                    Ok(w) if metrics.internal_lag(&w) == 0 => {}
+                    Ok(w) if metrics.internal_lag(topic, &w) == 0 => {}
                     _ => return false,
                 }
             }

@@ -132,18 +132,39 @@ impl RepartitionEncoder {
         if n == 0 {
             return Ok(Vec::new());
         }
-        let origin = batch.origin.as_ref().ok_or_else(|| {
-            DataflowError::Plan("rows for a repartition topic must know their origin".into())
-        })?;
         let keys = self
             .key_exprs
             .iter()
             .map(|e| e.evaluate(&batch.data).and_then(|v| v.into_array(n)))
             .collect::<Result<Vec<_>, _>>()?;
         let rows = self.converter.convert_columns(&keys)?;
+        let places: Vec<i32> = (0..n)
+            .map(|i| partition_for(murmur2(rows.row(i).as_ref()), self.partitions))
+            .collect();
+        self.encode_placed(batch, &places, false)
+    }
+
+    /// The records for one processed batch whose rows go to partitions `places` (one per row,
+    /// below [`RepartitionEncoder::partitions`]). With `by_time`, a record holds rows of one
+    /// event time only (a run of them, in row order), so a reader ordering records by their
+    /// timestamps orders the rows too (a join's re-keyed intermediate rows, see
+    /// `sluice_planner::join::JoinStage`).
+    pub fn encode_placed(
+        &self,
+        batch: &Batch,
+        places: &[i32],
+        by_time: bool,
+    ) -> Result<Vec<RepartitionRecord>, DataflowError> {
+        let n = batch.num_rows();
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let origin = batch.origin.as_ref().ok_or_else(|| {
+            DataflowError::Plan("rows for a repartition topic must know their origin".into())
+        })?;
         let mut by_partition: Vec<Vec<u32>> = vec![Vec::new(); self.partitions as usize];
-        for i in 0..n {
-            let p = partition_for(murmur2(rows.row(i).as_ref()), self.partitions);
+        for (i, p) in places.iter().enumerate() {
+            let p = (*p).clamp(0, self.partitions - 1);
             by_partition[p as usize].push(i as u32);
         }
         // The whole batch with its hidden columns, then one slice of it per partition.
@@ -179,7 +200,13 @@ impl RepartitionEncoder {
                 .map(|c| take(c.as_ref(), &indices, None))
                 .collect::<Result<Vec<_>, _>>()?;
             let part = RecordBatch::try_new(full.schema(), columns)?;
-            self.encode_part(p as i32, &part, &mut out)?;
+            if by_time {
+                for (start, len) in time_runs(&part) {
+                    self.encode_part(p as i32, &part.slice(start, len), &mut out)?;
+                }
+            } else {
+                self.encode_part(p as i32, &part, &mut out)?;
+            }
         }
         Ok(out)
     }
@@ -208,6 +235,26 @@ impl RepartitionEncoder {
         });
         Ok(())
     }
+}
+
+/// The runs of rows of `part` with one event time, as (start, length), in row order (the whole
+/// part when it has no event time column).
+fn time_runs(part: &RecordBatch) -> Vec<(usize, usize)> {
+    let n = part.num_rows();
+    let Some(t) = crate::batch::event_time_index(part.schema_ref())
+        .and_then(|i| part.column(i).as_any().downcast_ref::<Int64Array>())
+    else {
+        return vec![(0, n)];
+    };
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..=n {
+        if i == n || t.is_null(i) != t.is_null(start) || t.value(i) != t.value(start) {
+            runs.push((start, i - start));
+            start = i;
+        }
+    }
+    runs
 }
 
 /// A row index near the middle of `part` where the source record changes, if any.

@@ -1218,37 +1218,67 @@ pub struct JoinRepartition {
     pub input: usize,
     /// Its ON expression, over its decoded rows.
     pub key: Arc<dyn PhysicalExpr>,
+    pub key_type: datafusion::arrow::datatypes::DataType,
     /// The step in the topic's name: `Join-left`, `Join-right`, `Join-right-<i>` for the
     /// right side of a later join.
     pub name: String,
+}
+
+/// A later join whose left ON expression is not what the rows so far are partitioned by: the
+/// joins before it run as a stage of their own, whose rows are re-keyed by that expression
+/// through a repartition topic (`<query>-Join-left-<k + 1>-repartition`), as ksqlDB re-keys
+/// an intermediate join result.
+#[derive(Debug, Clone)]
+pub struct JoinStage {
+    /// The join whose left input is re-keyed (the stage runs joins from here).
+    pub at: usize,
+    /// Its left ON expression, over its left input (the rows joined so far).
+    pub key: Arc<dyn PhysicalExpr>,
+    pub key_type: datafusion::arrow::datatypes::DataType,
+    /// The step in the topic's name: `Join-left-<at + 1>`.
+    pub name: String,
+}
+
+impl JoinPartitioning {
+    /// The joins stage `s` runs (the stages are split at each [`JoinStage::at`]).
+    pub fn stage_range(&self, s: usize, joins: usize) -> std::ops::Range<usize> {
+        let start = match s {
+            0 => 0,
+            s => self.stages[s - 1].at,
+        };
+        let end = self.stages.get(s).map_or(joins, |st| st.at);
+        start..end
+    }
 }
 
 /// How a query over joins runs as tasks per partition: the inputs re-keyed first, and how
 /// their rows are placed. Rows that meet must be in the same partition of every input, so a
 /// re-keyed row goes to the partition Kafka's default partitioner gives its join key written
 /// in `key_format` (the key format of the inputs read as they are: their topics were placed
-/// that way).
+/// that way), as a value of its join's key type.
 #[derive(Debug, Clone)]
 pub struct JoinPartitioning {
     pub repartitions: Vec<JoinRepartition>,
-    pub key_type: datafusion::arrow::datatypes::DataType,
+    /// Where the joined rows so far are re-keyed before a later join, in join order (see
+    /// [`JoinStage`]); empty when every join meets the rows where they are.
+    pub stages: Vec<JoinStage>,
     pub key_format: sluice_formats::Format,
 }
 
 /// The partitioning of `joins` (left to right), or `None` when they must run as one task over
 /// all partitions: a foreign-key join (the right table is read whole), windowed sources, ON
-/// clauses with several equalities, a table not joined on its key, tables with different key
-/// formats, a later join whose left ON column is not the one the rows so far are partitioned
-/// by, or schema-registry key formats (whose keys carry their schema's id). A stream re-keyed
+/// clauses with several equalities or of different key types, a table not joined on its key,
+/// tables with different key formats, a table's rows that a later join would need re-keyed,
+/// or schema-registry key formats (whose keys carry their schema's id). A later join whose
+/// left ON expression is not what the stream rows so far are partitioned by starts a new
+/// stage (see [`JoinStage`]). A stream re-keyed
 /// to meet a table reaches the join in time order (the re-keying task merges its input's
 /// partitions by time), so it still meets the table row of its time.
 pub fn partitioning(joins: &[PlannedJoin]) -> Option<JoinPartitioning> {
     use std::collections::HashMap;
     let first = joins.first()?;
-    let key_type = first.spec.key_types.first()?.clone();
     if joins.iter().any(|j| {
         j.spec.left_keys.len() != 1
-            || j.spec.key_types[0] != key_type
             || j.left_side.foreign_key
             || j.left_side.windowed
             || j.right_side.windowed
@@ -1280,13 +1310,16 @@ pub fn partitioning(joins: &[PlannedJoin]) -> Option<JoinPartitioning> {
         }
         (None, Some((_, side, _))) => side.key_format.clone(),
         (None, None) => {
-            let field = Arc::new(datafusion::arrow::datatypes::Field::new(
-                "K",
-                key_type.clone(),
-                true,
-            ));
             let kafka = sluice_formats::Format::new(sluice_formats::FormatKind::Kafka);
-            if kafka.validate(&[field], sluice_formats::Part::Key).is_ok() {
+            let writes = |j: &PlannedJoin| {
+                let field = Arc::new(datafusion::arrow::datatypes::Field::new(
+                    "K",
+                    j.spec.key_types[0].clone(),
+                    true,
+                ));
+                kafka.validate(&[field], sluice_formats::Part::Key).is_ok()
+            };
+            if joins.iter().all(writes) {
                 kafka
             } else {
                 sluice_formats::Format::new(sluice_formats::FormatKind::Json)
@@ -1310,6 +1343,7 @@ pub fn partitioning(joins: &[PlannedJoin]) -> Option<JoinPartitioning> {
             repartitions.push(JoinRepartition {
                 input,
                 key: key.clone(),
+                key_type: joins[input.saturating_sub(1)].spec.key_types[0].clone(),
                 name: match input {
                     0 => "Join-left".to_string(),
                     1 => "Join-right".to_string(),
@@ -1321,17 +1355,41 @@ pub fn partitioning(joins: &[PlannedJoin]) -> Option<JoinPartitioning> {
         }
         by.insert(side.source.clone(), side.column.clone());
     }
-    // A later join's left side is the joins before it: partitioned by the column its rows
-    // came by, which its ON column must be.
-    for j in &joins[1..] {
+    // A later join's left side is the joins before it, partitioned by the column its rows
+    // came by. When its ON column is another, the rows so far (a stream's, else the join
+    // fails to partition: tables are never re-keyed) are re-keyed by it in a new stage, and
+    // are partitioned by that column from then on.
+    let mut stages = Vec::new();
+    for (k, j) in joins.iter().enumerate().skip(1) {
         let left = &j.left_side;
         if left.column.is_none() || by.get(&left.source) != Some(&left.column) {
+            if !first.left_side.stream {
+                return None;
+            }
+            stages.push(JoinStage {
+                at: k,
+                key: j.spec.left_keys[0].clone(),
+                key_type: j.spec.key_types[0].clone(),
+                name: format!("Join-left-{}", k + 1),
+            });
+            by.retain(|source, _| joins[k..].iter().any(|l| l.right_side.source == *source));
+            by.insert(left.source.clone(), left.column.clone());
+        }
+    }
+    // The joins of a stage meet rows placed by one key: of one type.
+    let partitioning = JoinPartitioning {
+        repartitions,
+        stages,
+        key_format,
+    };
+    for s in 0..=partitioning.stages.len() {
+        let stage = &joins[partitioning.stage_range(s, joins.len())];
+        if stage
+            .iter()
+            .any(|j| j.spec.key_types[0] != stage[0].spec.key_types[0])
+        {
             return None;
         }
     }
-    Some(JoinPartitioning {
-        repartitions,
-        key_type,
-        key_format,
-    })
+    Some(partitioning)
 }

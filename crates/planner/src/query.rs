@@ -117,6 +117,11 @@ pub enum PlanPart {
     /// None: the re-keying of a join input (its records cross to a `-Join-*-repartition`
     /// topic as they are, placed by their join key; see [`crate::join::JoinRepartition`]).
     JoinFront,
+    /// None after the joins of stage `s` of a query whose joined rows are re-keyed before a
+    /// later join (see [`crate::join::JoinStage`]): the stage's rows cross to the next
+    /// stage's `-Join-left-<k>-repartition` topic. The last stage runs as `Whole` or
+    /// `BeforeRepartition`.
+    JoinStage(usize),
 }
 
 /// A planned continuous query.
@@ -170,7 +175,7 @@ impl QueryPlan {
     pub fn pipeline_part(&self, part: PlanPart) -> Result<Pipeline, PlanError> {
         let at = self.repartition.as_ref().map(|r| r.at);
         let ops = match (part, at) {
-            (PlanPart::JoinFront, _) => &[][..],
+            (PlanPart::JoinFront | PlanPart::JoinStage(_), _) => &[][..],
             (PlanPart::Whole, _) | (_, None) => &self.ops[..],
             (PlanPart::BeforeRepartition, Some(at)) => &self.ops[..at],
             (PlanPart::AfterRepartition, Some(at)) => &self.ops[at..],
@@ -194,9 +199,27 @@ impl QueryPlan {
         match part {
             PlanPart::JoinFront => return false,
             PlanPart::AfterRepartition => return true,
-            PlanPart::Whole | PlanPart::BeforeRepartition => {}
+            PlanPart::Whole | PlanPart::BeforeRepartition | PlanPart::JoinStage(_) => {}
         }
         self.joins.is_empty() || crate::join::partitioning(&self.joins).is_some()
+    }
+
+    /// The joins `part` runs (by index into [`QueryPlan::joins`]): all of them unless they run
+    /// in stages (see [`crate::join::JoinStage`]), then the stage's, the last stage's for
+    /// `Whole` and `BeforeRepartition`; none after the repartition topic or for a re-keying
+    /// task.
+    pub fn join_range(&self, part: PlanPart) -> std::ops::Range<usize> {
+        let n = self.joins.len();
+        let stages = crate::join::partitioning(&self.joins).map(|p| (p.stages.len(), p));
+        match (part, stages) {
+            (PlanPart::JoinFront | PlanPart::AfterRepartition, _) => 0..0,
+            (PlanPart::JoinStage(s), Some((_, p))) => p.stage_range(s, n),
+            (PlanPart::JoinStage(_), None) => 0..0,
+            (PlanPart::Whole | PlanPart::BeforeRepartition, Some((last, p))) => {
+                p.stage_range(last, n)
+            }
+            (PlanPart::Whole | PlanPart::BeforeRepartition, None) => 0..n,
+        }
     }
 
     /// Whether the result is a table (an aggregation, or a query over a table).
@@ -259,6 +282,15 @@ impl QueryPlan {
                 "Repartition: input {} by {} through topic <query>-{}-repartition (persistent \
                  queries)",
                 r.input, r.key, r.name
+            ));
+        }
+        for st in partitioning.iter().flat_map(|p| &p.stages) {
+            lines.push(format!(
+                "Repartition: the rows joined before join {} by {} through topic \
+                 <query>-{}-repartition (persistent queries)",
+                st.at + 1,
+                st.key,
+                st.name
             ));
         }
         lines.push(

@@ -183,11 +183,11 @@ impl Engine {
             .await
             .ok()?;
         let mut lag = m.lag(&watermarks);
-        if let Some(topic) = &m.internal_topic {
+        for topic in m.internal.keys() {
             let internal = sluice_kafka::topic_watermarks(self.kafka(), topic)
                 .await
                 .ok()?;
-            lag += m.internal_lag(&internal);
+            lag += m.internal_lag(topic, &internal);
         }
         Some(lag)
     }
@@ -1263,10 +1263,24 @@ impl Engine {
             .repartition
             .as_ref()
             .map(|r| self.repartition_topic(query_id, r.name));
-        let metrics = Arc::new(QueryMetrics {
-            internal_topic: repartition_topic.clone(),
-            ..QueryMetrics::new(reset == OffsetReset::Earliest)
-        });
+        let partitioning = sluice_planner::join::partitioning(&plan.joins);
+        // Joined rows re-keyed before a later join: each stage's topic.
+        let stage_topics: Vec<JoinTopic> = partitioning
+            .iter()
+            .flat_map(|p| &p.stages)
+            .map(|st| JoinTopic {
+                topic: self.repartition_topic(query_id, &st.name),
+                upstream: Arc::new(Upstream::default()),
+            })
+            .collect();
+        let metrics = Arc::new(
+            QueryMetrics::new(reset == OffsetReset::Earliest).with_internal(
+                repartition_topic
+                    .iter()
+                    .cloned()
+                    .chain(stage_topics.iter().map(|t| t.topic.clone())),
+            ),
+        );
         // Exactly-once: a transactional producer per task (its id fences older instances),
         // writing both the task's outputs and its changelog.
         let exactly_once = matches!(
@@ -1310,7 +1324,7 @@ impl Engine {
         // its `-Join-*-repartition` topic; the joins read that topic instead.
         let mut join_topics: BTreeMap<usize, JoinTopic> = BTreeMap::new();
         let mut join_fronts = Vec::new();
-        if let Some(partitioning) = sluice_planner::join::partitioning(&plan.joins) {
+        if let Some(partitioning) = partitioning.clone() {
             for r in partitioning.repartitions {
                 let input = r.input;
                 let joined = JoinTopic {
@@ -1334,7 +1348,7 @@ impl Engine {
                     state: state_spec(&id, &producer)?,
                     id,
                     def,
-                    key_type: partitioning.key_type.clone(),
+                    key_type: r.key_type.clone(),
                     key_format: partitioning.key_format.clone(),
                     producer,
                     transactional: tx,
@@ -1343,6 +1357,59 @@ impl Engine {
                 join_topics.insert(input, joined);
             }
         }
+        // Joins in stages: a task per stage before the last, writing its joined rows re-keyed
+        // to the next stage's topic; the last stage (the query's own task, or the first of a
+        // split query) reads the last of these topics as its left input.
+        let mut join_stages = Vec::new();
+        let mut last_input = Input::Source;
+        if let Some(p) = partitioning.as_ref().filter(|p| !p.stages.is_empty()) {
+            let n = plan.joins.len();
+            // The join topics a stage reads: its left input's (the stage before's rows, or the
+            // source's re-keyed records) and its right inputs'.
+            let stage_inputs = |s: usize| -> BTreeMap<usize, JoinTopic> {
+                let range = p.stage_range(s, n);
+                let mut topics: BTreeMap<usize, JoinTopic> = join_topics
+                    .iter()
+                    .filter(|(&i, _)| (i == 0 && s == 0) || (i > 0 && range.contains(&(i - 1))))
+                    .map(|(&i, t)| (i, t.clone()))
+                    .collect();
+                if s > 0 {
+                    topics.insert(0, stage_topics[s - 1].clone());
+                }
+                topics
+            };
+            for (s, st) in p.stages.iter().enumerate() {
+                let id = format!("{query_id}-{}", st.name);
+                let tx = transactional(&id)?;
+                let producer = tx.clone().unwrap_or_else(|| self.producer.clone());
+                join_stages.push(JoinStageTask {
+                    input: match s {
+                        0 => Input::Source,
+                        s => Input::Repartition {
+                            topic: stage_topics[s - 1].topic.clone(),
+                        },
+                    },
+                    join_topics: stage_inputs(s),
+                    out: stage_topics[s].clone(),
+                    key: st.key.clone(),
+                    key_type: st.key_type.clone(),
+                    consumer: self
+                        .deps
+                        .kafka
+                        .consumer(&format!("{group}-{}", st.name), reset)?,
+                    state: state_spec(&id, &producer)?,
+                    id,
+                    part: PlanPart::JoinStage(s),
+                    producer,
+                    transactional: tx,
+                });
+            }
+            join_topics = stage_inputs(p.stages.len());
+            last_input = Input::Repartition {
+                topic: stage_topics[p.stages.len() - 1].topic.clone(),
+            };
+        }
+        let stages_key = partitioning.as_ref().map(|p| p.key_format.clone());
         let handle = match plan.repartition.clone().zip(repartition_topic) {
             None => {
                 let transactional = transactional(query_id)?;
@@ -1353,7 +1420,7 @@ impl Engine {
                     id: query_id.to_string(),
                     source: plan.source.clone(),
                     part: PlanPart::Whole,
-                    input: Input::Source,
+                    input: last_input,
                     join_topics: join_topics.clone(),
                     feeds: None,
                     consumer: self.deps.kafka.consumer(&group, reset)?,
@@ -1383,7 +1450,24 @@ impl Engine {
                         Some(f) => f,
                         None => return,
                     };
-                    run_together(fronts.into_iter().chain([task]).collect(), stop_rx).await;
+                    let Some(stages) = start_join_stages(
+                        &admin,
+                        &plan,
+                        join_stages,
+                        stages_key,
+                        &task.metrics,
+                        task.registry.clone(),
+                        &query_id,
+                    )
+                    .await
+                    else {
+                        return;
+                    };
+                    run_together(
+                        fronts.into_iter().chain(stages).chain([task]).collect(),
+                        stop_rx,
+                    )
+                    .await;
                 })
             }
             Some((r, topic)) => {
@@ -1454,17 +1538,31 @@ impl Engine {
                         Some(f) => f,
                         None => return,
                     };
+                    let Some(stages) = start_join_stages(
+                        &admin,
+                        &plan,
+                        join_stages,
+                        stages_key,
+                        &back.metrics,
+                        back.registry.clone(),
+                        &query_id,
+                    )
+                    .await
+                    else {
+                        return;
+                    };
                     let front = QueryTask {
                         id: front_id,
                         source: plan.source.clone(),
                         part: PlanPart::BeforeRepartition,
-                        input: Input::Source,
+                        input: last_input,
                         join_topics,
                         feeds: None,
                         consumer: front_consumer,
                         output: Output::Repartition {
                             topic,
                             encoder,
+                            placer: None,
                             producer: front_producer,
                             lead: admin.bounded_retention().map(crate::lead::LeadGuard::new),
                         },
@@ -1475,7 +1573,15 @@ impl Engine {
                         registry: back.registry.clone(),
                         plan,
                     };
-                    run_together(fronts.into_iter().chain([front, back]).collect(), stop_rx).await;
+                    run_together(
+                        fronts
+                            .into_iter()
+                            .chain(stages)
+                            .chain([front, back])
+                            .collect(),
+                        stop_rx,
+                    )
+                    .await;
                 })
             }
         };
@@ -2005,6 +2111,86 @@ async fn start_join_fronts(
             metrics: metrics.clone(),
             state: Some(f.state),
             transactional: f.transactional,
+            materialize: None,
+            registry: registry.clone(),
+            plan: plan.clone(),
+        });
+    }
+    Some(tasks)
+}
+
+/// What a task running a join stage before the last needs, before its topic exists (see
+/// [`sluice_planner::join::JoinStage`]).
+struct JoinStageTask {
+    id: String,
+    part: PlanPart,
+    input: Input,
+    join_topics: BTreeMap<usize, JoinTopic>,
+    /// The topic it writes, read by the next stage.
+    out: JoinTopic,
+    /// The next join's left key, over the stage's joined rows, and its type.
+    key: Arc<dyn datafusion::physical_expr::PhysicalExpr>,
+    key_type: datafusion::arrow::datatypes::DataType,
+    consumer: SluiceConsumer,
+    producer: SluiceProducer,
+    transactional: Option<SluiceProducer>,
+    state: StateSpec,
+}
+
+/// Creates the topics of a query's join stages (as many partitions as the query's source:
+/// its joins are co-partitioned) and the tasks that write them. `key_format`: the format the
+/// stages' rows are placed by. `None` (logged) when a topic cannot be made.
+async fn start_join_stages(
+    admin: &Arc<dyn TopicAdmin>,
+    plan: &QueryPlan,
+    stages: Vec<JoinStageTask>,
+    key_format: Option<sluice_formats::Format>,
+    metrics: &Arc<QueryMetrics>,
+    registry: Option<Arc<dyn SchemaRegistry>>,
+    query_id: &str,
+) -> Option<Vec<QueryTask>> {
+    let mut tasks = Vec::with_capacity(stages.len());
+    for st in stages {
+        let key_format = key_format.clone()?;
+        let key_type = st.key_type;
+        let partitions = match create_internal_topic(admin, &plan.source.topic, &st.out.topic).await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                warn!(query_id, topic = st.out.topic, error = %e, "cannot create the join stage's topic");
+                return None;
+            }
+        };
+        let placed = KeyPlacer::new(st.key.clone(), key_type.clone(), &key_format, partitions)
+            .and_then(|placer| {
+                RepartitionEncoder::new(vec![st.key.clone()], vec![key_type], partitions)
+                    .map(|encoder| (placer, encoder))
+            });
+        let (placer, encoder) = match placed {
+            Ok(p) => p,
+            Err(e) => {
+                warn!(query_id, error = %e, "cannot plan the join stage's repartition");
+                return None;
+            }
+        };
+        tasks.push(QueryTask {
+            id: st.id,
+            source: plan.source.clone(),
+            part: st.part,
+            input: st.input,
+            join_topics: st.join_topics,
+            feeds: Some(st.out.upstream),
+            consumer: st.consumer,
+            output: Output::Repartition {
+                topic: st.out.topic,
+                encoder,
+                placer: Some(placer),
+                producer: st.producer,
+                lead: admin.bounded_retention().map(crate::lead::LeadGuard::new),
+            },
+            metrics: metrics.clone(),
+            state: Some(st.state),
+            transactional: st.transactional,
             materialize: None,
             registry: registry.clone(),
             plan: plan.clone(),

@@ -153,6 +153,30 @@ pub struct JoinInput {
     partition: Option<i32>,
 }
 
+/// The assigned partitions of `topic` (only `only`, if set), and whether each is read to its
+/// end (for a repartition topic that `upstreams` write: whether all written there was read).
+fn progress_of(
+    consumer: &SluiceConsumer,
+    upstreams: &[(String, std::sync::Arc<Upstream>)],
+    only: Option<i32>,
+    topic: &str,
+) -> Option<Vec<(i32, bool)>> {
+    let progress = match upstreams.iter().find(|(t, _)| t == topic) {
+        None => sluice_kafka::assigned_progress(consumer, topic),
+        Some((_, u)) => sluice_kafka::assigned_positions(consumer, topic).map(|ps| {
+            ps.into_iter()
+                .map(|(p, position)| (p, u.read_all(p, position)))
+                .collect()
+        }),
+    };
+    progress.map(|mut progress| {
+        if let Some(p) = only {
+            progress.retain(|(q, _)| *q == p);
+        }
+        progress
+    })
+}
+
 fn ts(m: &OwnedMessage) -> i64 {
     crate::io::record_time(m).unwrap_or(0)
 }
@@ -198,6 +222,54 @@ impl JoinInput {
         &self.inputs[i].topic
     }
 
+    /// Inputs reading the same topics (and repartition topics) as this one, with nothing
+    /// buffered, over all partitions.
+    pub fn empty_like(&self) -> Self {
+        Self {
+            inputs: self
+                .inputs
+                .iter()
+                .map(|i| Input {
+                    topic: i.topic.clone(),
+                    table: i.table,
+                    upstream: i.upstream.clone(),
+                    buffers: BTreeMap::new(),
+                    newest: BTreeMap::new(),
+                })
+                .collect(),
+            idle_since: None,
+            partition: None,
+        }
+    }
+
+    /// How far in time every input has passed: records released from now on, and what they
+    /// produce, have times of at least this (`i64::MIN` while an input is not known at all).
+    /// A join stage vouches with it for the rows it writes (see [`Upstream`]).
+    pub fn passed(&self, consumer: &SluiceConsumer) -> i64 {
+        let upstreams = self.upstreams();
+        let mut bound = i64::MAX;
+        for input in &self.inputs {
+            let progress = progress_of(consumer, &upstreams, self.partition, &input.topic);
+            match input.vouches_for(progress.as_deref()) {
+                Some(b) => bound = bound.min(b),
+                None => return i64::MIN,
+            }
+            for b in input.buffers.values() {
+                if let Some(t) = b.iter().map(ts).min() {
+                    bound = bound.min(t.saturating_sub(1));
+                }
+            }
+        }
+        bound
+    }
+
+    fn upstreams(&self) -> Vec<(String, std::sync::Arc<Upstream>)> {
+        self.inputs
+            .iter()
+            .filter_map(|i| i.upstream.clone().map(|u| (i.topic.clone(), u)))
+            .collect()
+    }
+
     /// Buffers newly read records.
     pub fn push(&mut self, messages: Vec<OwnedMessage>) {
         for m in messages {
@@ -212,27 +284,8 @@ impl JoinInput {
     /// The records that can be processed now, in processing order, with their input's index.
     pub fn ready(&mut self, consumer: &SluiceConsumer) -> Vec<(usize, OwnedMessage)> {
         let only = self.partition;
-        let upstreams: Vec<(String, std::sync::Arc<Upstream>)> = self
-            .inputs
-            .iter()
-            .filter_map(|i| i.upstream.clone().map(|u| (i.topic.clone(), u)))
-            .collect();
-        self.ready_with(|topic| {
-            let progress = match upstreams.iter().find(|(t, _)| t == topic) {
-                None => sluice_kafka::assigned_progress(consumer, topic),
-                Some((_, u)) => sluice_kafka::assigned_positions(consumer, topic).map(|ps| {
-                    ps.into_iter()
-                        .map(|(p, position)| (p, u.read_all(p, position)))
-                        .collect()
-                }),
-            };
-            progress.map(|mut progress| {
-                if let Some(p) = only {
-                    progress.retain(|(q, _)| *q == p);
-                }
-                progress
-            })
-        })
+        let upstreams = self.upstreams();
+        self.ready_with(|topic| progress_of(consumer, &upstreams, only, topic))
     }
 
     /// [`JoinInput::ready`] with the assigned partitions of a topic, and whether each is read

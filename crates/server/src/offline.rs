@@ -83,6 +83,8 @@ impl OfflineQuery {
                 None,
                 registry,
                 &Default::default(),
+                0..plan.joins.len(),
+                false,
             )?)
         };
         let topics = match &join {

@@ -72,10 +72,10 @@ pub struct QueryMetrics {
     /// The query reads its input from the beginning (`auto.offset.reset` = earliest): a
     /// partition it has not read yet lags by all of its records, not by none.
     pub from_earliest: bool,
-    /// A split query's repartition topic, and the next offset its second task will process
-    /// per partition (records of that topic wait to be processed too).
-    pub internal_topic: Option<String>,
-    pub internal_positions: std::sync::Mutex<BTreeMap<i32, i64>>,
+    /// The query's internal topics its own tasks read (a split query's repartition topic, the
+    /// re-keyed rows of a join stage), each with the next offset its reading task will
+    /// process per partition (records of those topics wait to be processed too).
+    pub internal: BTreeMap<String, std::sync::Mutex<BTreeMap<i32, i64>>>,
     /// Records processed per input topic (a join reads two).
     pub consumed: std::sync::Mutex<BTreeMap<String, u64>>,
 }
@@ -88,17 +88,31 @@ impl QueryMetrics {
         }
     }
 
+    /// The same, with these internal topics.
+    pub fn with_internal(mut self, topics: impl IntoIterator<Item = String>) -> Self {
+        self.internal = topics
+            .into_iter()
+            .map(|t| (t, std::sync::Mutex::new(BTreeMap::new())))
+            .collect();
+        self
+    }
+
     /// Records not yet processed, given each input partition's (low, high) watermarks.
     pub fn lag(&self, watermarks: &BTreeMap<i32, (i64, i64)>) -> u64 {
         let positions = self.positions.lock().expect("positions lock");
         lag_of(&positions, watermarks, self.from_earliest)
     }
 
-    /// Records of the repartition topic not yet processed by the second task, given that
-    /// topic's watermarks (0 for a query that is not split).
-    pub fn internal_lag(&self, watermarks: &BTreeMap<i32, (i64, i64)>) -> u64 {
-        let positions = self.internal_positions.lock().expect("positions lock");
-        lag_of(&positions, watermarks, true)
+    /// Records of internal topic `topic` not yet processed by the task reading it, given that
+    /// topic's watermarks (0 for a topic the query does not have).
+    pub fn internal_lag(&self, topic: &str, watermarks: &BTreeMap<i32, (i64, i64)>) -> u64 {
+        match self.internal.get(topic) {
+            Some(positions) => {
+                let positions = positions.lock().expect("positions lock");
+                lag_of(&positions, watermarks, true)
+            }
+            None => 0,
+        }
     }
 }
 
@@ -143,10 +157,13 @@ pub enum Output {
         /// processed positions in the topic bound how far ahead this task writes.
         lead: Option<crate::lead::LeadGuard>,
     },
-    /// The query's repartition topic (the first task of a split query).
+    /// The query's repartition topic (the first task of a split query), or the next join
+    /// stage's topic (a join stage: its rows placed by `placer`, the next join's key written
+    /// as the inputs read as they are write it; see [`sluice_planner::join::JoinStage`]).
     Repartition {
         topic: String,
         encoder: RepartitionEncoder,
+        placer: Option<KeyPlacer>,
         producer: SluiceProducer,
         /// Set when the broker drops unread records by size (see [`crate::lead`]).
         lead: Option<crate::lead::LeadGuard>,
@@ -169,21 +186,33 @@ pub(crate) struct JoinTask {
     ops: Vec<JoinOp>,
     decoders: Vec<SourceDecoder>,
     input: JoinInput,
+    /// The first join it runs (its joins are a stage of the query's, see
+    /// [`sluice_planner::join::JoinStage`]): its input `i > 0` is the query's input
+    /// `first + i`.
+    first: usize,
+    /// A stage before the last: its joined rows leave as the next join's left input.
+    intermediate: bool,
 }
 
 impl JoinTask {
     /// `state`: the store, the task's prefix in it and its keyed states' cache size, when
     /// the state is kept.
-    /// `join_topics`: inputs read from their repartition topic (input index → topic).
+    /// `join_topics`: inputs read from their repartition topic (the query's input index →
+    /// topic; 0 is the left input of the first join it runs: the query's source, or the rows
+    /// of the stage before). `joins`: the joins it runs (a stage's, else all); `intermediate`
+    /// for a stage before the last.
     pub(crate) fn new(
         plan: &QueryPlan,
         source: &SourceDef,
         state: Option<(&TaskState, &[u8], usize)>,
         registry: Option<&Arc<dyn SchemaRegistry>>,
         join_topics: &BTreeMap<usize, JoinTopic>,
+        joins: std::ops::Range<usize>,
+        intermediate: bool,
     ) -> std::result::Result<Self, DataflowError> {
-        let mut ops = Vec::with_capacity(plan.joins.len());
-        let mut decoders = Vec::with_capacity(plan.joins.len());
+        let first = joins.start;
+        let mut ops = Vec::with_capacity(joins.len());
+        let mut decoders = Vec::with_capacity(joins.len());
         let topic = |i: usize, own: &str| {
             join_topics
                 .get(&i)
@@ -191,7 +220,8 @@ impl JoinTask {
                 .unwrap_or(own.to_string())
         };
         let mut topics = vec![(topic(0, &source.topic), source.kind == SourceKind::Table)];
-        for (k, j) in plan.joins.iter().enumerate() {
+        for k in joins.clone() {
+            let j = &plan.joins[k];
             let mut op = JoinOp::new(j.spec.clone())?;
             if let Some((st, base, cache_entries)) = state {
                 let mut prefix = base.to_vec();
@@ -210,12 +240,19 @@ impl JoinTask {
         }
         let mut input = JoinInput::new(topics);
         for (&i, t) in join_topics {
-            input = input.with_upstream(i, t.upstream.clone());
+            let local = match i {
+                0 => 0,
+                i if joins.contains(&(i - 1)) => i - first,
+                _ => continue,
+            };
+            input = input.with_upstream(local, t.upstream.clone());
         }
         Ok(Self {
             ops,
             decoders,
             input,
+            first,
+            intermediate,
         })
     }
 
@@ -250,10 +287,10 @@ impl JoinTask {
             report(&errors, self.input.topic(input));
             let Some(mut b) = batch else { continue };
             // Origins name the input too (a repartition topic after the join tells source
-            // records apart by them): partition + input << 16.
+            // records apart by them): partition + input << 16, the query's input index.
             if input > 0 {
                 if let Some(o) = &mut b.origin {
-                    let shift = (input as i32) << 16;
+                    let shift = ((self.first + input) as i32) << 16;
                     o.partition = o.partition.iter().map(|p| p.map(|p| p + shift)).collect();
                 }
             }
@@ -270,6 +307,10 @@ impl JoinTask {
                 };
             }
             if let Some(joined) = rows {
+                let joined = match self.intermediate {
+                    true => joined_as_input(joined)?,
+                    false => joined,
+                };
                 outputs.extend(pipeline(joined)?);
             }
         }
@@ -324,6 +365,100 @@ fn joined_as_input(b: Batch) -> std::result::Result<Batch, DataflowError> {
         changes: b.changes,
         origin: b.origin,
     })
+}
+
+/// Rows of several tasks (each task's batches in its order) as one batch, merged by their event
+/// time: each task's rows keep their order, ties go to the earlier task.
+fn merge_by_time(per_task: Vec<Vec<Batch>>) -> Result<Vec<Batch>> {
+    use datafusion::arrow::array::{Array, Int32Array, Int64Array, Int8Array};
+    use datafusion::arrow::compute::interleave;
+    let per_task: Vec<Vec<Batch>> = per_task
+        .into_iter()
+        .map(|bs| {
+            bs.into_iter()
+                .filter(|b| b.num_rows() > 0)
+                .collect::<Vec<_>>()
+        })
+        .filter(|bs| !bs.is_empty())
+        .collect();
+    if per_task.len() <= 1 {
+        return Ok(per_task.into_iter().flatten().collect());
+    }
+    let batches: Vec<&Batch> = per_task.iter().flatten().collect();
+    let time = |b: &Batch, i: usize| {
+        sluice_dataflow::batch::event_time_index(b.data.schema_ref())
+            .and_then(|c| b.data.column(c).as_any().downcast_ref::<Int64Array>())
+            .filter(|t| t.is_valid(i))
+            .map_or(i64::MIN, |t| t.value(i))
+    };
+    // Each task's rows as (batch, row), in order.
+    let mut queues: Vec<std::collections::VecDeque<(usize, usize)>> = Vec::new();
+    let mut at = 0;
+    for bs in &per_task {
+        let mut q = std::collections::VecDeque::new();
+        for b in bs {
+            q.extend((0..b.num_rows()).map(|r| (at, r)));
+            at += 1;
+        }
+        queues.push(q);
+    }
+    let mut heads: std::collections::BinaryHeap<std::cmp::Reverse<(i64, usize)>> = queues
+        .iter()
+        .enumerate()
+        .filter_map(|(t, q)| {
+            q.front()
+                .map(|&(b, r)| std::cmp::Reverse((time(batches[b], r), t)))
+        })
+        .collect();
+    let mut order = Vec::with_capacity(queues.iter().map(|q| q.len()).sum());
+    while let Some(std::cmp::Reverse((_, t))) = heads.pop() {
+        let next = queues[t].pop_front().expect("a head");
+        order.push(next);
+        if let Some(&(b, r)) = queues[t].front() {
+            heads.push(std::cmp::Reverse((time(batches[b], r), t)));
+        }
+    }
+    let internal = |e: datafusion::arrow::error::ArrowError| EngineError::Internal(e.to_string());
+    let columns = (0..batches[0].data.num_columns())
+        .map(|c| {
+            let arrays: Vec<&dyn Array> =
+                batches.iter().map(|b| b.data.column(c).as_ref()).collect();
+            interleave(&arrays, &order)
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(internal)?;
+    let data = RecordBatch::try_new(batches[0].data.schema(), columns).map_err(internal)?;
+    let changes = batches.iter().any(|b| b.changes.is_some()).then(|| {
+        Int8Array::from_iter_values(order.iter().map(|&(b, r)| batches[b].change(r) as i8))
+    });
+    let origin = match batches.iter().all(|b| b.origin.is_some()) {
+        true => {
+            let origins: Vec<_> = batches.iter().filter_map(|b| b.origin.as_ref()).collect();
+            let part: Vec<&dyn Array> =
+                origins.iter().map(|o| &o.partition as &dyn Array).collect();
+            let off: Vec<&dyn Array> = origins.iter().map(|o| &o.offset as &dyn Array).collect();
+            let partition = interleave(&part, &order).map_err(internal)?;
+            let offset = interleave(&off, &order).map_err(internal)?;
+            Some(sluice_dataflow::Origins {
+                partition: partition
+                    .as_any()
+                    .downcast_ref::<Int32Array>()
+                    .cloned()
+                    .ok_or_else(|| EngineError::Internal("origin partitions".into()))?,
+                offset: offset
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .cloned()
+                    .ok_or_else(|| EngineError::Internal("origin offsets".into()))?,
+            })
+        }
+        false => None,
+    };
+    Ok(vec![Batch {
+        data,
+        changes,
+        origin,
+    }])
 }
 
 /// Key prefix of the join's state in the task's store (operators of the pipeline use
@@ -490,7 +625,18 @@ impl QueryTask {
         let mut emitted: u64 = 0;
         // A task re-keying a join input: its input merged in time order, and how far in time
         // it has passed.
-        let mut rekeying = self.feeds.is_some().then(|| Rekeying::new(&topic));
+        let mut rekeying = matches!(self.part, PlanPart::JoinFront).then(|| Rekeying::new(&topic));
+        // A join stage's tasks release their records by one time order over all partitions,
+        // so that the rows they write reach each partition of the next stage's topic in time
+        // order (their outputs are merged by time, see `QueryTask::process`).
+        let mut shared = match self.part {
+            PlanPart::JoinStage(_) => tasks
+                .values()
+                .next()
+                .and_then(|t| t.join.as_ref())
+                .map(|j| j.input.empty_like()),
+            _ => None,
+        };
         info!(query_id = %self.id, source = %self.source.name, tasks = partitions, "query started");
         loop {
             // A join task also wakes up without new records: a waiting input may be released
@@ -499,6 +645,11 @@ impl QueryTask {
             // all it read, and looks again every poll interval (see `join_input::Upstream`).
             if let (Some(u), Some(r)) = (&self.feeds, rekeying.as_mut()) {
                 u.set_vouch(r.vouch(&self.consumer, &topic, true));
+            }
+            // A join stage vouches for what its inputs have all passed (all it released is
+            // written).
+            if let (Some(u), Some(sh)) = (&self.feeds, shared.as_ref()) {
+                u.set_vouch(sh.passed(&self.consumer));
             }
             let wait = (self.feeds.is_some()
                 || tasks
@@ -550,45 +701,74 @@ impl QueryTask {
                 Some(r) => r.release(&self.consumer, messages),
                 None => messages,
             };
-            // Each record to its task, in arrival order.
-            let mut routed: BTreeMap<i32, Vec<rdkafka::message::OwnedMessage>> = BTreeMap::new();
-            for m in messages {
-                let task = if per_partition { m.partition() } else { 0 };
-                routed.entry(task).or_default().push(m);
-            }
-            // (A partition added to the input after the query started gets its task now.)
-            if let Err(e) = self.add_tasks(
-                &mut tasks,
-                routed.keys().copied(),
-                per_partition,
-                cache_entries,
-                state.as_ref(),
-            ) {
-                self.fail(e).await;
-                return;
-            }
-            // What each task processes now (a join task: the records its inputs release, with
-            // the input each came from).
-            let mut work: Vec<(i32, Vec<rdkafka::message::OwnedMessage>, Vec<usize>)> = Vec::new();
-            for (&p, task) in tasks.iter_mut() {
-                let new = routed.remove(&p).unwrap_or_default();
-                match task.join.as_mut() {
-                    None if new.is_empty() => {}
-                    None => work.push((p, new, Vec::new())),
-                    Some(j) => {
-                        j.input.push(new);
-                        let (ready, sides): (Vec<_>, Vec<usize>) = j
-                            .input
-                            .ready(&self.consumer)
-                            .into_iter()
-                            .map(|(side, m)| (m, side))
-                            .unzip();
-                        if !ready.is_empty() {
-                            work.push((p, ready, sides));
+            // A join stage: the records its inputs release, in time order over all
+            // partitions, each to its partition's task.
+            let work = if let Some(sh) = shared.as_mut() {
+                sh.push(messages);
+                let mut routed: BTreeMap<i32, (Vec<OwnedMessage>, Vec<usize>)> = BTreeMap::new();
+                for (side, m) in sh.ready(&self.consumer) {
+                    let (ms, sides) = routed.entry(m.partition()).or_default();
+                    ms.push(m);
+                    sides.push(side);
+                }
+                if let Err(e) = self.add_tasks(
+                    &mut tasks,
+                    routed.keys().copied(),
+                    per_partition,
+                    cache_entries,
+                    state.as_ref(),
+                ) {
+                    self.fail(e).await;
+                    return;
+                }
+                routed
+                    .into_iter()
+                    .map(|(p, (ms, sides))| (p, ms, sides))
+                    .collect()
+            } else {
+                // Each record to its task, in arrival order.
+                let mut routed: BTreeMap<i32, Vec<rdkafka::message::OwnedMessage>> =
+                    BTreeMap::new();
+                for m in messages {
+                    let task = if per_partition { m.partition() } else { 0 };
+                    routed.entry(task).or_default().push(m);
+                }
+                // (A partition added to the input after the query started gets its task now.)
+                if let Err(e) = self.add_tasks(
+                    &mut tasks,
+                    routed.keys().copied(),
+                    per_partition,
+                    cache_entries,
+                    state.as_ref(),
+                ) {
+                    self.fail(e).await;
+                    return;
+                }
+                // What each task processes now (a join task: the records its inputs release, with
+                // the input each came from).
+                let mut work: Vec<(i32, Vec<rdkafka::message::OwnedMessage>, Vec<usize>)> =
+                    Vec::new();
+                for (&p, task) in tasks.iter_mut() {
+                    let new = routed.remove(&p).unwrap_or_default();
+                    match task.join.as_mut() {
+                        None if new.is_empty() => {}
+                        None => work.push((p, new, Vec::new())),
+                        Some(j) => {
+                            j.input.push(new);
+                            let (ready, sides): (Vec<_>, Vec<usize>) = j
+                                .input
+                                .ready(&self.consumer)
+                                .into_iter()
+                                .map(|(side, m)| (m, side))
+                                .unzip();
+                            if !ready.is_empty() {
+                                work.push((p, ready, sides));
+                            }
                         }
                     }
                 }
-            }
+                work
+            };
             if work.is_empty() {
                 continue;
             }
@@ -618,26 +798,36 @@ impl QueryTask {
             }
 
             // Counted once processed: every record counted here has its output delivered.
-            // (A split query counts its source records, read by its first task. A re-keyed
+            // (A split query counts its source records, read by its first task; a join stage
+            // its inputs' records, the next stage the records of its own inputs. A re-keyed
             // join input's records count, under the input's topic, once the join has
             // processed them from its repartition topic; the re-keying task counts those
-            // that do not cross.)
-            let (seen, lag_topic) = match self.input {
-                Input::Source => {
-                    if self.feeds.is_none() {
-                        let mut consumed = self.metrics.consumed.lock().expect("consumed lock");
-                        for m in &all {
-                            *consumed
-                                .entry(self.input_topic(m.topic()).to_string())
-                                .or_default() += 1;
-                        }
-                        self.metrics
-                            .records_in
-                            .fetch_add(all.len() as u64, Ordering::Relaxed);
+            // that do not cross. Records of the query's internal topics do not count: their
+            // lag is measured.)
+            if !matches!(self.output, Output::Republish { .. }) {
+                let internal = match &self.input {
+                    Input::Repartition { topic } => Some(topic.as_str()),
+                    Input::Source => None,
+                };
+                let counted: Vec<_> = all.iter().filter(|m| Some(m.topic()) != internal).collect();
+                if !counted.is_empty() {
+                    let mut consumed = self.metrics.consumed.lock().expect("consumed lock");
+                    for m in &counted {
+                        *consumed
+                            .entry(self.input_topic(m.topic()).to_string())
+                            .or_default() += 1;
                     }
-                    (&self.metrics.positions, self.plan.source.topic.as_str())
+                    self.metrics
+                        .records_in
+                        .fetch_add(counted.len() as u64, Ordering::Relaxed);
                 }
-                Input::Repartition { .. } => (&self.metrics.internal_positions, topic.as_str()),
+            }
+            let (seen, lag_topic) = match self.input {
+                Input::Source => (
+                    Some(&self.metrics.positions),
+                    self.plan.source.topic.as_str(),
+                ),
+                Input::Repartition { .. } => (self.metrics.internal.get(&topic), topic.as_str()),
             };
             // A re-keying task writing ahead of this join waits on what it has processed.
             for jt in self.join_topics.values() {
@@ -648,7 +838,7 @@ impl QueryTask {
                         .map(|((_, p), next)| (*p, *next)),
                 );
             }
-            {
+            if let Some(seen) = seen {
                 let mut seen = seen.lock().expect("positions lock");
                 for ((t, partition), next) in &positions {
                     if t != lag_topic {
@@ -733,9 +923,8 @@ impl QueryTask {
         };
         // A join also reads the topics of the sources it joins. (The second task of a split
         // query reads joined rows from the repartition topic.)
-        let join = if self.plan.joins.is_empty()
-            || matches!(self.part, PlanPart::AfterRepartition | PlanPart::JoinFront)
-        {
+        let joins = self.plan.join_range(self.part);
+        let join = if joins.is_empty() {
             None
         } else {
             let j = JoinTask::new(
@@ -744,6 +933,8 @@ impl QueryTask {
                 state.map(|s| (s, base.as_slice(), cache_entries)),
                 self.registry.as_ref(),
                 &self.join_topics,
+                joins,
+                matches!(self.part, PlanPart::JoinStage(_)),
             )?;
             Some(j.for_partition(per_partition.then_some(p)))
         };
@@ -769,6 +960,8 @@ impl QueryTask {
     ) -> Result<bool> {
         let mut keep_going = true;
         let mut commits = Vec::new();
+        let stage = matches!(self.part, PlanPart::JoinStage(_));
+        let mut staged = Vec::new();
         for (p, messages, sides) in work {
             let task = tasks.get_mut(p).expect("a task per routed partition");
             let outputs = match task.join.as_mut() {
@@ -798,32 +991,28 @@ impl QueryTask {
                     |b| self.run_pipeline(&mut task.pipeline, b),
                 )?,
             };
+            if stage {
+                staged.push(outputs);
+                continue;
+            }
             keep_going &= self.write_outputs(outputs, emitted).await?;
             if let Some(state) = state.as_deref_mut() {
-                // Task `p`'s changes and positions go to its changelog partition now (inside
-                // the transaction under exactly-once); the store commits below.
-                let mut batch = sluice_state::WriteBatch::new();
-                task.pipeline.checkpoint(&mut batch)?;
-                if let Decoder::Repartition(d) = &mut task.decoder {
-                    d.checkpoint(&mut batch);
-                }
-                if let Some(j) = task.join.as_mut() {
-                    for op in &mut j.ops {
-                        op.checkpoint(&mut batch)?;
-                    }
-                }
-                // Rows of the result this task's records changed (tasks run one at a time).
-                if let Some(m) = &self.materialize {
-                    m.checkpoint(&mut batch);
-                }
-                for ((topic, partition), next) in io::next_positions(messages.iter()) {
-                    batch.set_position(topic, partition, next);
-                }
-                state.write_changelog(*p, &mut batch).await?;
-                commits.push(batch);
+                commits.push(self.checkpoint_task(task, *p, messages, state).await?);
             }
             if !keep_going {
                 break;
+            }
+        }
+        if stage {
+            // A join stage writes its tasks' rows merged by time (each task's in its order),
+            // then its tasks' state.
+            let merged = merge_by_time(staged)?;
+            keep_going &= self.write_outputs(merged, emitted).await?;
+            if let Some(state) = state.as_deref_mut() {
+                for (p, messages, _) in work {
+                    let task = tasks.get_mut(p).expect("a task per routed partition");
+                    commits.push(self.checkpoint_task(task, *p, messages, state).await?);
+                }
             }
         }
         if let Some(state) = state {
@@ -846,6 +1035,37 @@ impl QueryTask {
         }
         debug!(query_id = %self.id, tasks = work.len(), "batch done");
         Ok(keep_going)
+    }
+
+    /// Task `p`'s changes and positions (after it processed `messages`) to its changelog
+    /// partition now (inside the transaction under exactly-once); the store commits the
+    /// returned batch later.
+    async fn checkpoint_task(
+        &self,
+        task: &mut PartitionTask,
+        p: i32,
+        messages: &[OwnedMessage],
+        state: &mut TaskState,
+    ) -> Result<sluice_state::WriteBatch> {
+        let mut batch = sluice_state::WriteBatch::new();
+        task.pipeline.checkpoint(&mut batch)?;
+        if let Decoder::Repartition(d) = &mut task.decoder {
+            d.checkpoint(&mut batch);
+        }
+        if let Some(j) = task.join.as_mut() {
+            for op in &mut j.ops {
+                op.checkpoint(&mut batch)?;
+            }
+        }
+        // Rows of the result this task's records changed (tasks run one at a time).
+        if let Some(m) = &self.materialize {
+            m.checkpoint(&mut batch);
+        }
+        for ((topic, partition), next) in io::next_positions(messages.iter()) {
+            batch.set_position(topic, partition, next);
+        }
+        state.write_changelog(p, &mut batch).await?;
+        Ok(batch)
     }
 
     /// The input topic whose records `topic` carries: a join repartition topic carries its
@@ -954,15 +1174,41 @@ impl QueryTask {
             Output::Repartition {
                 topic,
                 encoder,
+                placer,
                 producer,
                 lead,
             } => {
                 for b in &outputs {
                     if let Some(lead) = lead.as_mut() {
-                        lead.wait(&self.id, &self.metrics.internal_positions).await;
+                        // The reading task's processed positions (a join stage's reader
+                        // reports them through the stage's `Upstream`).
+                        match (&self.feeds, self.metrics.internal.get(topic.as_str())) {
+                            (Some(u), _) => lead.wait(&self.id, &u.processed).await,
+                            (None, Some(read)) => lead.wait(&self.id, read).await,
+                            (None, None) => {}
+                        }
                     }
-                    let records: Vec<io::PartitionedRecord> = encoder
-                        .encode(b)?
+                    let encoded = match placer.as_mut() {
+                        None => encoder.encode(b)?,
+                        Some(placer) => {
+                            // A row whose key is null meets nothing; it stays in its origin's
+                            // partition (an outer join still emits it).
+                            let partitions = placer.partitions();
+                            let origin = b.origin.as_ref().map(|o| &o.partition);
+                            let places: Vec<i32> = placer
+                                .place(b)?
+                                .into_iter()
+                                .enumerate()
+                                .map(|(i, p)| {
+                                    p.unwrap_or_else(|| {
+                                        origin.map_or(0, |o| (o.value(i) & 0xffff) % partitions)
+                                    })
+                                })
+                                .collect();
+                            encoder.encode_placed(b, &places, true)?
+                        }
+                    };
+                    let records: Vec<io::PartitionedRecord> = encoded
                         .into_iter()
                         .map(|r| io::PartitionedRecord {
                             partition: r.partition,
@@ -971,6 +1217,9 @@ impl QueryTask {
                         })
                         .collect();
                     let landed = io::produce_partitioned(producer, topic, &records).await?;
+                    if let Some(u) = &self.feeds {
+                        u.wrote(&landed);
+                    }
                     if let Some(lead) = lead.as_mut() {
                         for (r, (partition, offset)) in records.iter().zip(landed) {
                             lead.wrote(partition, offset, r.value.len() as u64);
