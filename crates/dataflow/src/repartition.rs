@@ -146,9 +146,9 @@ impl RepartitionEncoder {
 
     /// The records for one processed batch whose rows go to partitions `places` (one per row,
     /// below [`RepartitionEncoder::partitions`]). With `by_time`, a record holds rows of one
-    /// event time only (a run of them, in row order), so a reader ordering records by their
-    /// timestamps orders the rows too (a join's re-keyed intermediate rows, see
-    /// `sluice_planner::join::JoinStage`).
+    /// event time only (a run of them, in row order; but the rows of one source record stay
+    /// together), so a reader ordering records by their timestamps orders the rows too (a
+    /// join's re-keyed intermediate rows, see `sluice_planner::join::JoinStage`).
     pub fn encode_placed(
         &self,
         batch: &Batch,
@@ -237,19 +237,31 @@ impl RepartitionEncoder {
     }
 }
 
-/// The runs of rows of `part` with one event time, as (start, length), in row order (the whole
-/// part when it has no event time column).
+/// The runs of rows of `part` to write as records of one event time, as (start, length), in
+/// row order: a run ends where the time changes, unless the source record stays the same (the
+/// rows of one source record are never split, see the module docs; such a record is stamped
+/// with its newest time). The whole part when it has no event time column.
 fn time_runs(part: &RecordBatch) -> Vec<(usize, usize)> {
     let n = part.num_rows();
-    let Some(t) = crate::batch::event_time_index(part.schema_ref())
-        .and_then(|i| part.column(i).as_any().downcast_ref::<Int64Array>())
-    else {
+    let columns = (
+        crate::batch::event_time_index(part.schema_ref())
+            .and_then(|i| part.column(i).as_any().downcast_ref::<Int64Array>()),
+        part.column_by_name(ORIGIN_PARTITION)
+            .and_then(|c| c.as_any().downcast_ref::<Int32Array>()),
+        part.column_by_name(ORIGIN_OFFSET)
+            .and_then(|c| c.as_any().downcast_ref::<Int64Array>()),
+    );
+    let (Some(t), Some(p), Some(o)) = columns else {
         return vec![(0, n)];
     };
+    let time = |i: usize| t.is_valid(i).then(|| t.value(i));
     let mut runs = Vec::new();
     let mut start = 0;
     for i in 1..=n {
-        if i == n || t.is_null(i) != t.is_null(start) || t.value(i) != t.value(start) {
+        let ends = i == n
+            || (time(i) != time(i - 1)
+                && (p.value(i) != p.value(i - 1) || o.value(i) != o.value(i - 1)));
+        if ends {
             runs.push((start, i - start));
             start = i;
         }
@@ -293,6 +305,8 @@ pub struct RepartitionDecoder {
     /// (repartition partition, source partition) → largest source offset applied.
     applied: HashMap<(i32, i32), i64>,
     dirty: HashSet<(i32, i32)>,
+    /// Whether decoded rows name their repartition record as their origin.
+    origins: bool,
 }
 
 impl Default for RepartitionDecoder {
@@ -307,7 +321,17 @@ impl RepartitionDecoder {
             schema: None,
             applied: HashMap::new(),
             dirty: HashSet::new(),
+            origins: false,
         }
+    }
+
+    /// Decoded rows name the repartition record they came from (partition and offset in the
+    /// repartition topic) as their origin, for a task that writes them to another repartition
+    /// topic in turn (a join stage after another): the records it reads are its own source
+    /// records, which it reads in offset order, so the next decoder drops exactly the repeats.
+    pub fn with_origins(mut self) -> Self {
+        self.origins = true;
+        self
     }
 
     /// Reads back the applied offsets committed in `store`.
@@ -349,9 +373,15 @@ impl RepartitionDecoder {
         let mut errors = Vec::new();
         let mut parts: Vec<RecordBatch> = Vec::new();
         let mut kinds: Vec<Int8Array> = Vec::new();
+        let (mut origin_partitions, mut origin_offsets) = (Vec::new(), Vec::new());
         for r in records {
             match self.decode_one(r) {
                 Ok(Some((data, changes))) => {
+                    if self.origins {
+                        let n = data.num_rows();
+                        origin_partitions.extend(std::iter::repeat_n(r.partition, n));
+                        origin_offsets.extend(std::iter::repeat_n(r.offset, n));
+                    }
                     parts.push(data);
                     kinds.push(changes);
                 }
@@ -382,11 +412,15 @@ impl RepartitionDecoder {
                     .ok_or_else(|| DataflowError::Plan("bad change column".into()))?,
             )
         };
+        let origin = self.origins.then(|| crate::Origins {
+            partition: Int32Array::from(origin_partitions),
+            offset: Int64Array::from(origin_offsets),
+        });
         Ok((
             Some(Batch {
                 data,
                 changes,
-                origin: None,
+                origin,
             }),
             errors,
         ))
@@ -624,6 +658,64 @@ mod tests {
         }
         assert_eq!(total, 5);
         assert_eq!(seen.len(), 3);
+    }
+
+    /// Rows placed by the caller go where they are told; `by_time` gives each run of one
+    /// event time its own record (stamped with that time), in row order.
+    #[test]
+    fn placed_rows_by_time_make_a_record_per_time() {
+        let mut b = batch(&["a", "b", "c", "d"], &[1, 2, 3, 4]);
+        let times = Int64Array::from(vec![10, 10, 20, 10]);
+        let mut columns = b.data.columns().to_vec();
+        columns[1] = Arc::new(times);
+        b.data = RecordBatch::try_new(b.data.schema(), columns).unwrap();
+        let records = encoder(2).encode_placed(&b, &[1, 1, 1, 0], true).unwrap();
+        let got: Vec<(i32, Option<i64>, Vec<String>)> = records
+            .iter()
+            .map(|r| {
+                let (rows, _) = RepartitionDecoder::new()
+                    .decode(&raw(std::slice::from_ref(r)))
+                    .unwrap();
+                (r.partition, r.timestamp, keys_of(&rows.unwrap()))
+            })
+            .collect();
+        let s = |v: &[&str]| v.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            got,
+            vec![
+                (0, Some(10), s(&["d"])),
+                (1, Some(10), s(&["a", "b"])),
+                (1, Some(20), s(&["c"])),
+            ]
+        );
+        // The rows of one source record stay in one record, stamped with their newest time.
+        let mut same = b.clone();
+        same.origin = Some(crate::Origins {
+            partition: Int32Array::from(vec![0; 4]),
+            offset: Int64Array::from(vec![1, 1, 2, 4]),
+        });
+        let records = encoder(2)
+            .encode_placed(&same, &[1, 1, 1, 0], true)
+            .unwrap();
+        let stamps: Vec<(i32, Option<i64>)> =
+            records.iter().map(|r| (r.partition, r.timestamp)).collect();
+        assert_eq!(stamps, vec![(0, Some(10)), (1, Some(10)), (1, Some(20))]);
+        let mut same = b.clone();
+        same.origin = Some(crate::Origins {
+            partition: Int32Array::from(vec![0; 4]),
+            offset: Int64Array::from(vec![1, 1, 1, 4]),
+        });
+        let records = encoder(2)
+            .encode_placed(&same, &[1, 1, 1, 0], true)
+            .unwrap();
+        let stamps: Vec<(i32, Option<i64>)> =
+            records.iter().map(|r| (r.partition, r.timestamp)).collect();
+        assert_eq!(stamps, vec![(0, Some(10)), (1, Some(20))]);
+        // Without `by_time`, a partition's rows are one record stamped with their newest time.
+        let records = encoder(2).encode_placed(&b, &[1, 1, 1, 0], false).unwrap();
+        let stamps: Vec<(i32, Option<i64>)> =
+            records.iter().map(|r| (r.partition, r.timestamp)).collect();
+        assert_eq!(stamps, vec![(0, Some(10)), (1, Some(20))]);
     }
 
     #[test]

@@ -247,10 +247,15 @@ impl JoinInput {
     /// A join stage vouches with it for the rows it writes (see [`Upstream`]).
     pub fn passed(&self, consumer: &SluiceConsumer) -> i64 {
         let upstreams = self.upstreams();
+        self.passed_with(|topic| progress_of(consumer, &upstreams, self.partition, topic))
+    }
+
+    /// [`JoinInput::passed`] with the progress of each topic answered by `progress` (as for
+    /// [`JoinInput::ready_with`]).
+    pub fn passed_with(&self, progress: impl Fn(&str) -> Option<Vec<(i32, bool)>>) -> i64 {
         let mut bound = i64::MAX;
         for input in &self.inputs {
-            let progress = progress_of(consumer, &upstreams, self.partition, &input.topic);
-            match input.vouches_for(progress.as_deref()) {
+            match input.vouches_for(progress(&input.topic).as_deref()) {
                 Some(b) => bound = bound.min(b),
                 None => return i64::MIN,
             }
@@ -416,6 +421,38 @@ mod tests {
             offset,
             None,
         )
+    }
+
+    #[test]
+    fn a_stage_has_passed_what_every_partition_vouches_for_and_nothing_waiting() {
+        // Two partitions of `s`, one of table `t`: partition 1 of `s` has delivered nothing
+        // and is not read to its end, so nothing is known yet.
+        let mut input = JoinInput::new(vec![("s".into(), false), ("t".into(), true)]);
+        input.push(vec![msg_in("s", 0, 0, 30), msg_in("t", 0, 0, 20)]);
+        let progress = |done: bool| {
+            move |topic: &str| -> Option<Vec<(i32, bool)>> {
+                Some(match topic {
+                    "s" => vec![(0, false), (1, done)],
+                    _ => vec![(0, false)],
+                })
+            }
+        };
+        assert_eq!(input.passed_with(progress(false)), i64::MIN);
+        // Partition 1 read to its end: the table row at 20 still waits (what it leads to has
+        // a time of 20 at least, and may come after another input's records at 20).
+        assert_eq!(input.passed_with(progress(true)), 19);
+        let released: Vec<i64> = input
+            .ready_with(progress(true))
+            .iter()
+            .map(|(_, m)| ts(m))
+            .collect();
+        assert_eq!(released, vec![20]);
+        // Released: the table's newest time bounds it (the stream record at 30 waits).
+        assert_eq!(input.passed_with(progress(true)), 20);
+        // A record released out of its partition's time order is still waiting behind a newer
+        // one: it bounds what has been passed.
+        input.push(vec![msg_in("t", 0, 1, 50), msg_in("s", 0, 1, 10)]);
+        assert_eq!(input.passed_with(progress(true)), 9);
     }
 
     #[test]

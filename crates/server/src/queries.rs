@@ -368,7 +368,8 @@ fn joined_as_input(b: Batch) -> std::result::Result<Batch, DataflowError> {
 }
 
 /// Rows of several tasks (each task's batches in its order) as one batch, merged by their event
-/// time: each task's rows keep their order, ties go to the earlier task.
+/// time: each task's rows keep their order, the rows of one source record stay together (at
+/// their newest time), ties go to the earlier task.
 fn merge_by_time(per_task: Vec<Vec<Batch>>) -> Result<Vec<Batch>> {
     use datafusion::arrow::array::{Array, Int32Array, Int64Array, Int8Array};
     use datafusion::arrow::compute::interleave;
@@ -391,13 +392,32 @@ fn merge_by_time(per_task: Vec<Vec<Batch>>) -> Result<Vec<Batch>> {
             .filter(|t| t.is_valid(i))
             .map_or(i64::MIN, |t| t.value(i))
     };
-    // Each task's rows as (batch, row), in order.
-    let mut queues: Vec<std::collections::VecDeque<(usize, usize)>> = Vec::new();
+    // Each task's rows as runs of one source record (they stay together, see
+    // `RepartitionEncoder::encode_placed`), in order, each with its newest time.
+    let origin_of = |b: &Batch, r: usize| {
+        b.origin
+            .as_ref()
+            .map(|o| (o.partition.value(r), o.offset.value(r)))
+    };
+    type Run = (i64, Vec<(usize, usize)>);
+    let mut queues: Vec<std::collections::VecDeque<Run>> = Vec::new();
     let mut at = 0;
     for bs in &per_task {
-        let mut q = std::collections::VecDeque::new();
+        let mut q: std::collections::VecDeque<Run> = std::collections::VecDeque::new();
+        let mut last = None;
         for b in bs {
-            q.extend((0..b.num_rows()).map(|r| (at, r)));
+            for r in 0..b.num_rows() {
+                let origin = origin_of(b, r);
+                let t = time(b, r);
+                match q.back_mut() {
+                    Some((newest, rows)) if origin.is_some() && origin == last => {
+                        *newest = (*newest).max(t);
+                        rows.push((at, r));
+                    }
+                    _ => q.push_back((t, vec![(at, r)])),
+                }
+                last = origin;
+            }
             at += 1;
         }
         queues.push(q);
@@ -405,17 +425,14 @@ fn merge_by_time(per_task: Vec<Vec<Batch>>) -> Result<Vec<Batch>> {
     let mut heads: std::collections::BinaryHeap<std::cmp::Reverse<(i64, usize)>> = queues
         .iter()
         .enumerate()
-        .filter_map(|(t, q)| {
-            q.front()
-                .map(|&(b, r)| std::cmp::Reverse((time(batches[b], r), t)))
-        })
+        .filter_map(|(t, q)| q.front().map(|(newest, _)| std::cmp::Reverse((*newest, t))))
         .collect();
-    let mut order = Vec::with_capacity(queues.iter().map(|q| q.len()).sum());
+    let mut order = Vec::new();
     while let Some(std::cmp::Reverse((_, t))) = heads.pop() {
-        let next = queues[t].pop_front().expect("a head");
-        order.push(next);
-        if let Some(&(b, r)) = queues[t].front() {
-            heads.push(std::cmp::Reverse((time(batches[b], r), t)));
+        let (_, rows) = queues[t].pop_front().expect("a head");
+        order.extend(rows);
+        if let Some((newest, _)) = queues[t].front() {
+            heads.push(std::cmp::Reverse((*newest, t)));
         }
     }
     let internal = |e: datafusion::arrow::error::ArrowError| EngineError::Internal(e.to_string());
@@ -914,7 +931,12 @@ impl QueryTask {
                 }
             }
             Input::Repartition { .. } => {
-                let mut d = RepartitionDecoder::new();
+                // A join stage's rows are read as the left input of the next joins: their
+                // origins are the records read here (see `RepartitionDecoder::with_origins`).
+                let mut d = match self.plan.join_range(self.part).is_empty() {
+                    true => RepartitionDecoder::new(),
+                    false => RepartitionDecoder::new().with_origins(),
+                };
                 if let Some(st) = state {
                     d.open(st.store())?;
                 }
@@ -1441,6 +1463,70 @@ async fn client_gone(output: &Output) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rows(times: &[i64], origin: i32) -> Batch {
+        use datafusion::arrow::array::{Int32Array, Int64Array};
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            sluice_catalog::ROWTIME,
+            DataType::Int64,
+            true,
+        )]));
+        let data =
+            RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(times.to_vec()))]).unwrap();
+        Batch {
+            data,
+            changes: None,
+            origin: Some(sluice_dataflow::Origins {
+                partition: Int32Array::from(vec![origin; times.len()]),
+                offset: Int64Array::from_iter_values(0..times.len() as i64),
+            }),
+        }
+    }
+
+    /// A join stage's tasks' rows leave merged by time, each task's in its own order (so each
+    /// origin partition's rows stay in offset order, which the next stage's decoder relies on).
+    #[test]
+    fn stage_rows_merge_by_time_keeping_each_tasks_order() {
+        use datafusion::arrow::array::Int64Array;
+        let merged = merge_by_time(vec![
+            vec![rows(&[10, 40], 0), rows(&[30], 0)],
+            vec![],
+            vec![rows(&[20, 35, 50], 2)],
+        ])
+        .unwrap();
+        assert_eq!(merged.len(), 1);
+        let b = &merged[0];
+        let times = b
+            .data
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        // Task 0's 40 comes before its 30: its order is kept, the merge goes by its head.
+        assert_eq!(times.values().to_vec(), vec![10, 20, 35, 40, 30, 50]);
+        let origin = b.origin.as_ref().unwrap();
+        assert_eq!(origin.partition.values().to_vec(), vec![0, 2, 2, 0, 0, 2]);
+        assert_eq!(origin.offset.values().to_vec(), vec![0, 0, 1, 1, 0, 2]);
+        // The rows of one source record move together, at their newest time.
+        let mut joined = rows(&[10, 50], 0);
+        joined.origin = Some(sluice_dataflow::Origins {
+            partition: datafusion::arrow::array::Int32Array::from(vec![0, 0]),
+            offset: Int64Array::from(vec![7, 7]),
+        });
+        let merged = merge_by_time(vec![vec![joined], vec![rows(&[20], 1)]]).unwrap();
+        let times = merged[0]
+            .data
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        assert_eq!(times.values().to_vec(), vec![20, 10, 50]);
+        // One task's rows pass as they are.
+        let one = merge_by_time(vec![vec![rows(&[5, 1], 3)]]).unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].num_rows(), 2);
+    }
 
     #[test]
     fn lag_counts_unprocessed_records_per_partition() {
