@@ -204,10 +204,10 @@ impl QueryPlan {
         self.joins.is_empty() || crate::join::partitioning(&self.joins).is_some()
     }
 
-    /// The joins `part` runs (by index into [`QueryPlan::joins`]): all of them unless they run
-    /// in stages (see [`crate::join::JoinStage`]), then the stage's, the last stage's for
-    /// `Whole` and `BeforeRepartition`; none after the repartition topic or for a re-keying
-    /// task.
+    /// The joins `part` of a persistent query runs (by index into [`QueryPlan::joins`]): all
+    /// of them unless they run in stages (see [`crate::join::JoinStage`]), then the stage's,
+    /// the last stage's for `Whole` and `BeforeRepartition`; none after the repartition topic
+    /// or for a re-keying task. (A push query runs all its joins in one task.)
     pub fn join_range(&self, part: PlanPart) -> std::ops::Range<usize> {
         let n = self.joins.len();
         let stages = crate::join::partitioning(&self.joins).map(|p| (p.stages.len(), p));

@@ -514,6 +514,10 @@ pub struct QueryTask {
     pub plan: QueryPlan,
     /// The part of the plan this task runs, and what it reads.
     pub part: PlanPart,
+    /// The joins it runs (indices into the plan's joins): all of them in one task, a stage's
+    /// in a query whose joins run in stages (see [`QueryPlan::join_range`]), none in a task
+    /// that re-keys a join input or aggregates after a repartition topic.
+    pub joins: std::ops::Range<usize>,
     pub input: Input,
     /// Join inputs read from their `-Join-*-repartition` topic instead of their source's
     /// topic (input index → topic; see [`sluice_planner::join::JoinRepartition`]).
@@ -933,7 +937,7 @@ impl QueryTask {
             Input::Repartition { .. } => {
                 // A join stage's rows are read as the left input of the next joins: their
                 // origins are the records read here (see `RepartitionDecoder::with_origins`).
-                let mut d = match self.plan.join_range(self.part).is_empty() {
+                let mut d = match self.joins.is_empty() {
                     true => RepartitionDecoder::new(),
                     false => RepartitionDecoder::new().with_origins(),
                 };
@@ -945,7 +949,7 @@ impl QueryTask {
         };
         // A join also reads the topics of the sources it joins. (The second task of a split
         // query reads joined rows from the repartition topic.)
-        let joins = self.plan.join_range(self.part);
+        let joins = self.joins.clone();
         let join = if joins.is_empty() {
             None
         } else {

@@ -7,7 +7,10 @@
 //! lost from the window state, as a missing pair. The topics have 3 partitions and both joins
 //! run a task per partition: the stream-stream join's right side (joined on a value column) is
 //! re-keyed through `-Join-right-repartition`, and the stream-table join's orders (joined on a
-//! value column) through `-Join-left-repartition`.
+//! value column) through `-Join-left-repartition`. A third query joins the stream-stream join's
+//! rows with the table on another column, so it runs in two stages, its joined rows re-keyed
+//! between them through `-Join-left-2-repartition` (each stage a task per partition, with its
+//! own state).
 //!
 //! Skipped unless `SLUICE_TANSU_BIN` names a tansu binary (`SLUICE_REQUIRE_TANSU` makes a
 //! missing binary a failure, as CI sets it). `SLUICE_CRASH_SEED` replays a run's kill times.
@@ -74,10 +77,11 @@ async fn sigkill_at_random_moments_keeps_join_state() {
         "CREATE TABLE cust (id VARCHAR PRIMARY KEY, tier VARCHAR) WITH (kafka_topic='cust', value_format='JSON', partitions=3)",
         "CREATE STREAM orders (id VARCHAR KEY, cid VARCHAR, n BIGINT) WITH (kafka_topic='orders', value_format='JSON', partitions=3)",
         "CREATE STREAM l (k VARCHAR KEY, n BIGINT) WITH (kafka_topic='l', value_format='JSON', partitions=3)",
-        "CREATE STREAM r (id VARCHAR KEY, k2 VARCHAR, m BIGINT) WITH (kafka_topic='r', value_format='JSON', partitions=3)",
+        "CREATE STREAM r (id VARCHAR KEY, k2 VARCHAR, m BIGINT, cid VARCHAR) WITH (kafka_topic='r', value_format='JSON', partitions=3)",
         "SET 'auto.offset.reset'='earliest'",
         "CREATE STREAM enriched AS SELECT o.cid, o.n, c.tier FROM orders o LEFT JOIN cust c ON o.cid = c.id EMIT CHANGES",
         "CREATE STREAM pairs AS SELECT l.k, l.n, r.m FROM l JOIN r WITHIN 5 MILLISECONDS ON l.k = r.k2 EMIT CHANGES",
+        "CREATE STREAM trios AS SELECT r.cid, l.n, r.m, c.tier FROM l JOIN r WITHIN 5 MILLISECONDS ON l.k = r.k2 LEFT JOIN cust c ON r.cid = c.id EMIT CHANGES",
     ] {
         client
             .simple_query(s)
@@ -117,7 +121,10 @@ async fn sigkill_at_random_moments_keeps_join_state() {
                 records.push((
                     "r",
                     format!("r{i}"),
-                    format!("{{\"K2\": \"{k}\", \"M\": {i}}}"),
+                    format!(
+                        "{{\"K2\": \"{k}\", \"M\": {i}, \"CID\": \"c{}\"}}",
+                        i % CUSTOMERS
+                    ),
                     t + 1,
                 ));
             }
@@ -173,6 +180,23 @@ async fn sigkill_at_random_moments_keeps_join_state() {
     assert!(
         missing.is_empty() && wrong.is_empty(),
         "seed {seed}: stream-stream join: missing {missing:?}, unexpected {wrong:?}"
+    );
+
+    let trios: BTreeSet<(String, String)> = (0..RECORDS)
+        .map(|i| {
+            let c = i % CUSTOMERS;
+            (
+                format!("c{c}"),
+                serde_json::json!({"N": i, "M": i, "TIER": format!("t{c}")}).to_string(),
+            )
+        })
+        .collect();
+    let got = wait_for(&kafka, "TRIOS", &trios).await;
+    let missing: Vec<_> = trios.difference(&got).take(5).collect();
+    let wrong: Vec<_> = got.difference(&trios).take(5).collect();
+    assert!(
+        missing.is_empty() && wrong.is_empty(),
+        "seed {seed}: two-stage join: missing {missing:?}, unexpected {wrong:?}"
     );
     server.kill().await.unwrap();
 }
