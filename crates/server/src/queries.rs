@@ -722,49 +722,43 @@ impl QueryTask {
                 Some(r) => r.release(&self.consumer, messages),
                 None => messages,
             };
-            // A join stage: the records its inputs release, in time order over all
-            // partitions, each to its partition's task.
-            let work = if let Some(sh) = shared.as_mut() {
-                sh.push(messages);
-                let mut routed: BTreeMap<i32, (Vec<OwnedMessage>, Vec<usize>)> = BTreeMap::new();
-                for (side, m) in sh.ready(&self.consumer) {
-                    let (ms, sides) = routed.entry(m.partition()).or_default();
-                    ms.push(m);
-                    sides.push(side);
+            // Each record to its task: a join stage's as its inputs release them (in time order
+            // over all partitions) with the input each came from, others' in arrival order.
+            let mut released: BTreeMap<i32, (Vec<OwnedMessage>, Vec<usize>)> = BTreeMap::new();
+            let mut routed: BTreeMap<i32, Vec<OwnedMessage>> = BTreeMap::new();
+            match shared.as_mut() {
+                Some(sh) => {
+                    sh.push(messages);
+                    for (side, m) in sh.ready(&self.consumer) {
+                        let (ms, sides) = released.entry(m.partition()).or_default();
+                        ms.push(m);
+                        sides.push(side);
+                    }
                 }
-                if let Err(e) = self.add_tasks(
-                    &mut tasks,
-                    routed.keys().copied(),
-                    per_partition,
-                    cache_entries,
-                    state.as_ref(),
-                ) {
-                    self.fail(e).await;
-                    return;
+                None => {
+                    for m in messages {
+                        let task = if per_partition { m.partition() } else { 0 };
+                        routed.entry(task).or_default().push(m);
+                    }
                 }
-                routed
+            }
+            // (A partition added to the input after the query started gets its task now.)
+            if let Err(e) = self.add_tasks(
+                &mut tasks,
+                released.keys().chain(routed.keys()).copied(),
+                per_partition,
+                cache_entries,
+                state.as_ref(),
+            ) {
+                self.fail(e).await;
+                return;
+            }
+            let work = if shared.is_some() {
+                released
                     .into_iter()
                     .map(|(p, (ms, sides))| (p, ms, sides))
                     .collect()
             } else {
-                // Each record to its task, in arrival order.
-                let mut routed: BTreeMap<i32, Vec<rdkafka::message::OwnedMessage>> =
-                    BTreeMap::new();
-                for m in messages {
-                    let task = if per_partition { m.partition() } else { 0 };
-                    routed.entry(task).or_default().push(m);
-                }
-                // (A partition added to the input after the query started gets its task now.)
-                if let Err(e) = self.add_tasks(
-                    &mut tasks,
-                    routed.keys().copied(),
-                    per_partition,
-                    cache_entries,
-                    state.as_ref(),
-                ) {
-                    self.fail(e).await;
-                    return;
-                }
                 // What each task processes now (a join task: the records its inputs release, with
                 // the input each came from).
                 let mut work: Vec<(i32, Vec<rdkafka::message::OwnedMessage>, Vec<usize>)> =
