@@ -689,28 +689,25 @@ mod tests {
             ]
         );
         // The rows of one source record stay in one record, stamped with their newest time.
-        let mut same = b.clone();
-        same.origin = Some(crate::Origins {
-            partition: Int32Array::from(vec![0; 4]),
-            offset: Int64Array::from(vec![1, 1, 2, 4]),
-        });
-        let records = encoder(2)
-            .encode_placed(&same, &[1, 1, 1, 0], true)
-            .unwrap();
-        let stamps: Vec<(i32, Option<i64>)> =
-            records.iter().map(|r| (r.partition, r.timestamp)).collect();
-        assert_eq!(stamps, vec![(0, Some(10)), (1, Some(10)), (1, Some(20))]);
-        let mut same = b.clone();
-        same.origin = Some(crate::Origins {
-            partition: Int32Array::from(vec![0; 4]),
-            offset: Int64Array::from(vec![1, 1, 1, 4]),
-        });
-        let records = encoder(2)
-            .encode_placed(&same, &[1, 1, 1, 0], true)
-            .unwrap();
-        let stamps: Vec<(i32, Option<i64>)> =
-            records.iter().map(|r| (r.partition, r.timestamp)).collect();
-        assert_eq!(stamps, vec![(0, Some(10)), (1, Some(20))]);
+        let stamps_with_origins = |offsets: Vec<i64>| -> Vec<(i32, Option<i64>)> {
+            let mut same = b.clone();
+            same.origin = Some(crate::Origins {
+                partition: Int32Array::from(vec![0; 4]),
+                offset: Int64Array::from(offsets),
+            });
+            let records = encoder(2)
+                .encode_placed(&same, &[1, 1, 1, 0], true)
+                .unwrap();
+            records.iter().map(|r| (r.partition, r.timestamp)).collect()
+        };
+        assert_eq!(
+            stamps_with_origins(vec![1, 1, 2, 4]),
+            vec![(0, Some(10)), (1, Some(10)), (1, Some(20))]
+        );
+        assert_eq!(
+            stamps_with_origins(vec![1, 1, 1, 4]),
+            vec![(0, Some(10)), (1, Some(20))]
+        );
         // Without `by_time`, a partition's rows are one record stamped with their newest time.
         let records = encoder(2).encode_placed(&b, &[1, 1, 1, 0], false).unwrap();
         let stamps: Vec<(i32, Option<i64>)> =

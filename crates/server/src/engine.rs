@@ -1391,8 +1391,8 @@ impl Engine {
                     },
                     join_topics: stage_inputs(s),
                     out: stage_topics[s].clone(),
-                    key: st.key.clone(),
-                    key_type: st.key_type.clone(),
+                    stage: st.clone(),
+                    key_format: p.key_format.clone(),
                     consumer: self
                         .deps
                         .kafka
@@ -1409,7 +1409,6 @@ impl Engine {
                 topic: stage_topics[p.stages.len() - 1].topic.clone(),
             };
         }
-        let stages_key = partitioning.as_ref().map(|p| p.key_format.clone());
         let handle = match plan.repartition.clone().zip(repartition_topic) {
             None => {
                 let transactional = transactional(query_id)?;
@@ -1438,37 +1437,20 @@ impl Engine {
                 let query_id = query_id.to_string();
                 let metrics = metrics.clone();
                 tokio::spawn(async move {
-                    let fronts = match start_join_fronts(
+                    let Some(helpers) = start_join_tasks(
                         &admin,
                         &plan,
                         join_fronts,
+                        join_stages,
                         &metrics,
                         registry,
-                        &query_id,
-                    )
-                    .await
-                    {
-                        Some(f) => f,
-                        None => return,
-                    };
-                    let Some(stages) = start_join_stages(
-                        &admin,
-                        &plan,
-                        join_stages,
-                        stages_key,
-                        &task.metrics,
-                        task.registry.clone(),
                         &query_id,
                     )
                     .await
                     else {
                         return;
                     };
-                    run_together(
-                        fronts.into_iter().chain(stages).chain([task]).collect(),
-                        stop_rx,
-                    )
-                    .await;
+                    run_together(helpers.into_iter().chain([task]).collect(), stop_rx).await;
                 })
             }
             Some((r, topic)) => {
@@ -1527,24 +1509,11 @@ impl Engine {
                             return;
                         }
                     };
-                    let fronts = match start_join_fronts(
+                    let Some(helpers) = start_join_tasks(
                         &admin,
                         &plan,
                         join_fronts,
-                        &back.metrics,
-                        back.registry.clone(),
-                        &query_id,
-                    )
-                    .await
-                    {
-                        Some(f) => f,
-                        None => return,
-                    };
-                    let Some(stages) = start_join_stages(
-                        &admin,
-                        &plan,
                         join_stages,
-                        stages_key,
                         &back.metrics,
                         back.registry.clone(),
                         &query_id,
@@ -1576,15 +1545,7 @@ impl Engine {
                         registry: back.registry.clone(),
                         plan,
                     };
-                    run_together(
-                        fronts
-                            .into_iter()
-                            .chain(stages)
-                            .chain([front, back])
-                            .collect(),
-                        stop_rx,
-                    )
-                    .await;
+                    run_together(helpers.into_iter().chain([front, back]).collect(), stop_rx).await;
                 })
             }
         };
@@ -2133,31 +2094,49 @@ struct JoinStageTask {
     join_topics: BTreeMap<usize, JoinTopic>,
     /// The topic it writes, read by the next stage.
     out: JoinTopic,
-    /// The next join's left key, over the stage's joined rows, and its type.
-    key: Arc<dyn datafusion::physical_expr::PhysicalExpr>,
-    key_type: datafusion::arrow::datatypes::DataType,
+    /// Where its rows go: the next join's left key, over the stage's joined rows, written in
+    /// `key_format` as the inputs read as they are write it.
+    stage: sluice_planner::join::JoinStage,
+    key_format: sluice_formats::Format,
     consumer: SluiceConsumer,
     producer: SluiceProducer,
     transactional: Option<SluiceProducer>,
     state: StateSpec,
 }
 
+/// The tasks a query's joins need besides the query's own: those re-keying join inputs (see
+/// [`start_join_fronts`]) and those running join stages before the last (see
+/// [`start_join_stages`]). `None` (logged) when a topic cannot be made.
+#[allow(clippy::too_many_arguments)]
+async fn start_join_tasks(
+    admin: &Arc<dyn TopicAdmin>,
+    plan: &QueryPlan,
+    fronts: Vec<JoinFront>,
+    stages: Vec<JoinStageTask>,
+    metrics: &Arc<QueryMetrics>,
+    registry: Option<Arc<dyn SchemaRegistry>>,
+    query_id: &str,
+) -> Option<Vec<QueryTask>> {
+    let mut tasks =
+        start_join_fronts(admin, plan, fronts, metrics, registry.clone(), query_id).await?;
+    tasks.extend(start_join_stages(admin, plan, stages, metrics, registry, query_id).await?);
+    Some(tasks)
+}
+
 /// Creates the topics of a query's join stages (as many partitions as the query's source:
-/// its joins are co-partitioned) and the tasks that write them. `key_format`: the format the
-/// stages' rows are placed by. `None` (logged) when a topic cannot be made.
+/// its joins are co-partitioned) and the tasks that write them. `None` (logged) when a topic
+/// cannot be made.
 async fn start_join_stages(
     admin: &Arc<dyn TopicAdmin>,
     plan: &QueryPlan,
     stages: Vec<JoinStageTask>,
-    key_format: Option<sluice_formats::Format>,
     metrics: &Arc<QueryMetrics>,
     registry: Option<Arc<dyn SchemaRegistry>>,
     query_id: &str,
 ) -> Option<Vec<QueryTask>> {
     let mut tasks = Vec::with_capacity(stages.len());
     for st in stages {
-        let key_format = key_format.clone()?;
-        let key_type = st.key_type;
+        let (key, key_type) = (&st.stage.key, &st.stage.key_type);
         let partitions = match create_internal_topic(admin, &plan.source.topic, &st.out.topic).await
         {
             Ok(p) => p,
@@ -2166,9 +2145,9 @@ async fn start_join_stages(
                 return None;
             }
         };
-        let placed = KeyPlacer::new(st.key.clone(), key_type.clone(), &key_format, partitions)
+        let placed = KeyPlacer::new(key.clone(), key_type.clone(), &st.key_format, partitions)
             .and_then(|placer| {
-                RepartitionEncoder::new(vec![st.key.clone()], vec![key_type], partitions)
+                RepartitionEncoder::new(vec![key.clone()], vec![key_type.clone()], partitions)
                     .map(|encoder| (placer, encoder))
             });
         let (placer, encoder) = match placed {

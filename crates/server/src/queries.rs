@@ -386,9 +386,16 @@ fn merge_by_time(per_task: Vec<Vec<Batch>>) -> Result<Vec<Batch>> {
         return Ok(per_task.into_iter().flatten().collect());
     }
     let batches: Vec<&Batch> = per_task.iter().flatten().collect();
-    let time = |b: &Batch, i: usize| {
-        sluice_dataflow::batch::event_time_index(b.data.schema_ref())
-            .and_then(|c| b.data.column(c).as_any().downcast_ref::<Int64Array>())
+    // Each batch's event times, found once.
+    let times: Vec<Option<&Int64Array>> = batches
+        .iter()
+        .map(|b| {
+            sluice_dataflow::batch::event_time_index(b.data.schema_ref())
+                .and_then(|c| b.data.column(c).as_any().downcast_ref::<Int64Array>())
+        })
+        .collect();
+    let time = |b: usize, i: usize| {
+        times[b]
             .filter(|t| t.is_valid(i))
             .map_or(i64::MIN, |t| t.value(i))
     };
@@ -408,7 +415,7 @@ fn merge_by_time(per_task: Vec<Vec<Batch>>) -> Result<Vec<Batch>> {
         for b in bs {
             for r in 0..b.num_rows() {
                 let origin = origin_of(b, r);
-                let t = time(b, r);
+                let t = time(at, r);
                 match q.back_mut() {
                     Some((newest, rows)) if origin.is_some() && origin == last => {
                         *newest = (*newest).max(t);
