@@ -169,6 +169,12 @@ impl KafkaConfig {
             // partition queues are split off), instead of librdkafka's 64 MiB.
             .set("queued.max.messages.kbytes", "16384")
             .set("queued.min.messages", "10000")
+            // Cooperative-sticky spreads each topic's partitions on its own, so a member may
+            // hold partition 1 of a join's stream and not of its table; the join tasks hold
+            // their records until they have all their partitions (server's `join_input`).
+            // The range assignor would keep them together, but tansu's coordinator answers a
+            // new eager leader's SyncGroup with the stale generation's empty assignment after
+            // a killed member's session expires, so a restarted server never gets partitions.
             .set("partition.assignment.strategy", "cooperative-sticky")
             .set("session.timeout.ms", "45000")
             .set("heartbeat.interval.ms", "3000")

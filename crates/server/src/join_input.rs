@@ -14,10 +14,15 @@
 //! going by an input's newest record alone would let a lagging partition's older records
 //! arrive after newer ones of the other input.) A
 //! partition that lags without delivering holds the others back for at most [`MAX_IDLE`]
-//! (2 s). Ties go to tables first (so a table update and a stream record with the same
-//! timestamp meet in the updated row), then to the input that comes first in FROM. Each
-//! partition's records are released in arrival order (prefixes of its buffer), so the
-//! positions committed after a batch never skip a record still waiting.
+//! (2 s). A partition the task reads that is not assigned to the consumer (held by another
+//! member of the group, or by a killed process's member until its session expires) holds
+//! everything back for as long as it is not: its records may be older than any waiting, and
+//! a table's rows may be the partners they wait for. Ties go to tables first (so a table
+//! update and a stream record with the same timestamp meet in the updated row), then to the
+//! input that comes first in FROM. Each partition's records are released in arrival order
+//! (prefixes of its buffer), so the positions committed after a batch never skip a record
+//! still waiting; a record read again after a rebalance (at or below an offset already taken
+//! in) is dropped.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -106,9 +111,44 @@ struct Input {
     upstream: Option<std::sync::Arc<Upstream>>,
     buffers: BTreeMap<i32, VecDeque<OwnedMessage>>,
     newest: BTreeMap<i32, i64>,
+    /// The highest offset taken in per partition: a record at or below it is one read again
+    /// (after a rebalance, the consumer reads a partition again from its committed offset,
+    /// and records still waiting here are behind that).
+    taken: BTreeMap<i32, i64>,
+    /// How many partitions the topic has, when known: a task over all partitions holds its
+    /// records until it is assigned every one of them.
+    partitions: Option<usize>,
 }
 
 impl Input {
+    fn new(topic: String, table: bool) -> Self {
+        Self {
+            topic,
+            table,
+            upstream: None,
+            buffers: BTreeMap::new(),
+            newest: BTreeMap::new(),
+            taken: BTreeMap::new(),
+            partitions: None,
+        }
+    }
+
+    /// Whether the consumer holds every partition of this input the task reads, given the
+    /// assigned partitions (`only`: the task's partition, to which `progress` is narrowed).
+    /// A partition another member (or a dead process's member, until its session expires)
+    /// holds may deliver records older than any here, so nothing is released or vouched for
+    /// meanwhile, however long: releasing by idling out would join rows without partners
+    /// that are merely assigned elsewhere.
+    fn assigned(&self, progress: Option<&[(i32, bool)]>, only: Option<i32>) -> bool {
+        let Some(progress) = progress else {
+            return false;
+        };
+        match only {
+            Some(_) => !progress.is_empty(),
+            None => progress.len() >= self.partitions.unwrap_or(1),
+        }
+    }
+
     /// The time up to which this input's records are all known to have arrived, given its
     /// assigned partitions and whether each is read to its end (`None`: not known at all).
     /// O(partitions): the newest delivered time is kept as records arrive.
@@ -187,13 +227,7 @@ impl JoinInput {
         Self {
             inputs: topics
                 .into_iter()
-                .map(|(topic, table)| Input {
-                    topic,
-                    table,
-                    upstream: None,
-                    buffers: BTreeMap::new(),
-                    newest: BTreeMap::new(),
-                })
+                .map(|(topic, table)| Input::new(topic, table))
                 .collect(),
             idle_since: None,
             partition: None,
@@ -210,6 +244,14 @@ impl JoinInput {
     pub fn for_partition(mut self, partition: Option<i32>) -> Self {
         self.partition = partition;
         self
+    }
+
+    /// The partition counts of the inputs' topics (those known): a task over all partitions
+    /// (`for_partition(None)`) releases records only while it is assigned all of them.
+    pub fn set_partition_counts(&mut self, counts: &BTreeMap<String, usize>) {
+        for i in &mut self.inputs {
+            i.partitions = counts.get(&i.topic).copied().or(i.partitions);
+        }
     }
 
     /// Every input's topic, in FROM order.
@@ -230,11 +272,9 @@ impl JoinInput {
                 .inputs
                 .iter()
                 .map(|i| Input {
-                    topic: i.topic.clone(),
-                    table: i.table,
                     upstream: i.upstream.clone(),
-                    buffers: BTreeMap::new(),
-                    newest: BTreeMap::new(),
+                    partitions: i.partitions,
+                    ..Input::new(i.topic.clone(), i.table)
                 })
                 .collect(),
             idle_since: None,
@@ -255,7 +295,11 @@ impl JoinInput {
     pub fn passed_with(&self, progress: impl Fn(&str) -> Option<Vec<(i32, bool)>>) -> i64 {
         let mut bound = i64::MAX;
         for input in &self.inputs {
-            match input.vouches_for(progress(&input.topic).as_deref()) {
+            let progress = progress(&input.topic);
+            if !input.assigned(progress.as_deref(), self.partition) {
+                return i64::MIN;
+            }
+            match input.vouches_for(progress.as_deref()) {
                 Some(b) => bound = bound.min(b),
                 None => return i64::MIN,
             }
@@ -275,10 +319,17 @@ impl JoinInput {
             .collect()
     }
 
-    /// Buffers newly read records.
+    /// Buffers newly read records, dropping any read again (at or below an offset already
+    /// taken in for its partition: after a rebalance the consumer reads each partition again
+    /// from its committed offset, behind the records still waiting here).
     pub fn push(&mut self, messages: Vec<OwnedMessage>) {
         for m in messages {
             if let Some(i) = self.inputs.iter_mut().find(|i| i.topic == m.topic()) {
+                let taken = i.taken.entry(m.partition()).or_insert(i64::MIN);
+                if m.offset() <= *taken {
+                    continue;
+                }
+                *taken = m.offset();
                 let newest = i.newest.entry(m.partition()).or_insert(i64::MIN);
                 *newest = (*newest).max(ts(&m));
                 i.buffers.entry(m.partition()).or_default().push_back(m);
@@ -306,7 +357,12 @@ impl JoinInput {
         // How far each input lets the others go.
         let mut limit = Some(i64::MAX);
         for input in &self.inputs {
-            let bound = input.vouches_for(progress(&input.topic).as_deref());
+            let progress = progress(&input.topic);
+            if !input.assigned(progress.as_deref(), self.partition) {
+                self.idle_since = None;
+                return Vec::new();
+            }
+            let bound = input.vouches_for(progress.as_deref());
             limit = limit.zip(bound).map(|(a, b)| a.min(b));
         }
         let limit = match limit {
@@ -384,8 +440,8 @@ mod tests {
         )
     }
 
-    #[tokio::test]
-    async fn merges_by_time_with_tables_first_on_ties() {
+    #[test]
+    fn merges_by_time_with_tables_first_on_ties() {
         let mut input = JoinInput::new(vec![("s".into(), false), ("t".into(), true)]);
         input.push(vec![
             msg("t", 0, 0),
@@ -395,20 +451,94 @@ mod tests {
             msg("t", 2, 20),
         ]);
         // Both inputs have records: everything up to the smaller of their newest times (15).
-        let broker = sluice_kafka::EmbeddedBroker::start(1).unwrap();
-        let consumer = broker
-            .kafka_config()
-            .consumer("g", sluice_kafka::OffsetReset::Earliest)
-            .unwrap();
+        let progress = |_: &str| Some(vec![(0, false)]);
         let order: Vec<(usize, i64)> = input
-            .ready(&consumer)
+            .ready_with(progress)
             .iter()
             .map(|(s, m)| (*s, ts(m)))
             .collect();
         assert_eq!(order, vec![(1, 0), (1, 10), (0, 10), (0, 15)]);
         // The table record at 20 waits: the stream input is empty and not known to be read.
-        assert!(input.ready(&consumer).is_empty());
+        assert!(input.ready_with(progress).is_empty());
         assert!(input.is_waiting());
+    }
+
+    #[test]
+    fn a_partition_assigned_elsewhere_holds_the_task_back_past_the_idle_time() {
+        // The task of partition 1: its stream partition is assigned, its table partition is
+        // held by another member. The stream row must not go out without its table partner,
+        // however long that lasts (an unassigned partition does not idle out).
+        let mut input =
+            JoinInput::new(vec![("s".into(), false), ("t".into(), true)]).for_partition(Some(1));
+        input.push(vec![msg_in("s", 1, 0, 50)]);
+        let table_assigned = |yes: bool| {
+            move |topic: &str| -> Option<Vec<(i32, bool)>> {
+                Some(match (topic, yes) {
+                    ("t", false) => vec![],
+                    _ => vec![(1, true)],
+                })
+            }
+        };
+        assert!(input.ready_with(table_assigned(false)).is_empty());
+        assert_eq!(input.passed_with(table_assigned(false)), i64::MIN);
+        input.idle_since = Some(Instant::now() - MAX_IDLE * 2);
+        assert!(input.ready_with(table_assigned(false)).is_empty());
+        assert!(input.is_waiting());
+        // Assigned: the table partition delivers its row, and they go in time order.
+        input.push(vec![msg_in("t", 1, 0, 1)]);
+        let mut order: Vec<(usize, i64)> = Vec::new();
+        for _ in 0..2 {
+            let ready = input.ready_with(table_assigned(true));
+            order.extend(ready.iter().map(|(s, m)| (*s, ts(m))));
+        }
+        assert_eq!(order, vec![(1, 1), (0, 50)]);
+    }
+
+    #[test]
+    fn a_task_over_all_partitions_waits_until_it_is_assigned_all_of_them() {
+        let mut input = JoinInput::new(vec![("s".into(), false), ("t".into(), true)]);
+        input.set_partition_counts(&BTreeMap::from([("s".into(), 2), ("t".into(), 2)]));
+        input.push(vec![msg_in("s", 0, 0, 50), msg_in("t", 0, 0, 1)]);
+        let assigned = |parts: Vec<i32>| {
+            move |_: &str| -> Option<Vec<(i32, bool)>> {
+                Some(parts.iter().map(|&p| (p, true)).collect())
+            }
+        };
+        input.idle_since = Some(Instant::now() - MAX_IDLE * 2);
+        assert!(input.ready_with(assigned(vec![0])).is_empty());
+        assert_eq!(input.passed_with(assigned(vec![0])), i64::MIN);
+        let mut released = input.ready_with(assigned(vec![0, 1])).len();
+        released += input.ready_with(assigned(vec![0, 1])).len();
+        assert_eq!(released, 2);
+    }
+
+    #[test]
+    fn records_read_again_after_a_rebalance_are_dropped() {
+        // Offsets 0..3 of partition 0 were taken in; 0 was released. A rebalance makes the
+        // consumer read the partition again from its committed offset (1): 1 and 2 again,
+        // then 3, which is new.
+        let mut input = JoinInput::new(vec![("s".into(), false)]);
+        input.push(vec![
+            msg_in("s", 0, 0, 10),
+            msg_in("s", 0, 1, 20),
+            msg_in("s", 0, 2, 30),
+        ]);
+        let progress = |_: &str| Some(vec![(0, false)]);
+        assert_eq!(input.ready_with(progress).len(), 3);
+        input.push(vec![msg_in("s", 0, 3, 40)]);
+        input.push(vec![
+            msg_in("s", 0, 1, 20),
+            msg_in("s", 0, 2, 30),
+            msg_in("s", 0, 3, 40),
+        ]);
+        input.push(vec![msg_in("s", 0, 4, 50)]);
+        let all = |_: &str| Some(vec![(0, true)]);
+        let offsets: Vec<i64> = input
+            .ready_with(all)
+            .iter()
+            .map(|(_, m)| m.offset())
+            .collect();
+        assert_eq!(offsets, vec![3, 4]);
     }
 
     fn msg_in(topic: &str, partition: i32, offset: i64, ts: i64) -> OwnedMessage {

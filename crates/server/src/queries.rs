@@ -581,6 +581,7 @@ impl QueryTask {
             },
             _ => 1,
         };
+        let admin = self.state.as_ref().map(|s| s.admin.clone());
         let mut transactions = None;
         if let Some(producer) = self.transactional.take() {
             match Transactions::init(producer).await {
@@ -644,6 +645,33 @@ impl QueryTask {
                 }
             }
         }
+        // What reads all partitions of a topic at once (a join running as one task, a join
+        // stage's shared release, a re-keying task's merge) holds its records until it is
+        // assigned all of them: it needs their counts.
+        let whole = matches!(self.part, PlanPart::JoinFront | PlanPart::JoinStage(_))
+            || (!per_partition && !self.joins.is_empty());
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        if let (Some(admin), true) = (&admin, whole) {
+            for t in topics.iter().chain([&topic]) {
+                if counts.contains_key(t) {
+                    continue;
+                }
+                match admin.describe_topic(t).await {
+                    Ok(Some(d)) => {
+                        counts.insert(t.clone(), d.partitions.max(1) as usize);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        warn!(query_id = %self.id, topic = %t, error = %e, "cannot read the topic's partitions")
+                    }
+                }
+            }
+            for t in tasks.values_mut() {
+                if let Some(j) = t.join.as_mut() {
+                    j.input.set_partition_counts(&counts);
+                }
+            }
+        }
         let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
         if let Err(e) = self.consumer.subscribe(&topic_refs) {
             warn!(query_id = %self.id, error = %e, "cannot subscribe");
@@ -653,16 +681,23 @@ impl QueryTask {
         let mut emitted: u64 = 0;
         // A task re-keying a join input: its input merged in time order, and how far in time
         // it has passed.
-        let mut rekeying = matches!(self.part, PlanPart::JoinFront).then(|| Rekeying::new(&topic));
+        let mut rekeying = matches!(self.part, PlanPart::JoinFront)
+            .then(|| Rekeying::new(&topic, counts.get(&topic).copied().unwrap_or(1)));
         // A join stage's tasks release their records by one time order over all partitions,
         // so that the rows they write reach each partition of the next stage's topic in time
         // order (their outputs are merged by time, see `QueryTask::process`).
         let mut shared = match self.part {
-            PlanPart::JoinStage(_) => tasks
-                .values()
-                .next()
-                .and_then(|t| t.join.as_ref())
-                .map(|j| j.input.empty_like()),
+            PlanPart::JoinStage(_) => {
+                tasks
+                    .values()
+                    .next()
+                    .and_then(|t| t.join.as_ref())
+                    .map(|j| {
+                        let mut input = j.input.empty_like();
+                        input.set_partition_counts(&counts);
+                        input
+                    })
+            }
             _ => None,
         };
         info!(query_id = %self.id, source = %self.source.name, tasks = partitions, "query started");
@@ -1386,14 +1421,20 @@ struct Rekeying {
     read: BTreeMap<i32, i64>,
     /// Since when each partition has been read to its end.
     ended: BTreeMap<i32, std::time::Instant>,
+    /// How many partitions the input has: the task vouches for nothing while it is not
+    /// assigned all of them.
+    partitions: usize,
 }
 
 impl Rekeying {
-    fn new(topic: &str) -> Self {
+    fn new(topic: &str, partitions: usize) -> Self {
+        let mut merge = JoinInput::new(vec![(topic.to_string(), false)]);
+        merge.set_partition_counts(&BTreeMap::from([(topic.to_string(), partitions)]));
         Self {
-            merge: JoinInput::new(vec![(topic.to_string(), false)]),
+            merge,
             read: BTreeMap::new(),
             ended: BTreeMap::new(),
+            partitions,
         }
     }
 
@@ -1424,13 +1465,13 @@ impl Rekeying {
     /// read yet), where, with `written` (all that was read and released is written), a
     /// partition read to its end for [`SETTLED`] with nothing waiting has passed every time;
     /// a partition with records waiting in the merge has passed no more than the oldest of
-    /// them.
+    /// them. `i64::MIN` while the task is not assigned every partition of its input.
     fn vouch(&mut self, consumer: &SluiceConsumer, topic: &str, written: bool) -> i64 {
         let waiting = self.merge.oldest_waiting(0);
         let Some(parts) = sluice_kafka::assigned_progress(consumer, topic) else {
             return i64::MIN;
         };
-        if parts.is_empty() {
+        if parts.is_empty() || parts.len() < self.partitions {
             return i64::MIN;
         }
         let now = std::time::Instant::now();

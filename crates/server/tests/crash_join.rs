@@ -41,6 +41,22 @@ fn distinct(kafka: &str, topic: &str) -> BTreeSet<(String, String)> {
         .collect()
 }
 
+/// Asserts that `got` is `want`, naming how many records are missing and unexpected (and the
+/// first few of each).
+fn same(want: &BTreeSet<(String, String)>, got: &BTreeSet<(String, String)>, what: &str) {
+    let missing: Vec<_> = want.difference(got).collect();
+    let wrong: Vec<_> = got.difference(want).collect();
+    assert!(
+        missing.is_empty() && wrong.is_empty(),
+        "{what}: {} of {} missing, e.g. {:?}; {} unexpected, e.g. {:?}",
+        missing.len(),
+        want.len(),
+        &missing[..missing.len().min(5)],
+        wrong.len(),
+        &wrong[..wrong.len().min(5)],
+    );
+}
+
 async fn wait_for(
     kafka: &str,
     topic: &str,
@@ -159,12 +175,7 @@ async fn sigkill_at_random_moments_keeps_join_state() {
         })
         .collect();
     let got = wait_for(&kafka, "ENRICHED", &enriched).await;
-    let missing: Vec<_> = enriched.difference(&got).take(5).collect();
-    let wrong: Vec<_> = got.difference(&enriched).take(5).collect();
-    assert!(
-        missing.is_empty() && wrong.is_empty(),
-        "seed {seed}: stream-table join: missing {missing:?}, unexpected {wrong:?}"
-    );
+    same(&enriched, &got, &format!("seed {seed}: stream-table join"));
 
     let pairs: BTreeSet<(String, String)> = (0..RECORDS)
         .map(|i| {
@@ -175,12 +186,7 @@ async fn sigkill_at_random_moments_keeps_join_state() {
         })
         .collect();
     let got = wait_for(&kafka, "PAIRS", &pairs).await;
-    let missing: Vec<_> = pairs.difference(&got).take(5).collect();
-    let wrong: Vec<_> = got.difference(&pairs).take(5).collect();
-    assert!(
-        missing.is_empty() && wrong.is_empty(),
-        "seed {seed}: stream-stream join: missing {missing:?}, unexpected {wrong:?}"
-    );
+    same(&pairs, &got, &format!("seed {seed}: stream-stream join"));
 
     let trios: BTreeSet<(String, String)> = (0..RECORDS)
         .map(|i| {
@@ -192,11 +198,6 @@ async fn sigkill_at_random_moments_keeps_join_state() {
         })
         .collect();
     let got = wait_for(&kafka, "TRIOS", &trios).await;
-    let missing: Vec<_> = trios.difference(&got).take(5).collect();
-    let wrong: Vec<_> = got.difference(&trios).take(5).collect();
-    assert!(
-        missing.is_empty() && wrong.is_empty(),
-        "seed {seed}: two-stage join: missing {missing:?}, unexpected {wrong:?}"
-    );
+    same(&trios, &got, &format!("seed {seed}: two-stage join"));
     server.kill().await.unwrap();
 }
