@@ -114,35 +114,29 @@ pub async fn produce_all(
     topic: &str,
     records: &[OutRecord],
 ) -> Result<()> {
-    send_all(
-        producer,
-        topic,
-        records.iter().map(|r| {
-            let mut rec: FutureRecord<'_, [u8], [u8]> =
-                FutureRecord::to(topic).timestamp(r.timestamp);
-            if let Some(k) = &r.key {
-                rec = rec.key(k.as_slice());
-            }
-            if let Some(v) = &r.value {
-                rec = rec.payload(v.as_slice());
-            }
-            rec
-        }),
-    )
-    .await
+    let pending = enqueue_all(producer, topic, records).await?;
+    await_deliveries(pending, topic).await.map(|_| ())
 }
 
-/// Sends `records` to `topic` and waits until all are acknowledged.
-async fn send_all<'a>(
+/// Hands `records` to the producer for `topic` without waiting for their delivery: await the
+/// returned deliveries (with [`await_deliveries`]) before committing what they depend on.
+pub async fn enqueue_all(
     producer: &SluiceProducer,
     topic: &str,
-    records: impl Iterator<Item = FutureRecord<'a, [u8], [u8]>>,
-) -> Result<()> {
-    let mut pending = Vec::new();
-    for rec in records {
+    records: &[OutRecord],
+) -> Result<Vec<DeliveryFuture>> {
+    let mut pending = Vec::with_capacity(records.len());
+    for r in records {
+        let mut rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).timestamp(r.timestamp);
+        if let Some(k) = &r.key {
+            rec = rec.key(k.as_slice());
+        }
+        if let Some(v) = &r.value {
+            rec = rec.payload(v.as_slice());
+        }
         pending.push(enqueue(producer, rec, topic).await?);
     }
-    await_deliveries(pending, topic).await.map(|_| ())
+    Ok(pending)
 }
 
 /// Hands `rec` to the producer. While librdkafka's local queue is full (a large batch of
@@ -176,13 +170,13 @@ pub struct PartitionedRecord {
     pub value: Vec<u8>,
 }
 
-/// Produce every record to its partition of `topic` and wait until all are acknowledged;
-/// returns where each landed (partition, offset), in order.
-pub async fn produce_partitioned(
+/// Hands every record to the producer for its partition of `topic`, without waiting: await
+/// the returned deliveries with [`deliveries`] (where each landed, in order).
+pub async fn enqueue_partitioned(
     producer: &SluiceProducer,
     topic: &str,
     records: &[PartitionedRecord],
-) -> Result<Vec<(i32, i64)>> {
+) -> Result<Vec<DeliveryFuture>> {
     let mut pending = Vec::with_capacity(records.len());
     for r in records {
         let mut rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
@@ -193,7 +187,7 @@ pub async fn produce_partitioned(
         }
         pending.push(enqueue(producer, rec, topic).await?);
     }
-    deliveries(pending, topic).await
+    Ok(pending)
 }
 
 /// The header that carries a re-keyed record's timestamp when it is 0 or less: librdkafka
@@ -263,7 +257,7 @@ pub async fn await_deliveries(pending: Vec<DeliveryFuture>, topic: &str) -> Resu
 }
 
 /// Waits for every delivery; returns where each record landed (partition, offset), in order.
-async fn deliveries(pending: Vec<DeliveryFuture>, topic: &str) -> Result<Vec<(i32, i64)>> {
+pub async fn deliveries(pending: Vec<DeliveryFuture>, topic: &str) -> Result<Vec<(i32, i64)>> {
     let mut landed = Vec::with_capacity(pending.len());
     for result in join_all(pending).await {
         match result {
@@ -308,13 +302,16 @@ pub fn positions_tpl(positions: &HashMap<(String, i32), i64>) -> Result<TopicPar
     Ok(tpl)
 }
 
-/// Commits `positions` for the consumer's group.
+/// Commits `positions` for the consumer's group, without waiting for the broker: the state
+/// store's positions (committed before) are the ones a restart goes by, and it seeds the group
+/// with them (so a commit lost in a crash costs nothing). A failed commit is logged by the
+/// consumer's commit callback.
 pub fn commit_positions(
     consumer: &SluiceConsumer,
     positions: &HashMap<(String, i32), i64>,
 ) -> Result<()> {
     consumer
-        .commit(&positions_tpl(positions)?, CommitMode::Sync)
+        .commit(&positions_tpl(positions)?, CommitMode::Async)
         .map_err(|e| EngineError::Kafka(format!("offset commit failed: {e}")))
 }
 

@@ -329,6 +329,18 @@ impl JoinTask {
     }
 }
 
+/// Records a batch handed to the producer, awaited together once its tasks have run (see
+/// `QueryTask::land`), rather than task by task: a batch spread over many partitions would
+/// otherwise wait for a round trip to the broker per task.
+#[derive(Default)]
+struct InFlight {
+    /// Output records: (topic, deliveries).
+    outputs: Vec<(String, Vec<rdkafka::producer::DeliveryFuture>)>,
+    /// Repartition records: (topic, deliveries, each record's size), where they land goes to
+    /// the topic's reader and the lead guard.
+    placed: Vec<(String, Vec<rdkafka::producer::DeliveryFuture>, Vec<u64>)>,
+}
+
 /// A join input read from its repartition topic, and the task that writes it.
 #[derive(Clone)]
 pub struct JoinTopic {
@@ -1017,11 +1029,15 @@ impl QueryTask {
         work: &[(i32, Vec<rdkafka::message::OwnedMessage>, Vec<usize>)],
         positions: &HashMap<(String, i32), i64>,
         emitted: &mut u64,
-        mut state: Option<&mut TaskState>,
+        state: Option<&mut TaskState>,
         transactions: Option<&Transactions>,
     ) -> Result<bool> {
         let mut keep_going = true;
-        let mut commits = Vec::new();
+        // Each task's state changes, gathered right after its outputs were handed over (the
+        // materialized rows its records changed are its own: tasks run one at a time).
+        let mut gathered: Vec<(i32, sluice_state::WriteBatch)> = Vec::new();
+        // What the tasks hand to the producer, awaited once for the batch.
+        let mut in_flight = InFlight::default();
         let stage = matches!(self.part, PlanPart::JoinStage(_));
         let mut staged = Vec::new();
         for (p, messages, sides) in work {
@@ -1057,9 +1073,9 @@ impl QueryTask {
                 staged.push(outputs);
                 continue;
             }
-            keep_going &= self.write_outputs(outputs, emitted).await?;
-            if let Some(state) = state.as_deref_mut() {
-                commits.push(self.checkpoint_task(task, *p, messages, state).await?);
+            keep_going &= self.write_outputs(outputs, emitted, &mut in_flight).await?;
+            if state.is_some() {
+                gathered.push((*p, self.gather_task(task, messages)?));
             }
             if !keep_going {
                 break;
@@ -1069,28 +1085,28 @@ impl QueryTask {
             // A join stage writes its tasks' rows merged by time (each task's in its order),
             // then its tasks' state.
             let merged = merge_by_time(staged)?;
-            keep_going &= self.write_outputs(merged, emitted).await?;
-            if let Some(state) = state.as_deref_mut() {
+            keep_going &= self.write_outputs(merged, emitted, &mut in_flight).await?;
+            if state.is_some() {
                 for (p, messages, _) in work {
                     let task = tasks.get_mut(p).expect("a task per routed partition");
-                    commits.push(self.checkpoint_task(task, *p, messages, state).await?);
+                    gathered.push((*p, self.gather_task(task, messages)?));
                 }
             }
         }
+        // Every output is acknowledged before any changelog record is written: a store
+        // restored from the changelog must never be ahead of the outputs.
+        self.land(in_flight).await?;
         if let Some(state) = state {
+            let commit = state.write_changelogs(gathered).await?;
             match transactions {
                 // Outputs, changelog and input offsets become visible together; the local
                 // store follows (a crash before it is caught up from the changelog).
                 Some(t) => {
                     t.commit(positions, &self.consumer).await?;
-                    for batch in commits {
-                        state.commit_local(batch)?;
-                    }
+                    state.commit_local(commit)?;
                 }
                 None => {
-                    for batch in commits {
-                        state.commit_local(batch)?;
-                    }
+                    state.commit_local(commit)?;
                     io::commit_positions(&self.consumer, positions)?;
                 }
             }
@@ -1099,15 +1115,12 @@ impl QueryTask {
         Ok(keep_going)
     }
 
-    /// Task `p`'s changes and positions (after it processed `messages`) to its changelog
-    /// partition now (inside the transaction under exactly-once); the store commits the
-    /// returned batch later.
-    async fn checkpoint_task(
+    /// Task `p`'s state changes and input positions after it processed `messages`, for its
+    /// changelog partition and the store (see [`TaskState::write_changelogs`]).
+    fn gather_task(
         &self,
         task: &mut PartitionTask,
-        p: i32,
         messages: &[OwnedMessage],
-        state: &mut TaskState,
     ) -> Result<sluice_state::WriteBatch> {
         let mut batch = sluice_state::WriteBatch::new();
         task.pipeline.checkpoint(&mut batch)?;
@@ -1126,8 +1139,30 @@ impl QueryTask {
         for ((topic, partition), next) in io::next_positions(messages.iter()) {
             batch.set_position(topic, partition, next);
         }
-        state.write_changelog(p, &mut batch).await?;
         Ok(batch)
+    }
+
+    /// Waits until everything a batch handed to the producer is acknowledged; tells the
+    /// reader of a repartition topic (and the lead guard) where its records landed.
+    async fn land(&mut self, in_flight: InFlight) -> Result<()> {
+        for (topic, pending) in in_flight.outputs {
+            io::await_deliveries(pending, &topic).await?;
+        }
+        for (topic, pending, sizes) in in_flight.placed {
+            let landed = io::deliveries(pending, &topic).await?;
+            if let Some(u) = &self.feeds {
+                u.wrote(&landed);
+            }
+            if let Output::Repartition {
+                lead: Some(lead), ..
+            } = &mut self.output
+            {
+                for (size, (partition, offset)) in sizes.into_iter().zip(landed) {
+                    lead.wrote(partition, offset, size);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The input topic whose records `topic` carries: a join repartition topic carries its
@@ -1214,7 +1249,12 @@ impl QueryTask {
 
     /// Writes a task's output batches where the query's output goes. Returns false when the
     /// query should end (LIMIT reached or client gone).
-    async fn write_outputs(&mut self, outputs: Vec<Batch>, emitted: &mut u64) -> Result<bool> {
+    async fn write_outputs(
+        &mut self,
+        outputs: Vec<Batch>,
+        emitted: &mut u64,
+        in_flight: &mut InFlight,
+    ) -> Result<bool> {
         let mut keep_going = true;
         match &mut self.output {
             Output::Topic {
@@ -1227,7 +1267,8 @@ impl QueryTask {
                         m.apply(b)?;
                     }
                     let records = encoder.encode(b)?;
-                    io::produce_all(producer, topic, &records).await?;
+                    let pending = io::enqueue_all(producer, topic, &records).await?;
+                    in_flight.outputs.push((topic.clone(), pending));
                     self.metrics
                         .records_out
                         .fetch_add(records.len() as u64, Ordering::Relaxed);
@@ -1278,15 +1319,9 @@ impl QueryTask {
                             value: r.value,
                         })
                         .collect();
-                    let landed = io::produce_partitioned(producer, topic, &records).await?;
-                    if let Some(u) = &self.feeds {
-                        u.wrote(&landed);
-                    }
-                    if let Some(lead) = lead.as_mut() {
-                        for (r, (partition, offset)) in records.iter().zip(landed) {
-                            lead.wrote(partition, offset, r.value.len() as u64);
-                        }
-                    }
+                    let pending = io::enqueue_partitioned(producer, topic, &records).await?;
+                    let sizes = records.iter().map(|r| r.value.len() as u64).collect();
+                    in_flight.placed.push((topic.clone(), pending, sizes));
                 }
             }
             Output::Client { tx, limit } => {

@@ -2,12 +2,14 @@
 //! positions the state reflects.
 //!
 //! Commit protocol for one processed batch (see `docs/durability.md`):
-//! 1. the batch's output records are produced and acknowledged;
+//! 1. the batch's output records (of all its tasks) are produced and acknowledged;
 //! 2. the operators' state changes and the batch's input positions are gathered in one
 //!    [`WriteBatch`];
 //! 3. its writes are produced to the changelog, followed by a commit marker carrying the
-//!    positions ([`sluice_state::changelog`]), and acknowledged;
-//! 4. the batch (plus the changelog position after the marker) is committed to sled atomically;
+//!    positions ([`sluice_state::changelog`]), and acknowledged (each task's to its own
+//!    partition, all tasks' handed to the producer before any is awaited);
+//! 4. the batch (plus the changelog position after the marker) is committed to sled atomically
+//!    (all tasks' in one sled transaction);
 //! 5. the input positions are committed to the query's consumer group.
 //!
 //! On start, [`TaskState::open`] brings the local store up to the changelog: a store that is
@@ -95,18 +97,40 @@ impl TaskState {
             .collect()
     }
 
-    /// Step 3: task `task`'s `batch` (its writes and a commit marker) to its partition of the
-    /// changelog (through the task's producer, so inside its transaction under exactly-once);
-    /// records the changelog position after them in `batch`.
-    pub async fn write_changelog(&mut self, task: i32, batch: &mut WriteBatch) -> Result<()> {
-        if batch.write_count() > 0 {
-            if !self.changelog_ready {
-                self.create_changelog().await?;
+    /// Step 3 for the tasks of a batch: each task's batch (its writes and a commit marker) to
+    /// its partition of the changelog (through the query's producer, so inside its transaction
+    /// under exactly-once), all handed to the producer before any is awaited. Returns the
+    /// tasks' batches as one for step 4 (their keys and positions are their own), with the
+    /// changelog position after each task's marker.
+    pub async fn write_changelogs(
+        &mut self,
+        batches: Vec<(i32, WriteBatch)>,
+    ) -> Result<WriteBatch> {
+        let mut pending = Vec::new();
+        for (task, batch) in &batches {
+            if batch.write_count() > 0 {
+                if !self.changelog_ready {
+                    self.create_changelog().await?;
+                }
+                let records =
+                    enqueue_changelog(&self.producer, &self.changelog, *task, batch).await?;
+                pending.push((*task, records));
             }
-            let next = write_changelog(&self.producer, &self.changelog, task, batch).await?;
-            batch.set_position(self.changelog.clone(), task, next);
         }
-        Ok(())
+        let mut all = WriteBatch::new();
+        for (_, batch) in batches {
+            all.absorb(batch);
+        }
+        let changelog = self.changelog.as_str();
+        let landed =
+            futures::future::join_all(pending.into_iter().map(|(task, records)| async move {
+                (task, crate::io::await_deliveries(records, changelog).await)
+            }))
+            .await;
+        for (task, next) in landed {
+            all.set_position(self.changelog.clone(), task, next?);
+        }
+        Ok(all)
     }
 
     /// Creates the changelog with a partition per task; an existing one must have as many.
@@ -162,14 +186,14 @@ pub fn task_prefix(p: i32) -> Vec<u8> {
     prefix
 }
 
-/// Produces `batch`'s changelog records in order to `partition` and returns the offset after
-/// the marker.
-async fn write_changelog(
+/// Hands `batch`'s changelog records, in order, to the producer for `partition`; the offset
+/// after the last delivery is the one after the marker.
+async fn enqueue_changelog(
     producer: &SluiceProducer,
     topic: &str,
     partition: i32,
     batch: &WriteBatch,
-) -> Result<i64> {
+) -> Result<Vec<rdkafka::producer::DeliveryFuture>> {
     let records = batch_records(batch);
     let mut pending = Vec::with_capacity(records.len());
     for (key, value) in &records {
@@ -181,7 +205,7 @@ async fn write_changelog(
         }
         pending.push(crate::io::enqueue(producer, rec, topic).await?);
     }
-    crate::io::await_deliveries(pending, topic).await
+    Ok(pending)
 }
 
 /// Replays the changelog into `store`, each partition from the store's position in it.

@@ -55,6 +55,14 @@ impl WriteBatch {
         self
     }
 
+    /// Adds `other`'s writes and positions to this batch; where both name a key or a
+    /// partition, `other`'s wins (as if its puts, deletes and positions came after these).
+    pub fn absorb(&mut self, other: WriteBatch) -> &mut Self {
+        self.writes.extend(other.writes);
+        self.positions.extend(other.positions);
+        self
+    }
+
     /// The key writes in key order; `None` means delete.
     pub fn writes(&self) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
         self.writes
@@ -101,6 +109,29 @@ mod tests {
             vec![(&b"j"[..], Some(&b"y"[..])), (&b"k"[..], None)]
         );
         assert_eq!(b.write_count(), 2);
+    }
+
+    #[test]
+    fn an_absorbed_batch_comes_after() {
+        let mut a = WriteBatch::new();
+        a.put("k", "a").put("x", "a").set_position("t", 0, 5);
+        let mut b = WriteBatch::new();
+        b.delete("k")
+            .put("y", "b")
+            .set_position("t", 0, 9)
+            .set_position("t", 1, 2);
+        a.absorb(b);
+        let writes: Vec<_> = a.writes().collect();
+        assert_eq!(
+            writes,
+            vec![
+                (&b"k"[..], None),
+                (&b"x"[..], Some(&b"a"[..])),
+                (&b"y"[..], Some(&b"b"[..]))
+            ]
+        );
+        assert_eq!(a.positions().get(&("t".to_string(), 0)), Some(&9));
+        assert_eq!(a.positions().get(&("t".to_string(), 1)), Some(&2));
     }
 
     #[test]
