@@ -1506,7 +1506,7 @@ impl Rekeying {
         let Some(parts) = sluice_kafka::assigned_progress(consumer, topic) else {
             return i64::MIN;
         };
-        if parts.is_empty() || parts.len() < self.partitions {
+        if parts.len() < self.partitions {
             return i64::MIN;
         }
         let now = std::time::Instant::now();

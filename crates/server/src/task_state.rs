@@ -3,14 +3,15 @@
 //!
 //! Commit protocol for one processed batch (see `docs/durability.md`):
 //! 1. the batch's output records (of all its tasks) are produced and acknowledged;
-//! 2. the operators' state changes and the batch's input positions are gathered in one
-//!    [`WriteBatch`];
+//! 2. each task's operators' state changes and its input positions are gathered in a
+//!    [`WriteBatch`] of the task's;
 //! 3. its writes are produced to the changelog, followed by a commit marker carrying the
 //!    positions ([`sluice_state::changelog`]), and acknowledged (each task's to its own
 //!    partition, all tasks' handed to the producer before any is awaited);
 //! 4. the batch (plus the changelog position after the marker) is committed to sled atomically
 //!    (all tasks' in one sled transaction);
-//! 5. the input positions are committed to the query's consumer group.
+//! 5. the input positions are committed to the query's consumer group (asynchronously: a
+//!    restart goes by the store's positions, and seeds the group with them).
 //!
 //! On start, [`TaskState::open`] brings the local store up to the changelog: a store that is
 //! missing (new directory, or one thrown away as corrupt) or behind (sled loses the commits of
